@@ -1,0 +1,55 @@
+"""Helpers shared by the CLI modules: argument parsing with one-line errors, JSON output, rich console."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+
+import typer
+from rich.console import Console
+
+__all__ = ["console", "emit_json", "parse_date", "parse_hours_list", "run_async"]
+
+console = Console()
+
+
+def parse_date(value: str | None, name: str) -> date | None:
+    """Parse YYYY-MM-DD or raise a usage error (exit 2) naming the option."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=name) from None
+
+
+def parse_hours_list(value: str, name: str) -> list[float]:
+    try:
+        hours = [float(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a comma list of hours", param_hint=name) from None
+    if not hours or any(h <= 0 for h in hours):
+        raise typer.BadParameter("hours must be positive", param_hint=name)
+    return hours
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if hasattr(value, "model_dump"):
+        return value.model_dump()
+    return str(value)
+
+
+def emit_json(payload: Any) -> None:
+    """Print JSON to stdout (no rich markup)."""
+    typer.echo(json.dumps(payload, default=_default, indent=2, sort_keys=False))
+
+
+def run_async(coro: Any) -> Any:
+    import asyncio
+
+    return asyncio.run(coro)

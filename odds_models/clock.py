@@ -1,0 +1,63 @@
+"""The pipeline's clock: `now()` is `datetime.now(UTC)` unless a test or the replay demo injects another.
+
+Every module asks `odds_models.clock.now()` for the current time, never `datetime.now` directly, so a
+simulated day can play in seconds (the replay service moves the clock; the pipeline follows it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+__all__ = ["FrozenClock", "now", "set_clock", "use_clock"]
+
+_clock: Callable[[], datetime] | None = None
+
+
+def now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    if _clock is None:
+        return datetime.now(UTC)
+    value = _clock()
+    if value.tzinfo is None:
+        raise ValueError("the injected clock returned a naive datetime")
+    return value.astimezone(UTC)
+
+
+def set_clock(clock: Callable[[], datetime] | None) -> None:
+    """Install a clock for the whole process (None restores the system clock)."""
+    global _clock  # noqa: PLW0603 - one process-wide clock is the point
+    _clock = clock
+
+
+@contextmanager
+def use_clock(clock: Callable[[], datetime]) -> Iterator[None]:
+    """Use `clock` inside the block, then restore the previous one."""
+    previous = _clock
+    set_clock(clock)
+    try:
+        yield
+    finally:
+        set_clock(previous)
+
+
+class FrozenClock:
+    """A clock that stands still until moved: `clock.advance(minutes=30)`."""
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("FrozenClock needs an aware datetime")
+        self.current = start.astimezone(UTC)
+
+    def __call__(self) -> datetime:
+        return self.current
+
+    def advance(self, delta: timedelta | None = None, **kwargs: float) -> datetime:
+        self.current += delta if delta is not None else timedelta(**kwargs)
+        return self.current
+
+    def set(self, moment: datetime) -> None:
+        if moment.tzinfo is None:
+            raise ValueError("FrozenClock needs an aware datetime")
+        self.current = moment.astimezone(UTC)

@@ -1,0 +1,257 @@
+"""The HTTP layer shared by every API client: one retry layer, one error translation, no leaked keys.
+
+- Retries live here and only here (tenacity): transport errors, 429 (honouring `Retry-After`) and 5xx,
+  with jittered exponential waits, bounded attempts and total time. 4xx are final and never retried.
+- Errors are translated once, at this boundary, onto `odds_models.errors`; callers never see httpx types.
+- Query secrets (`apiKey`) are added to the request here and stripped from every URL, message and record.
+- Every finished call (success or final failure) produces a `CallRecord` for `fetch_logs`.
+
+Clients subclass `ApiClient` and take an injected `httpx.AsyncClient` (tests pass `MockTransport` or an
+`ASGITransport` around the replay app).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import tenacity
+
+from odds_models.errors import (
+    AuthRejected,
+    BadRequest,
+    NotFound,
+    PayloadError,
+    QuotaExhausted,
+    RateLimited,
+    ServerError,
+    TransientUpstreamError,
+    TransportFailure,
+    UpstreamError,
+    UpstreamStatusError,
+    redact,
+)
+
+__all__ = ["ApiClient", "ApiResponse", "CallRecord", "RetryPolicy"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    max_wait_seconds: float = 30.0
+    max_total_seconds: float = 120.0
+    initial_wait_seconds: float = 0.5
+
+
+@dataclass
+class CallRecord:
+    """What `fetch_logs` stores about one logical call (after retries)."""
+
+    api: str
+    endpoint: str
+    params: dict[str, Any]
+    status_code: int | None
+    latency_ms: float
+    attempts: int
+    headers: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
+class ApiResponse:
+    status_code: int
+    headers: httpx.Headers
+    data: Any
+    endpoint: str
+    attempts: int
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+class ApiClient:
+    """Base class: `await self._request("GET", "/path", params=...)` returns parsed JSON or raises."""
+
+    api_name = "api"
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        client: httpx.AsyncClient | None = None,
+        timeout: float = 20.0,
+        retry: RetryPolicy | None = None,
+        secret_params: Mapping[str, str] | None = None,
+        on_call: Callable[[CallRecord], None] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._owns_client = client is None
+        self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(timeout))
+        self.retry = retry or RetryPolicy()
+        self._secret_params = dict(secret_params or {})
+        self._secrets = tuple(v for v in self._secret_params.values() if v)
+        self.on_call = on_call
+        self.calls: list[CallRecord] = []
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> ApiClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- error translation --------------------------------------------------------------------------------
+
+    def _clean(self, text: str) -> str:
+        return redact(text, self._secrets)
+
+    def map_error(self, response: httpx.Response, endpoint: str) -> UpstreamError:
+        """Translate a non-success response onto the error tree (most specific first)."""
+        status = response.status_code
+        code, message = self._error_details(response)
+        where = f"{self.api_name} {endpoint}"
+        text = self._clean(f"{where}: HTTP {status} {code or ''} {message}".strip())
+        if status == 429:
+            return RateLimited(
+                text, endpoint=endpoint, retry_after=_retry_after_seconds(response.headers.get("Retry-After"))
+            )
+        if status >= 500:
+            return ServerError(text, endpoint=endpoint, status=status)
+        if status == 401 and code == "OUT_OF_USAGE_CREDITS":
+            return QuotaExhausted(
+                f"{where}: out of usage credits (OUT_OF_USAGE_CREDITS); the monthly quota is used up. "
+                "Wait for the quota reset or upgrade the plan.",
+                endpoint=endpoint, status=status, error_code=code,
+            )  # fmt: skip
+        if status in (401, 403):
+            return AuthRejected(
+                f"{where}: API key rejected ({code or status}); check ODDS_API_KEY.",
+                endpoint=endpoint, status=status, error_code=code,
+            )  # fmt: skip
+        if status == 404 or (code or "").endswith(("UNKNOWN_SPORT", "INVALID_SPORT", "NOT_FOUND")):
+            return NotFound(text, endpoint=endpoint, status=status, error_code=code)
+        if status in (400, 422):
+            return BadRequest(text, endpoint=endpoint, status=status, error_code=code)
+        return UpstreamStatusError(text, endpoint=endpoint, status=status, error_code=code)
+
+    @staticmethod
+    def _error_details(response: httpx.Response) -> tuple[str | None, str]:
+        try:
+            body = response.json()
+        except ValueError:
+            return None, response.text[:200]
+        if isinstance(body, dict):
+            code = body.get("error_code")
+            message = body.get("message") or body.get("error") or ""
+            return (str(code) if code else None), str(message)[:300]
+        return None, str(body)[:200]
+
+    # -- the request ------------------------------------------------------------------------------------
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RateLimited) and exc.retry_after is not None:
+            return min(exc.retry_after, self.retry.max_wait_seconds)
+        expo = tenacity.wait_exponential_jitter(
+            initial=self.retry.initial_wait_seconds, max=self.retry.max_wait_seconds
+        )
+        return expo(state)
+
+    async def _send_once(
+        self, method: str, url: str, params: dict[str, Any], json_body: Any, endpoint: str
+    ) -> httpx.Response:
+        try:
+            response = await self._client.request(
+                method, url, params={**params, **self._secret_params} or None, json=json_body
+            )
+        except httpx.TimeoutException as exc:
+            raise TransportFailure(f"{self.api_name} {endpoint}: timed out ({type(exc).__name__})",
+                                   endpoint=endpoint) from None  # fmt: skip
+        except httpx.TransportError as exc:
+            raise TransportFailure(
+                self._clean(f"{self.api_name} {endpoint}: transport error {type(exc).__name__}: {exc}"),
+                endpoint=endpoint,
+            ) from None
+        if response.status_code >= 400:
+            raise self.map_error(response, endpoint)
+        return response
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+    ) -> ApiResponse:
+        """Send with retries; parse JSON; record the call. Raises the typed errors."""
+        clean_params = {k: v for k, v in (params or {}).items() if v is not None}
+        url = f"{self.base_url}{path}"
+        started = time.perf_counter()
+        attempts = 0
+        response: httpx.Response | None = None
+        error: BaseException | None = None
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            log.warning("%s %s: attempt %d failed (%s); retrying", self.api_name, path,
+                        state.attempt_number, exc)  # fmt: skip
+
+        retrying = tenacity.AsyncRetrying(
+            retry=tenacity.retry_if_exception_type(TransientUpstreamError),
+            wait=self._wait,
+            stop=tenacity.stop_after_attempt(self.retry.max_attempts)
+            | tenacity.stop_after_delay(self.retry.max_total_seconds),
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attempts = attempt.retry_state.attempt_number
+                    response = await self._send_once(method, url, clean_params, json_body, path)
+        except UpstreamError as exc:
+            error = exc
+        latency = (time.perf_counter() - started) * 1000
+        data: Any = None
+        if response is not None and error is None:
+            try:
+                data = response.json()
+            except (json.JSONDecodeError, ValueError):
+                error = PayloadError(f"{self.api_name} {path}: response is not valid JSON "
+                                     f"({len(response.content)} bytes)", endpoint=path)  # fmt: skip
+        record = CallRecord(
+            api=self.api_name,
+            endpoint=path,
+            params={k: v for k, v in clean_params.items()},
+            status_code=(getattr(error, "status", None) if error else response.status_code if response else None),
+            latency_ms=latency,
+            attempts=max(attempts, 1),
+            headers={k.lower(): v for k, v in response.headers.items()} if response is not None else {},
+            error=self._clean(str(error)) if error else None,
+        )
+        if isinstance(error, PayloadError) and response is not None:
+            record.status_code = response.status_code
+        self.calls.append(record)
+        if self.on_call is not None:
+            self.on_call(record)
+        if error is not None:
+            raise error
+        assert response is not None
+        return ApiResponse(response.status_code, response.headers, data, path, attempts)

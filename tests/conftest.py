@@ -1,0 +1,164 @@
+"""Test configuration shared by every test.
+
+- Prefect runs with telemetry off, no ephemeral server (an accidental engine call fails fast) and the fast
+  test-server settings; engine tests opt in with the `prefect_harness` fixture.
+- Secrets and production pointers are stripped from the environment for every test.
+- Database tests get a session-wide PostgreSQL: embedded by default, `TEST_DATABASE_URL` overrides. The
+  suite refuses any database whose name does not end in `_test`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+# Must run before prefect is imported; the harness server subprocess inherits os.environ.
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+os.environ.setdefault("PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_UI_ENABLED", "false")
+os.environ.setdefault("PREFECT_HOME", str(Path(tempfile.gettempdir()) / f"odds-test-prefect-{os.getuid()}"))
+_TEST_HOME = Path(tempfile.mkdtemp(prefix="odds-test-home-"))
+os.environ["ODDS_HOME"] = str(_TEST_HOME)
+# Never let a developer's real settings reach a test.
+for _var in ("DATABASE_URL", "ODDS_API_KEY", "PREFECT_API_URL", "PREFECT_API_KEY"):
+    os.environ.pop(_var, None)
+
+import pytest  # noqa: E402
+
+from odds_models.db import run_coro_blocking  # noqa: E402
+from odds_models.testing import assert_test_database  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+FIXTURES = SHARED / "fixtures"
+DATA = SHARED / "data"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if SHARED.is_dir():
+        return
+    skip = pytest.mark.skip(reason="../shared is absent")
+    for item in items:
+        if "shared" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip("../shared is absent")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir(shared_dir: Path) -> Path:
+    return shared_dir / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def data_dir(shared_dir: Path) -> Path:
+    return shared_dir / "data"
+
+
+@pytest.fixture(autouse=True)
+def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for var in ("DATABASE_URL", "ODDS_API_KEY", "PREFECT_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    yield
+
+
+# ------------------------------------------------------------------------------------------------------
+# PostgreSQL
+# ------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """The test database URL (asyncpg form), schema created, refusing non-`_test` databases."""
+    from odds_models.db import create_database_if_missing, embedded_database_url
+    from odds_models.settings import normalise_database_url
+
+    explicit = os.environ.get("TEST_DATABASE_URL")
+    if explicit:
+        url = normalise_database_url(explicit)
+        assert_test_database(url)
+        create_database_if_missing(url)
+    else:
+        pgdata = Path(tempfile.gettempdir()) / f"odds-test-pgdata-{os.getuid()}"
+        url = embedded_database_url(pgdata, database="odds_test")
+        assert_test_database(url)
+    _create_schema(url)
+    yield url
+
+
+def _create_schema(url: str) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlmodel import SQLModel
+
+    import odds_models.tables  # noqa: F401 - registers the tables
+
+    async def run() -> None:
+        engine = create_async_engine(url)
+        async with engine.begin() as conn:
+            await conn.run_sync(SQLModel.metadata.drop_all)
+            await conn.run_sync(SQLModel.metadata.create_all)
+        await engine.dispose()
+
+    run_coro_blocking(run())
+
+
+@pytest.fixture
+async def db(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[str]:
+    """An empty test database, with the pipeline's settings pointed at it. Yields the URL."""
+    from sqlalchemy import text
+    from sqlmodel import SQLModel
+
+    from odds_models import db as dbmod
+    from odds_models.settings import get_settings
+
+    monkeypatch.setenv("DATABASE_URL", pg_url)
+    get_settings.cache_clear()
+    await dbmod.dispose_engine()
+    names = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    async with dbmod.get_engine().begin() as conn:
+        await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    yield pg_url
+    await dbmod.dispose_engine()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """Set environment variables, then rebuild settings: `settings_env.setenv("REGIONS", "us,eu")`."""
+    from odds_models.settings import get_settings
+
+    get_settings.cache_clear()
+    yield monkeypatch
+    get_settings.cache_clear()
+
+
+# ------------------------------------------------------------------------------------------------------
+# Prefect
+# ------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """Opt-in: only engine tests request it, so unit-only runs never start a server."""
+    if os.environ.get("PREFECT_API_URL"):
+        yield
+        return
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    with (
+        prefect_test_harness(server_startup_timeout=120),
+        temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
+    ):
+        yield
