@@ -73,7 +73,9 @@ _attach()
 
 def main() -> None:
     """Entry point with the error policy: typed errors are one line, never a traceback."""
-    logging.basicConfig(level=os.environ.get("ODDS_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("ODDS_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         app(standalone_mode=False)
     except typer.Exit as exc:
@@ -87,12 +89,15 @@ def main() -> None:
         typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(1)
     except Exception as exc:
-        import click
+        from typer._click import exceptions as click_exc  # typer vendors click
 
-        if isinstance(exc, click.exceptions.UsageError):
+        if isinstance(exc, click_exc.NoArgsIsHelpError):
+            exc.show()
+            sys.exit(0)
+        if isinstance(exc, click_exc.UsageError):
             typer.echo(f"error: {exc.format_message()}", err=True)
             sys.exit(2)
-        if isinstance(exc, click.exceptions.ClickException):
+        if isinstance(exc, click_exc.ClickException):
             typer.echo(f"error: {exc.format_message()}", err=True)
             sys.exit(exc.exit_code)
         raise

