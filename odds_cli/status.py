@@ -50,3 +50,61 @@ def show(json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")
         for name, moment in overview["newest_snapshots"].items():
             snaps.add_row(name, moment.isoformat() if moment else "-")
         console.print(snaps)
+
+
+# --- The Odds API quota (sportsbook engineer) ------------------------------------------------------------
+
+
+@app.command("quota")
+def quota(
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    days: Annotated[int, typer.Option("--days", min=1, max=90, help="Days of per-endpoint spend.")] = 7,
+    tick_minutes: Annotated[float, typer.Option("--tick-minutes", min=1,
+                                                help="Cadence of the fetch_odds tick for the plan.")] = 5.0,
+) -> None:  # fmt: skip
+    """The Odds API quota, credits per endpoint over the last days, and this month's plan per tier."""
+    from odds_analytics.quota import odds_call_cost, plan_month, snapshots_per_game
+    from odds_analytics.tiers import TierSpec
+    from odds_models.clock import now
+    from odds_models.db import dispose_engine
+    from odds_models.settings import get_settings
+    from tasks.storage.fetch_logs import quota_overview
+
+    settings = get_settings()
+
+    async def collect() -> dict:
+        try:
+            return await quota_overview(days=days)
+        finally:
+            await dispose_engine()
+
+    overview = run_async(collect())
+    spec = TierSpec.from_settings(settings)
+    plan = plan_month(overview.pop("upcoming"), now=now(), spec=spec, tick_minutes=tick_minutes,
+                      cost_per_call=odds_call_cost(settings.markets, settings.regions, settings.bookmakers),
+                      spent_so_far=overview["spent_this_month"], budget=settings.monthly_credit_budget)  # fmt: skip
+    payload = {**overview, "plan": plan.as_dict(), "ideal_snapshots_per_game": snapshots_per_game(spec)}
+    if json_output:
+        emit_json(payload)
+        return
+    latest = overview["latest"]
+    if latest:
+        console.print(f"[bold]quota[/bold] remaining {latest['remaining']}, used {latest['used']}, "
+                      f"last call {latest['last']} (at {latest['at']})")  # fmt: skip
+    else:
+        console.print("[bold]quota[/bold] no Odds API call recorded yet")
+    spend = Table("day", "endpoint", "calls", "credits", "errors", title=f"credits per endpoint, last {days} days")
+    for row in overview["per_endpoint"]:
+        spend.add_row(row["day"], row["endpoint"], str(row["calls"]), str(row["credits"]), str(row["errors"]))
+    console.print(spend)
+    p = plan.as_dict()
+    console.print(
+        f"[bold]plan[/bold] until {p['until']}: {p['paid_calls']} paid /odds calls x {p['cost_per_call']} = "
+        f"{p['credits_planned']} credits for {p['games']} listed games; month total "
+        f"{p['projected_month_total']} of budget {p['monthly_budget']}"
+        + ("" if p["within_budget"] else " [red](over budget)[/red]")
+    )
+    tiers = Table("tier", "snapshots/game (plan)", "snapshots/game (ideal cadence)")
+    for name, value in plan.snapshots_by_tier.items():
+        tiers.add_row(name, f"{value:g}", f"{payload['ideal_snapshots_per_game'][name]:g}")
+    console.print(tiers)

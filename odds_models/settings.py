@@ -111,6 +111,16 @@ class Settings(BaseSettings):
         default=False, description="Store order books for every market (moneylines always)."
     )
     polymarket_backfill_concurrency: int = Field(default=4, ge=1, le=32)
+    polymarket_history_route: Literal["clob", "data-api"] = Field(
+        default="clob",
+        description="Price-history route: clob (/prices-history) or data-api (its successor, /v2/prices-history).",
+    )
+    polymarket_data_api_url: str = Field(
+        default="https://data-api.polymarket.com", description="Base URL of the data-api history route."
+    )
+    polymarket_backfill_days: int = Field(
+        default=30, ge=1, le=365, description="How far back the price-history backfill reaches (fine grains expire ~30 d)."
+    )
     price_poll_interval: int = Field(default=300, ge=10, description="Polymarket poll cadence, seconds.")
 
     # --- analytics --------------------------------------------------------------------------------------

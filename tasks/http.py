@@ -37,9 +37,26 @@ from odds_models.errors import (
     redact,
 )
 
-__all__ = ["ApiClient", "ApiResponse", "CallRecord", "RetryPolicy"]
+__all__ = ["ApiClient", "ApiResponse", "CallRecord", "RedactKeyFilter", "RetryPolicy"]
 
 log = logging.getLogger(__name__)
+
+
+class RedactKeyFilter(logging.Filter):
+    """httpx logs every request URL at INFO ("HTTP Request: GET ...?apiKey=..."): strip the key first."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.msg = redact(record.getMessage())
+            record.args = None
+        else:
+            record.msg = redact(str(record.msg))
+        return True
+
+
+for _name in ("httpx", "httpcore"):
+    if not any(isinstance(f, RedactKeyFilter) for f in logging.getLogger(_name).filters):
+        logging.getLogger(_name).addFilter(RedactKeyFilter())
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,37 @@
+"""Import closing lines (kaggle / sbr CSV) and final scores into `closing_lines` and `events`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date
+from typing import Any
+
+from prefect import flow, get_run_logger
+
+from tasks.storage.closing_lines import load_closing_line_file, match_closing_line_games, store_imported_games
+
+__all__ = ["import_closing_lines"]
+
+
+@flow(name="import-closing-lines")
+async def import_closing_lines(
+    path: str, fmt: str = "kaggle", since: date | None = None, until: date | None = None
+) -> dict[str, Any]:
+    """Load a closing-line CSV: match games to events (creating missing ones), store lines and scores."""
+    logger = get_run_logger()
+    # 1. parse the file (pure), keeping the requested dates
+    parsed = load_closing_line_file(path, fmt, since, until)
+    # 2. match games to events by US/Eastern date and teams
+    match = await match_closing_line_games(parsed.games, fmt)
+    # 3. create missing events, set final scores, insert lines (idempotent)
+    counts = await store_imported_games(match, fmt)
+    counts.games = len(parsed.games)
+    counts.unmatched += len(parsed.unresolved)
+    counts.skipped = parsed.skipped
+    logger.info(
+        "closing lines %s: %d games, %d matched, %d created, %d unmatched, %d lines added",
+        fmt, counts.games, counts.matched, counts.created, counts.unmatched, counts.lines_added,
+    )  # fmt: skip
+    summary = asdict(counts)
+    summary["unmatched_examples"] = (parsed.unresolved + match.unmatched)[:10]
+    return summary

@@ -1,0 +1,229 @@
+"""Sportsbook flows (The Odds API): sync events, the odds tick, scores, history backfill, file import.
+
+Each flow reads as a recipe of tasks from `tasks.odds_ingest`; decisions (tiers, budget, plans) come from
+`odds_analytics`. Every flow first stores whatever an earlier run left in the spool. Flows return small
+dicts and publish Prefect artifacts (fetch summary, quota, data quality) that never contain the key.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from prefect import flow, get_run_logger
+
+from odds_analytics.backfill import plan_backfill
+from odds_analytics.quota import QuotaStatus, quota_warnings
+from odds_models.clock import now
+from odds_models.errors import BudgetExceeded, QuotaExhausted
+from odds_models.settings import get_settings
+from tasks.odds_ingest import (
+    SpooledFetch,
+    backfill_candidates_task,
+    check_budget,
+    credits_spent_this_month_task,
+    drain_spool_task,
+    due_events_task,
+    fetch_events_task,
+    fetch_historical_odds_task,
+    fetch_odds_task,
+    fetch_scores_task,
+    import_files_task,
+    odds_cost_from_settings,
+    store_events_task,
+    store_spooled_task,
+)
+from tasks.retry import is_db_connection_error
+
+__all__ = [
+    "backfill_odds_history",
+    "fetch_odds",
+    "fetch_scores",
+    "import_oddsapi_files",
+    "summary_markdown",
+    "sync_events",
+]
+
+
+def summary_markdown(title: str, summary: dict[str, Any]) -> str:
+    """A two-column markdown table of a flow summary (scalars only)."""
+    lines = [f"# {title}", "", "| item | value |", "|---|---|"]
+    for key, value in summary.items():
+        if isinstance(value, dict):
+            shown = ", ".join(f"{k}={v}" for k, v in value.items())
+        elif isinstance(value, list):
+            shown = f"{len(value)} item(s)"
+        else:
+            shown = str(value)
+        lines.append(f"| {key} | {shown} |")
+    return "\n".join(lines)
+
+
+async def _artifacts(key: str, title: str, summary: dict[str, Any]) -> None:
+    from prefect.artifacts import acreate_markdown_artifact
+
+    await acreate_markdown_artifact(markdown=summary_markdown(title, summary), key=key, description=title)
+
+
+async def _drain() -> dict[str, Any]:
+    """Store what earlier runs spooled; a database outage is logged, not fatal here."""
+    logger = get_run_logger()
+    try:
+        drained = await drain_spool_task()
+    except Exception as exc:
+        if not is_db_connection_error(exc):
+            raise
+        logger.error("spool: database unreachable (%s); spooled responses stay on disk", type(exc).__name__)
+        return {"stored": 0, "error": type(exc).__name__}
+    if drained.stored or drained.failed:
+        logger.info("spool: stored %d earlier response(s), %d unreadable", drained.stored, drained.failed)
+    return {"stored": drained.stored, "failed": drained.failed}
+
+
+async def _store_spooled(spooled: SpooledFetch) -> dict[str, Any]:
+    """Store a paid response; when the database is down it stays in the spool for the next run."""
+    logger = get_run_logger()
+    try:
+        return await store_spooled_task(spooled.path)
+    except Exception as exc:
+        if not is_db_connection_error(exc):
+            raise
+        logger.error("database unreachable after a paid call; the response is kept in the spool (%s) and "
+                     "the next run stores it", spooled.path.rsplit("/", 1)[-1])  # fmt: skip
+        return {"spooled": 1}
+
+
+async def _quota_check(spooled: SpooledFetch) -> list[str]:
+    logger = get_run_logger()
+    status = QuotaStatus(spooled.quota.get("remaining"), spooled.quota.get("used"), spooled.quota.get("last"))
+    warnings = quota_warnings(status, get_settings().quota_warn_fractions)
+    for message in warnings:
+        logger.warning(message)
+    if warnings:
+        await _artifacts("oddsapi-quota", "The Odds API quota", {"warning": warnings[0], **spooled.quota})
+    return warnings
+
+
+@flow(name="sync_events", log_prints=False)
+async def sync_events() -> dict[str, Any]:
+    """List upcoming NBA games (free /events) and upsert them."""
+    spool = await _drain()
+    # the free call, then the upsert (never erases scores or a later status)
+    fetched = await fetch_events_task()
+    stored = await store_events_task(fetched)
+    return {"spool": spool, **stored}
+
+
+@flow(name="fetch_odds")
+async def fetch_odds(force: bool = False) -> dict[str, Any]:
+    """The tick: sync events (free), then one paid /odds call when some game is due in its tier."""
+    logger = get_run_logger()
+    settings = get_settings()
+    summary: dict[str, Any] = {"spool": await _drain()}
+    # 1. the slate (free)
+    summary["events"] = await store_events_task(await fetch_events_task())
+    # 2. is any game due a snapshot in its tier?
+    due = await due_events_task()
+    summary["due"] = len(due)
+    if not due and not force:
+        summary["paid_call"] = "skipped: no game is due a snapshot"
+        logger.info(summary["paid_call"])
+        return summary
+    # 3. the budget allows it?
+    cost = odds_cost_from_settings()
+    spent = await credits_spent_this_month_task()
+    try:
+        check_budget(spent=spent, cost=cost, budget=settings.monthly_credit_budget, what="The /odds call")
+    except BudgetExceeded as exc:
+        logger.warning(str(exc))
+        summary["paid_call"] = f"blocked: {exc}"
+        await _artifacts("oddsapi-fetch-odds", "fetch_odds", summary)
+        return summary
+    # 4. one paid call for the whole slate (spooled first), then store
+    spooled = await fetch_odds_task()
+    stored = await _store_spooled(spooled)
+    summary.update(paid_call="done", events_in_response=spooled.events, cost=spooled.cost,
+                   quota=spooled.quota, stored=stored)  # fmt: skip
+    summary["quota_warnings"] = await _quota_check(spooled)
+    await _artifacts("oddsapi-fetch-odds", "fetch_odds", summary)
+    if stored.get("quality_issues"):
+        await _artifacts("oddsapi-data-quality", "Odds data quality",
+                         {k: stored.get(k, 0) for k in ("quality_issues", "odds_invalid", "odds_rejected")})  # fmt: skip
+    return summary
+
+
+@flow(name="fetch_scores")
+async def fetch_scores(days_from: int | None = 1) -> dict[str, Any]:
+    """Fetch /scores (paid: 1 credit, 2 with days_from) and move games through their lifecycle."""
+    logger = get_run_logger()
+    settings = get_settings()
+    summary: dict[str, Any] = {"spool": await _drain()}
+    cost = 2 if days_from else 1
+    spent = await credits_spent_this_month_task()
+    try:
+        check_budget(spent=spent, cost=cost, budget=settings.monthly_credit_budget, what="The /scores call")
+    except BudgetExceeded as exc:
+        logger.warning(str(exc))
+        summary["paid_call"] = f"blocked: {exc}"
+        return summary
+    spooled = await fetch_scores_task(days_from)
+    stored = await _store_spooled(spooled)
+    summary.update(paid_call="done", games=spooled.events, cost=spooled.cost, quota=spooled.quota,
+                   stored=stored)  # fmt: skip
+    summary["quota_warnings"] = await _quota_check(spooled)
+    await _artifacts("oddsapi-fetch-scores", "fetch_scores", summary)
+    return summary
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(0, 0), tzinfo=UTC)
+
+
+@flow(name="backfill_odds_history")
+async def backfill_odds_history(
+    start: date,
+    end: date,
+    credit_budget: int = 1000,
+    offsets_hours: list[float] | None = None,
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    """Fill missing snapshots of past games from historical /odds within a credit budget (plan, then spend)."""
+    logger = get_run_logger()
+    settings = get_settings()
+    summary: dict[str, Any] = {"spool": await _drain()}
+    # 1. plan: which historical moments fill the most missing snapshots, within the budget
+    games = await backfill_candidates_task(_day_start(start), _day_start(end) + timedelta(days=1))
+    plan = plan_backfill(games, offsets_hours=offsets_hours or [24.0, 12.0, 3.0, 0.5],
+                         cost_per_call=odds_cost_from_settings(historical=True), budget=credit_budget,
+                         now=now())  # fmt: skip
+    summary["plan"] = plan.as_dict()
+    logger.info("backfill plan: %d call(s), %d credits, %d snapshot(s) for %d game(s)", len(plan.calls),
+                plan.credits, plan.snapshots_filled, len(games))  # fmt: skip
+    await _artifacts("oddsapi-backfill-plan", "Backfill plan", plan.as_dict())
+    if dry_run or not plan.calls:
+        return summary
+    # 2. spend: one historical call per planned moment, stored as it arrives
+    done = stored_rows = 0
+    for call in plan.calls:
+        spent = await credits_spent_this_month_task()
+        try:
+            check_budget(spent=spent, cost=plan.cost_per_call, budget=settings.monthly_credit_budget,
+                         what="A historical /odds call")  # fmt: skip
+            spooled = await fetch_historical_odds_task(call.date)
+        except (BudgetExceeded, QuotaExhausted) as exc:
+            logger.warning("backfill stopped after %d call(s): %s", done, exc)
+            summary["stopped"] = str(exc)
+            break
+        stored = await _store_spooled(spooled)
+        stored_rows += int(stored.get("odds_rows", 0))
+        done += 1
+    summary.update(calls_made=done, odds_rows=stored_rows)
+    return summary
+
+
+@flow(name="import_oddsapi_files")
+async def import_oddsapi_files(paths: list[str], reject_invalid: bool | None = None) -> dict[str, Any]:
+    """Import saved Odds API responses (.json / .json.gz files or folders); idempotent."""
+    summary = await import_files_task(paths, reject_invalid)
+    await _artifacts("oddsapi-import", "Odds API import", {k: v for k, v in summary.items() if k != "errors"})
+    return summary

@@ -1,0 +1,111 @@
+"""The parameters of a backtest, validated (pydantic), with a description per field."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from odds_analytics.devig import DEVIG_METHODS
+
+__all__ = ["BacktestConfig"]
+
+
+class BacktestConfig(BaseModel):
+    """Everything that decides a backtest's bets. Two runs with equal configs on equal data are one run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: str = Field(description="Registered strategy name: flat, basic_ev, line_shopping, clv_model.")
+    strategy_params: dict[str, Any] = Field(
+        default_factory=dict, description="Keyword arguments of the strategy."
+    )
+    start: date = Field(description="First tip-off date (UTC), inclusive.")
+    end: date = Field(description="Last tip-off date (UTC), inclusive.")
+    decision_hours: list[float] = Field(
+        default=[1.0, 3.0, 12.0], description="Decision times, in hours before tip-off (one bet chance each)."
+    )
+    markets: list[str] = Field(
+        default=["h2h", "spreads", "totals"], description="Markets the strategy may bet."
+    )
+    venues: list[str] | None = Field(
+        default=None, description="Sportsbooks the bettor can bet at (None = every book in the data)."
+    )
+    include_polymarket: bool = Field(
+        default=True, description="Also bet linked Polymarket moneylines at the ask."
+    )
+    polymarket_fee_rate: float = Field(default=0.0, ge=0, le=0.2, description="Taker fee on Polymarket buys.")
+    fair_basis: Literal["sharp", "consensus"] = Field(
+        default="consensus",
+        description="Fair price from the sharp-book priority list or the median of books.",
+    )
+    sharp_books: list[str] = Field(
+        default=["pinnacle", "circasports", "lowvig", "betonlineag"], description="Sharp books, best first."
+    )
+    devig_method: str = Field(
+        default="multiplicative", description="multiplicative, additive, power or shin."
+    )
+    staking: Literal["flat", "kelly"] = Field(default="flat", description="Flat stakes or fractional Kelly.")
+    stake: float = Field(default=1.0, gt=0, description="Flat stake in units.")
+    bankroll: float = Field(
+        default=100.0, gt=0, description="Starting bankroll in units (Kelly, Sharpe basis)."
+    )
+    kelly_fraction: float = Field(default=0.25, gt=0, le=1, description="Fraction of full Kelly.")
+    max_bet_fraction: float = Field(
+        default=0.05, gt=0, le=1, description="Cap on one stake, share of bankroll."
+    )
+    max_stake: float | None = Field(default=None, gt=0, description="Cap on one stake in units.")
+    min_stake: float = Field(
+        default=0.0,
+        ge=0,
+        description="Stakes below this are skipped (checked after the edge, never raises one).",
+    )
+    one_bet_per_market: bool = Field(
+        default=True,
+        description="At most one bet per event and market (the earliest decision that qualifies).",
+    )
+    max_staleness_minutes: float = Field(default=24 * 60.0, gt=0, description="Oldest usable price.")
+    close_window_minutes: float = Field(
+        default=120.0, gt=0, description="A snapshot counts as the close when this close to tip-off."
+    )
+    n_bootstrap: int = Field(
+        default=2000, ge=0, le=100_000, description="Bootstrap resamples for the ROI CI."
+    )
+    n_permutations: int = Field(default=2000, ge=0, le=100_000, description="Random-side permutations.")
+    seed: int = Field(default=7, description="Seed of the bootstrap and permutation draws.")
+
+    @field_validator("decision_hours")
+    @classmethod
+    def _positive_hours(cls, value: list[float]) -> list[float]:
+        if not value or any(h <= 0 for h in value):
+            raise ValueError("decision_hours must be one or more positive numbers")
+        return sorted(set(value), reverse=True)
+
+    @field_validator("devig_method")
+    @classmethod
+    def _known_method(cls, value: str) -> str:
+        if value not in DEVIG_METHODS:
+            raise ValueError(f"devig_method must be one of {', '.join(DEVIG_METHODS)}")
+        return value
+
+    @field_validator("markets")
+    @classmethod
+    def _known_markets(cls, value: list[str]) -> list[str]:
+        bad = [m for m in value if m not in ("h2h", "spreads", "totals")]
+        if bad or not value:
+            raise ValueError(f"markets must be among h2h, spreads, totals (got {value})")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BacktestConfig:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end} is before start {self.start}")
+        return self
+
+    def key(self, data_fingerprint: str = "") -> str:
+        """Stable hash of the parameters and a fingerprint of the data: the `backtest_runs.run_key`."""
+        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True) + "|" + data_fingerprint
+        return hashlib.sha256(payload.encode()).hexdigest()[:32]

@@ -1,0 +1,216 @@
+"""The backtest engine: decisions → quotes → strategy → edge check → sizing → settlement → CLV → metrics.
+
+Pure: it takes the DataFrames the look-ahead-free readers return and computes; the flow does the I/O.
+
+    result = run_backtest_frames(config, events=events, pairs=pairs, odds=odds, closing=closing,
+                                 polymarket=asks, predictions=predictions)
+    result.metrics["roi"], result.bets  # one row per bet, with decision_time and the price's snapshot_time
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from odds_analytics.backtest.config import BacktestConfig
+from odds_analytics.backtest.metrics import compute_metrics, equity_curve
+from odds_analytics.backtest.quotes import build_quotes, decision_pairs
+from odds_analytics.backtest.settlement import bet_margin, settle
+from odds_analytics.backtest.sizing import edge, size_bets
+from odds_analytics.backtest.strategies import StrategyContext, get_strategy
+from odds_analytics.fair import closing_fair_prices, shift_probability
+from odds_analytics.prices import decimal_to_american
+
+__all__ = ["BET_COLUMNS", "BacktestResult", "run_backtest_frames"]
+
+BET_COLUMNS = [
+    "event_id", "home_team", "away_team", "commence_time", "decision_time", "hours_before", "market",
+    "outcome", "side", "point", "venue", "price_decimal", "price_american", "snapshot_time", "prob", "edge",
+    "stake", "result", "profit", "close_prob", "close_point", "clv_prob", "beat_close", "month",
+]  # fmt: skip
+
+
+@dataclass
+class BacktestResult:
+    """Parameters, metrics, every bet and the equity curve of one backtest."""
+
+    config: BacktestConfig
+    strategy_params: dict[str, Any]
+    metrics: dict[str, Any]
+    bets: pd.DataFrame
+    equity: pd.DataFrame
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def bet_records(self) -> list[dict[str, Any]]:
+        """Every bet as JSON-ready dicts (times ISO 8601 UTC, NaN → None)."""
+        records = []
+        for row in self.bets[BET_COLUMNS].to_dict("records"):
+            clean: dict[str, Any] = {}
+            for key, value in row.items():
+                if isinstance(value, pd.Timestamp):
+                    clean[key] = value.isoformat()
+                elif isinstance(value, float) and not math.isfinite(value):
+                    clean[key] = None
+                elif isinstance(value, np.generic):
+                    clean[key] = value.item()
+                else:
+                    clean[key] = value
+            records.append(clean)
+        return records
+
+    def summary(self) -> dict[str, Any]:
+        """Parameters and metrics (no bets): what the CLI prints and the artifact shows."""
+        return {
+            "strategy": self.config.strategy,
+            "strategy_params": self.strategy_params,
+            "start": self.config.start.isoformat(),
+            "end": self.config.end.isoformat(),
+            "decision_hours": self.config.decision_hours,
+            "counts": self.counts,
+            "metrics": self.metrics,
+        }
+
+
+def _opposite(bets: pd.DataFrame) -> pd.DataFrame:
+    """The outcome on the other side of each bet: (alt_outcome, alt_side, alt_point)."""
+    side = bets["side"].to_numpy()
+    alt_side = np.select([side == "home", side == "away", side == "over", side == "under"],
+                         ["away", "home", "under", "over"], default="other")  # fmt: skip
+    alt_outcome = np.select(
+        [alt_side == "home", alt_side == "away", alt_side == "over", alt_side == "under"],
+        [bets["home_team"], bets["away_team"], "Over", "Under"],
+        default="",
+    )
+    point = bets["point"].astype(float).to_numpy()
+    alt_point = np.where(bets["market"].to_numpy() == "spreads", -point, point)
+    return pd.DataFrame(
+        {"alt_outcome": alt_outcome, "alt_side": alt_side, "alt_point": alt_point}, index=bets.index
+    )
+
+
+def _attach_alternatives(bets: pd.DataFrame, quotes: pd.DataFrame) -> pd.DataFrame:
+    """The best price of the opposite outcome at the same decision (for the random-bets permutation)."""
+    bets = pd.concat([bets, _opposite(bets)], axis=1)
+    best = (
+        quotes.groupby(["request_index", "market", "outcome", "point"], dropna=False)["price_decimal"]
+        .max()
+        .rename("alt_price")
+        .reset_index()
+        .rename(columns={"outcome": "alt_outcome", "point": "alt_point"})
+    )
+    bets["alt_point"] = bets["alt_point"].astype(float)
+    best["alt_point"] = best["alt_point"].astype(float)
+    bets = bets.merge(best, on=["request_index", "market", "alt_outcome", "alt_point"], how="left")
+    return bets
+
+
+def _alt_profit(bets: pd.DataFrame) -> np.ndarray:
+    alt = bets[["market", "home_score", "away_score"]].assign(side=bets["alt_side"], point=bets["alt_point"])
+    margin = bet_margin(alt)
+    stake = bets["stake"].to_numpy(dtype=float)
+    price = bets["alt_price"].to_numpy(dtype=float)
+    profit = np.where(margin > 0, stake * (price - 1.0), np.where(margin < 0, -stake, 0.0))
+    return np.where(np.isfinite(price) & np.isfinite(margin), profit, np.nan)
+
+
+def _attach_clv(bets: pd.DataFrame, closing_fair: pd.DataFrame) -> pd.DataFrame:
+    if closing_fair.empty or bets.empty:
+        return bets.assign(close_prob=np.nan, close_point=np.nan, clv_prob=np.nan, beat_close=None)
+    close = closing_fair[["event_id", "market", "outcome", "fair_prob", "point"]].rename(
+        columns={"fair_prob": "close_fair", "point": "close_point"}
+    )
+    bets = bets.merge(close.drop_duplicates(["event_id", "market", "outcome"]), on=["event_id", "market", "outcome"],
+                      how="left")  # fmt: skip
+    close_prob = bets["close_fair"].to_numpy(dtype=float).copy()
+    for market in ("spreads", "totals"):
+        m = (bets["market"] == market).to_numpy() & np.isfinite(close_prob)
+        if m.any():
+            close_prob[m] = shift_probability(
+                close_prob[m], bets["close_point"].to_numpy(dtype=float)[m], bets["point"].to_numpy(dtype=float)[m],
+                market, bets["side"].to_numpy()[m],
+            )  # fmt: skip
+    bets["close_prob"] = close_prob
+    bets["clv_prob"] = close_prob - 1.0 / bets["price_decimal"].to_numpy(dtype=float)
+    bets["beat_close"] = np.where(np.isfinite(bets["clv_prob"]), bets["clv_prob"] > 0, None)
+    return bets.drop(columns="close_fair")
+
+
+def run_backtest_frames(
+    config: BacktestConfig,
+    *,
+    events: pd.DataFrame,
+    odds: pd.DataFrame,
+    closing: pd.DataFrame,
+    pairs: pd.DataFrame | None = None,
+    polymarket: pd.DataFrame | None = None,
+    predictions: pd.DataFrame | None = None,
+    context: StrategyContext | None = None,
+) -> BacktestResult:
+    """Run one backtest on data already read as of each decision time (see module docstring).
+
+    `pairs` must be the `decision_pairs(events, config.decision_hours)` the odds were read for (computed
+    here when omitted, for callers that read with the same function).
+    """
+    strategy = get_strategy(config.strategy, **config.strategy_params)
+    pairs = pairs if pairs is not None else decision_pairs(events, config.decision_hours)
+    quotes = build_quotes(
+        pairs, events, odds, polymarket=polymarket, markets=config.markets, venues=config.venues,
+        fair_basis=config.fair_basis, sharp_books=config.sharp_books, devig_method=config.devig_method,
+        polymarket_fee_rate=config.polymarket_fee_rate,
+    )  # fmt: skip
+    ctx = context or StrategyContext()
+    if predictions is not None:
+        ctx.predictions = predictions
+    chosen = strategy.select(quotes, ctx) if len(quotes) else quotes.assign(prob=[])
+    chosen = chosen.merge(
+        events[["event_id", "status", "home_score", "away_score"]], on="event_id", how="left"
+    )
+
+    # Edge first, then one bet per (event, market): the earliest decision with a positive edge.
+    chosen = chosen.assign(
+        edge=edge(chosen["prob"].to_numpy(dtype=float), chosen["price_decimal"].to_numpy(dtype=float))
+    )
+    if strategy.requires_edge:
+        chosen = chosen[np.isfinite(chosen["edge"]) & (chosen["edge"] > 0)]
+    chosen = chosen.sort_values(["decision_time", "event_id", "market"], kind="stable")
+    if config.one_bet_per_market:
+        chosen = chosen.drop_duplicates(["event_id", "market"], keep="first")
+    unit = settle(chosen.assign(stake=1.0))
+    chosen = chosen.assign(settle_profit_per_unit=unit["profit"].to_numpy())
+    sized = size_bets(
+        chosen, staking=config.staking, stake=config.stake, bankroll=config.bankroll,
+        kelly_frac=config.kelly_fraction, max_bet_fraction=config.max_bet_fraction, max_stake=config.max_stake,
+        min_stake=config.min_stake, requires_edge=strategy.requires_edge,
+    )  # fmt: skip
+    bets = settle(sized)
+    bets = _attach_alternatives(bets, quotes)
+    bets["alt_profit"] = _alt_profit(bets) if len(bets) else []
+    window = pd.Timedelta(minutes=config.close_window_minutes)
+    closing_fair = closing_fair_prices(
+        closing, basis=config.fair_basis, method=config.devig_method, sharp_books=config.sharp_books,
+        close_window=window,
+    )  # fmt: skip
+    bets = _attach_clv(bets, closing_fair)
+    commence = pd.to_datetime(bets["commence_time"], utc=True)
+    bets["month"] = commence.dt.tz_convert("America/New_York").dt.strftime("%Y-%m") if len(bets) else []
+    bets["price_american"] = [decimal_to_american(p) for p in bets["price_decimal"]]
+    metrics = compute_metrics(
+        bets, bankroll=config.bankroll, n_bootstrap=config.n_bootstrap, n_permutations=config.n_permutations,
+        seed=config.seed,
+    )  # fmt: skip
+    bets = bets.sort_values(["decision_time", "event_id", "market"], kind="stable").reset_index(drop=True)
+    counts = {
+        "events": len(events),
+        "decisions": len(pairs),
+        "decisions_with_prices": int(quotes["request_index"].nunique()) if len(quotes) else 0,
+        "quotes": len(quotes),
+        "candidates": len(chosen),
+        "bets": len(bets),
+    }
+    return BacktestResult(
+        config, strategy.params(), metrics, bets, equity_curve(bets, config.bankroll), counts
+    )

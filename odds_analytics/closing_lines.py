@@ -1,0 +1,280 @@
+"""Closing (and opening) lines and final scores from files other than our snapshots: pure parsing and matching.
+
+Two formats (see ../shared/data/README.md):
+
+- `kaggle` (`closing_lines/nba_closing_lines_2008_2024.csv`): `date` m/d/yy (US date of the game), `away`
+  and `home` lower-case codes, `whos_favored` home|away, `spread` the favourite's spread as a magnitude,
+  `total`, `moneyline_away/home` (American, often empty), `score_away/home`. Gives the close only.
+- `sbr` (`sbr_open_close/sbr_nba_games_2007_2022.csv`): `date` ISO, city strings without spaces,
+  `home_spread_open/close` (home view: negative = home favoured), `total_open/close`, `away_ml_close`,
+  `home_ml_close`, scores. Gives the open (spread, total) and the close (spread, total, moneyline). Rows
+  flagged `suspect=1` are skipped.
+
+Team names are mapped with `odds_models.teams.resolve_team` to The Odds API's full names. Games are matched to
+events by the US/Eastern date of tip-off and the teams (home/away as stated, or swapped for neutral sites).
+A game with no event becomes a new event with the deterministic id `imp_<hash>` (so a re-import finds it)
+and a nominal 19:00 US/Eastern tip-off.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from odds_analytics.prices import InvalidPriceError, american_to_decimal
+from odds_models.teams import resolve_team
+
+__all__ = [
+    "EASTERN",
+    "FORMATS",
+    "ClosingFormat",
+    "EventKey",
+    "ImportedGame",
+    "LineRecord",
+    "MatchResult",
+    "ParseResult",
+    "eastern_date",
+    "imported_event_id",
+    "match_games",
+    "nominal_tip_off",
+    "parse_closing_lines",
+    "parse_kaggle",
+    "parse_sbr",
+]
+
+ClosingFormat = Literal["kaggle", "sbr"]
+FORMATS: tuple[str, ...] = ("kaggle", "sbr")
+EASTERN = ZoneInfo("America/New_York")
+
+
+@dataclass(frozen=True)
+class LineRecord:
+    """One side of one market: `outcome` is a team's full name, or Over / Under."""
+
+    kind: str  # open | close
+    market: str  # h2h | spreads | totals
+    outcome: str
+    point: float | None = None
+    price_american: int | None = None
+    price_decimal: float | None = None
+
+
+@dataclass(frozen=True)
+class ImportedGame:
+    """One game of an imported file: US date, canonical teams, final score (if known) and its lines."""
+
+    game_date: date
+    home_team: str
+    away_team: str
+    home_score: int | None
+    away_score: int | None
+    lines: tuple[LineRecord, ...]
+    row: int  # 1-based data row in the file, for messages
+
+
+@dataclass
+class ParseResult:
+    games: list[ImportedGame] = field(default_factory=list)
+    unresolved: list[str] = field(default_factory=list)  # "row N: reason"
+    skipped: int = 0  # rows deliberately left out (sbr suspect rows)
+
+
+@dataclass(frozen=True)
+class EventKey:
+    """An existing event as the matcher needs it."""
+
+    id: str
+    home_team: str
+    away_team: str
+    commence_time: datetime
+
+
+@dataclass
+class MatchResult:
+    matched: list[tuple[ImportedGame, EventKey]] = field(default_factory=list)
+    to_create: list[tuple[ImportedGame, EventKey]] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)
+
+
+def _float(text: str | None) -> float | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _int(text: str | None) -> int | None:
+    value = _float(text)
+    return None if value is None else round(value)
+
+
+def _moneyline(kind: str, team: str, text: str | None) -> LineRecord | None:
+    american = _float(text)
+    if american is None:
+        return None
+    try:
+        decimal = american_to_decimal(american)
+    except InvalidPriceError:
+        return None
+    return LineRecord(kind, "h2h", team, None, round(american), decimal)
+
+
+def _spread_pair(kind: str, home: str, away: str, home_point: float | None) -> list[LineRecord]:
+    if home_point is None:
+        return []
+    return [
+        LineRecord(kind, "spreads", home, float(home_point)),
+        LineRecord(kind, "spreads", away, float(-home_point) + 0.0),
+    ]
+
+
+def _total_pair(kind: str, total: float | None) -> list[LineRecord]:
+    if total is None or total <= 0:
+        return []
+    return [LineRecord(kind, "totals", "Over", total), LineRecord(kind, "totals", "Under", total)]
+
+
+def _teams(home_text: str, away_text: str) -> tuple[str, str] | str:
+    home, away = resolve_team(home_text or ""), resolve_team(away_text or "")
+    if home is None or away is None:
+        bad = home_text if home is None else away_text
+        return f"unknown team {bad!r}"
+    if home.name == away.name:
+        return f"same team on both sides {home.name!r}"
+    return home.name, away.name
+
+
+def parse_kaggle(text: str) -> ParseResult:
+    """Parse the Kaggle closing-line CSV text (close only)."""
+    result = ParseResult()
+    for n, row in enumerate(csv.DictReader(io.StringIO(text)), start=1):
+        try:
+            game_date = datetime.strptime(row["date"].strip(), "%m/%d/%y").date()  # noqa: DTZ007 - a date
+        except (KeyError, ValueError):
+            result.unresolved.append(f"row {n}: bad date {row.get('date')!r}")
+            continue
+        teams = _teams(row.get("home", ""), row.get("away", ""))
+        if isinstance(teams, str):
+            result.unresolved.append(f"row {n}: {teams}")
+            continue
+        home, away = teams
+        lines: list[LineRecord] = []
+        spread = _float(row.get("spread"))
+        favoured = (row.get("whos_favored") or "").strip().lower()
+        if spread is not None and favoured in ("home", "away"):
+            home_point = -abs(spread) if favoured == "home" else abs(spread)
+            lines += _spread_pair("close", home, away, home_point)
+        lines += _total_pair("close", _float(row.get("total")))
+        ml_home = _moneyline("close", home, row.get("moneyline_home"))
+        ml_away = _moneyline("close", away, row.get("moneyline_away"))
+        if ml_home and ml_away:  # one side alone cannot be devigged: keep both or neither
+            lines += [ml_home, ml_away]
+        result.games.append(
+            ImportedGame(game_date, home, away, _int(row.get("score_home")), _int(row.get("score_away")),
+                         tuple(lines), n)
+        )  # fmt: skip
+    return result
+
+
+def parse_sbr(text: str) -> ParseResult:
+    """Parse the SportsbookReview open/close CSV text (open spread/total; close spread/total/moneyline)."""
+    result = ParseResult()
+    for n, row in enumerate(csv.DictReader(io.StringIO(text)), start=1):
+        if (row.get("suspect") or "0").strip() == "1":
+            result.skipped += 1
+            continue
+        try:
+            game_date = date.fromisoformat(row["date"].strip())
+        except (KeyError, ValueError):
+            result.unresolved.append(f"row {n}: bad date {row.get('date')!r}")
+            continue
+        teams = _teams(row.get("home_team", ""), row.get("away_team", ""))
+        if isinstance(teams, str):
+            result.unresolved.append(f"row {n}: {teams}")
+            continue
+        home, away = teams
+        lines = _spread_pair("open", home, away, _float(row.get("home_spread_open")))
+        lines += _total_pair("open", _float(row.get("total_open")))
+        lines += _spread_pair("close", home, away, _float(row.get("home_spread_close")))
+        lines += _total_pair("close", _float(row.get("total_close")))
+        ml_home = _moneyline("close", home, row.get("home_ml_close"))
+        ml_away = _moneyline("close", away, row.get("away_ml_close"))
+        if ml_home and ml_away:
+            lines += [ml_home, ml_away]
+        result.games.append(
+            ImportedGame(game_date, home, away, _int(row.get("home_score")), _int(row.get("away_score")),
+                         tuple(lines), n)
+        )  # fmt: skip
+    return result
+
+
+def parse_closing_lines(path: Path | str, fmt: ClosingFormat | str) -> ParseResult:
+    """Read and parse a closing-line file of format `kaggle` or `sbr`."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown closing-line format {fmt!r}; choose kaggle or sbr")
+    text = Path(path).read_text(encoding="utf-8-sig")
+    return parse_kaggle(text) if fmt == "kaggle" else parse_sbr(text)
+
+
+def eastern_date(moment: datetime) -> date:
+    """The US/Eastern calendar date of an aware datetime (how US box scores date a game)."""
+    return moment.astimezone(EASTERN).date()
+
+
+def nominal_tip_off(game_date: date) -> datetime:
+    """19:00 US/Eastern on the game's date, in UTC: the tip-off given to imported games without a time."""
+    return datetime.combine(game_date, time(19, 0), tzinfo=EASTERN).astimezone(UTC)
+
+
+def imported_event_id(source: str, game: ImportedGame) -> str:
+    """Deterministic id of an event created by an import: `imp_` + 24 hex of a hash of date and teams.
+
+    The source is not part of the hash, so the kaggle and sbr files create the same event for one game.
+    """
+    del source
+    key = f"{game.game_date.isoformat()}|{game.home_team}|{game.away_team}"
+    return "imp_" + hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+def match_games(games: Sequence[ImportedGame], events: Iterable[EventKey], source: str) -> MatchResult:
+    """Pair every game with the event of the same US/Eastern date and teams, or plan a new event.
+
+    A game whose teams appear swapped (neutral site) matches too. Two events on the same date and teams
+    (a data error) leave the game unmatched rather than guessing.
+    """
+    index: dict[tuple[date, str, str], list[EventKey]] = {}
+    for ev in events:
+        index.setdefault((eastern_date(ev.commence_time), ev.home_team, ev.away_team), []).append(ev)
+    result = MatchResult()
+    planned: dict[str, EventKey] = {}
+    for game in games:
+        found = index.get((game.game_date, game.home_team, game.away_team)) or index.get(
+            (game.game_date, game.away_team, game.home_team)
+        )
+        if found and len(found) > 1:
+            result.unmatched.append(
+                f"row {game.row}: {len(found)} events for {game.away_team} @ {game.home_team}"
+            )
+            continue
+        if found:
+            result.matched.append((game, found[0]))
+            continue
+        event_id = imported_event_id(source, game)
+        if event_id in planned:
+            result.unmatched.append(f"row {game.row}: duplicate game {game.away_team} @ {game.home_team}")
+            continue
+        key = EventKey(event_id, game.home_team, game.away_team, nominal_tip_off(game.game_date))
+        planned[event_id] = key
+        result.to_create.append((game, key))
+    return result

@@ -1,0 +1,257 @@
+"""Fair (no-vig) prices of a market at a moment: from one book, a sharp-book priority list, or a consensus.
+
+Input is a DataFrame of quoted prices in the shape `tasks.storage.reads.get_odds_at_time(s)` returns: one
+row per (bookmaker, market, outcome) with `price_decimal` and `point`, plus any grouping keys
+(`request_index`, `event_id`, `decision_time`). Everything here is pure and vectorised.
+
+- `devig_books(odds, method)`: each book's own fair probability per outcome (its margin removed), with its
+  `line` (spreads/totals: the point of the book's first outcome in name order, so both sides share it).
+- `fair_prices(odds, basis=..., ...)`: one fair probability per (keys, market, outcome):
+  - `book`: one named bookmaker;
+  - `sharp`: the first bookmaker of a priority list (e.g. pinnacle, circasports, lowvig, betonlineag) that
+    quotes the market; optionally falling back to the consensus;
+  - `consensus`: the median of the devigged books, renormalised to sum to 1. For spreads and totals only the
+    books quoting the most common line take part, so the fair price is "at the book's point".
+- `shift_probability(p, from_point, to_point, market, side)`: moves a spread/total probability to another
+  point with a normal approximation of the final margin (sd 12.5 points) or total (sd 18 points); used only
+  to compare a bet with a closing line quoted at a different point.
+
+>>> import pandas as pd
+>>> odds = pd.DataFrame({"bookmaker": ["a", "a"], "market": ["h2h", "h2h"], "outcome": ["X", "Y"],
+...                      "point": [None, None], "price_decimal": [1.8, 2.1]})
+>>> round(float(fair_prices(odds, basis="consensus")["fair_prob"].iloc[0]), 4)
+0.5385
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from odds_analytics.devig import DevigError, DevigMethod, devig, devig_two_way
+
+__all__ = [
+    "GROUP_KEYS",
+    "MARGIN_SD",
+    "FairBasis",
+    "closing_fair_prices",
+    "devig_books",
+    "fair_prices",
+    "shift_probability",
+]
+
+FairBasis = Literal["book", "sharp", "consensus"]
+GROUP_KEYS = ("request_index", "event_id", "decision_time")
+# Standard deviation of the final margin around the spread, and of the total around the total line (NBA).
+MARGIN_SD = {"spreads": 12.5, "totals": 18.0}
+
+
+def _keys(df: pd.DataFrame) -> list[str]:
+    return [k for k in GROUP_KEYS if k in df.columns]
+
+
+def devig_books(odds: pd.DataFrame, method: DevigMethod | str = "multiplicative") -> pd.DataFrame:
+    """Each book's fair probability per outcome: adds `implied`, `overround`, `fair_prob`, `line`, `n_outcomes`.
+
+    Books whose market cannot be devigged (one outcome only, a bad price) get NaN `fair_prob`.
+    """
+    keys = _keys(odds)
+    group = [*keys, "bookmaker", "market"]
+    df = odds[np.isfinite(odds["price_decimal"]) & (odds["price_decimal"] > 1.0)].copy()
+    if df.empty:
+        return df.assign(implied=[], overround=[], fair_prob=[], line=[], n_outcomes=[])
+    df = df.sort_values([*group, "outcome"], kind="stable").reset_index(drop=True)
+    df["implied"] = 1.0 / df["price_decimal"]
+    grouped = df.groupby(group, sort=False, dropna=False)
+    df["n_outcomes"] = grouped["implied"].transform("size")
+    df["overround"] = grouped["implied"].transform("sum") - 1.0
+    df["line"] = grouped["point"].transform("first")
+    df["fair_prob"] = np.nan
+
+    two = df.index[df["n_outcomes"] == 2].to_numpy()
+    if len(two):
+        # Rows are sorted by group then outcome, so each two-outcome group is a pair of adjacent rows.
+        first, second = two[0::2], two[1::2]
+        p1, p2 = devig_two_way(
+            df.loc[first, "implied"].to_numpy(), df.loc[second, "implied"].to_numpy(), method
+        )
+        df.loc[first, "fair_prob"] = p1
+        df.loc[second, "fair_prob"] = p2
+    other = df[df["n_outcomes"] > 2]
+    for _, part in other.groupby(group, sort=False, dropna=False):
+        try:
+            df.loc[part.index, "fair_prob"] = devig(part["implied"].tolist(), method)
+        except DevigError:
+            continue
+    return df
+
+
+def _modal_line(books: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """Per (keys, market): the line quoted by most books (ties: the one nearest the median line)."""
+    one = books.drop_duplicates([*keys, "market", "bookmaker"])
+    counts = one.groupby([*keys, "market", "line"], dropna=False).size().rename("n").reset_index()
+    median = one.groupby([*keys, "market"], dropna=False)["line"].median().rename("median_line").reset_index()
+    counts = counts.merge(median, on=[*keys, "market"], how="left")
+    counts["dist"] = (counts["line"] - counts["median_line"]).abs().fillna(0.0)
+    counts = counts.sort_values(
+        [*keys, "market", "n", "dist", "line"], ascending=[True] * len(keys) + [True, False, True, True]
+    )
+    best = counts.drop_duplicates([*keys, "market"], keep="first")
+    return best.set_index([*keys, "market"])["line"]
+
+
+def _consensus(books: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    books = books[books["fair_prob"].notna()]
+    if books.empty:
+        return _empty_fair(keys)
+    modal = _modal_line(books, keys).rename("modal_line").reset_index()
+    merged = books.merge(modal, on=[*keys, "market"], how="inner")
+    same_line = (merged["line"] == merged["modal_line"]) | (
+        merged["line"].isna() & merged["modal_line"].isna()
+    )
+    merged = merged[same_line]
+    out = (
+        merged.groupby([*keys, "market", "outcome"], dropna=False)
+        .agg(fair_prob=("fair_prob", "median"), point=("point", "first"), n_books=("bookmaker", "nunique"))
+        .reset_index()
+    )
+    total = out.groupby([*keys, "market"], dropna=False)["fair_prob"].transform("sum")
+    out["fair_prob"] = out["fair_prob"] / total
+    out["basis"] = "consensus"
+    return out
+
+
+def _from_books(books: pd.DataFrame, keys: list[str], priority: Sequence[str]) -> pd.DataFrame:
+    books = books[books["fair_prob"].notna() & books["bookmaker"].isin(priority)].copy()
+    if books.empty:
+        return _empty_fair(keys)
+    rank = {b: i for i, b in enumerate(priority)}
+    books["rank"] = books["bookmaker"].map(rank)
+    first = books.groupby([*keys, "market"], dropna=False)["rank"].transform("min")
+    chosen = books[books["rank"] == first]
+    out = chosen[[*keys, "market", "outcome", "fair_prob", "point", "bookmaker"]].rename(
+        columns={"bookmaker": "basis"}
+    )
+    return out.assign(n_books=1).reset_index(drop=True)
+
+
+def _empty_fair(keys: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(columns=[*keys, "market", "outcome", "fair_prob", "point", "n_books", "basis"])
+
+
+def fair_prices(
+    odds: pd.DataFrame,
+    *,
+    basis: FairBasis | str = "consensus",
+    method: DevigMethod | str = "multiplicative",
+    book: str | None = None,
+    sharp_books: Sequence[str] = ("pinnacle", "circasports", "lowvig", "betonlineag"),
+    fallback_to_consensus: bool = True,
+) -> pd.DataFrame:
+    """One fair probability per (keys, market, outcome), with the `point` it applies to.
+
+    Returns columns: the grouping keys present in `odds`, `market`, `outcome`, `fair_prob` (sums to 1 over
+    a market's outcomes), `point`, `n_books` and `basis` (the book used, or `consensus`).
+    """
+    keys = _keys(odds)
+    books = devig_books(odds, method)
+    if books.empty:
+        return _empty_fair(keys)
+    if basis == "consensus":
+        return _consensus(books, keys)
+    if basis == "book":
+        if not book:
+            raise ValueError("fair_prices(basis='book') needs book=<bookmaker key>")
+        return _from_books(books, keys, [book])
+    if basis == "sharp":
+        sharp = _from_books(books, keys, list(sharp_books))
+        if not fallback_to_consensus:
+            return sharp
+        cons = _consensus(books, keys)
+        covered = sharp[[*keys, "market"]].drop_duplicates().assign(_covered=True)
+        cons = cons.merge(covered, on=[*keys, "market"], how="left")
+        cons = cons[cons["_covered"].isna()].drop(columns="_covered")
+        return pd.concat([sharp, cons], ignore_index=True) if len(cons) else sharp
+    raise ValueError(f"unknown fair-price basis {basis!r}; choose book, sharp or consensus")
+
+
+def shift_probability(
+    prob: np.ndarray | float,
+    from_point: np.ndarray | float,
+    to_point: np.ndarray | float,
+    market: str,
+    side: np.ndarray | str = "",
+) -> np.ndarray:
+    """Probability of the same outcome at another point (normal approximation; h2h is returned unchanged).
+
+    Spreads: the bettor's point is added to their team's margin, so a larger point is better. Totals: for
+    `side="over"` a lower total is better, for `"under"` a higher one.
+    """
+    p = np.clip(np.asarray(prob, dtype=float), 1e-9, 1 - 1e-9)
+    if market not in MARGIN_SD:
+        return np.asarray(prob, dtype=float)
+    diff = np.asarray(to_point, dtype=float) - np.asarray(from_point, dtype=float)
+    if market == "totals":
+        sign = np.where(np.char.lower(np.asarray(side, dtype=str)) == "over", -1.0, 1.0)
+        diff = diff * sign
+    return norm.cdf(norm.ppf(p) + diff / MARGIN_SD[market])
+
+
+def closing_fair_prices(
+    closing: pd.DataFrame,
+    *,
+    basis: FairBasis | str = "consensus",
+    method: DevigMethod | str = "multiplicative",
+    sharp_books: Sequence[str] = ("pinnacle", "circasports", "lowvig", "betonlineag"),
+    close_window: pd.Timedelta | None = None,
+) -> pd.DataFrame:
+    """Fair closing probability per (event_id, market, outcome) from `read_closing_lines` rows.
+
+    Our own snapshots count as a close when taken within `close_window` (default 2 h) of tip-off; otherwise
+    an imported closing line is used. Imported spreads and totals without prices are taken as a fair
+    50/50 at the closing point (the standard -110/-110 market). Returns `event_id, market, outcome,
+    fair_prob, point, n_books, basis`.
+    """
+    window = close_window if close_window is not None else pd.Timedelta(hours=2)
+    if closing.empty:
+        return _empty_fair(["event_id"])
+    snaps = closing[closing["source"] == "snapshots"]
+    snaps = snaps[snaps["commence_time"] - snaps["snapshot_time"] <= window]
+    own = fair_prices(
+        snaps[["event_id", "bookmaker", "market", "outcome", "point", "price_decimal"]],
+        basis=basis,
+        method=method,
+        sharp_books=sharp_books,
+    )
+    imported = closing[closing["source"] == "import"].copy()
+    if imported.empty:
+        return own
+    priced = imported[imported["price_decimal"].notna()]
+    unpriced = imported[imported["price_decimal"].isna() & imported["market"].isin(["spreads", "totals"])]
+    parts = []
+    if len(priced):
+        parts.append(
+            fair_prices(
+                priced[["event_id", "bookmaker", "market", "outcome", "point", "price_decimal"]].astype(
+                    {"price_decimal": float}
+                ),
+                basis="consensus",
+                method=method,
+            )
+        )
+    if len(unpriced):
+        parts.append(
+            unpriced[["event_id", "market", "outcome", "point"]]
+            .assign(fair_prob=0.5, n_books=1, basis=unpriced["bookmaker"])
+            .drop_duplicates(["event_id", "market", "outcome"])
+        )
+    imp = pd.concat(parts, ignore_index=True) if parts else _empty_fair(["event_id"])
+    # Our own close wins where it exists; the import fills the rest.
+    have = own[["event_id", "market"]].drop_duplicates().assign(_own=True)
+    imp = imp.merge(have, on=["event_id", "market"], how="left")
+    imp = imp[imp["_own"].isna()].drop(columns="_own")
+    return pd.concat([own, imp], ignore_index=True) if len(own) else imp.reset_index(drop=True)

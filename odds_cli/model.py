@@ -1,0 +1,158 @@
+"""`odds model ...`: train the CLV models, evaluate them out of sample, predict and recommend."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from odds_cli.common import console, emit_json, parse_date, run_async
+
+app = typer.Typer(help="CLV models: predict the close, pick the venue.", no_args_is_help=True)
+
+_MARKETS = ("h2h", "spreads", "totals")
+MarketOption = Annotated[str, typer.Option("--market", help="h2h, spreads or totals.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _market(value: str) -> str:
+    if value not in _MARKETS:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(_MARKETS)}", param_hint="--market")
+    return value
+
+
+def _run(coro: Any) -> Any:
+    from odds_models.db import dispose_engine
+
+    async def wrapped() -> Any:
+        try:
+            return await coro
+        finally:
+            await dispose_engine()
+
+    return run_async(wrapped())
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+@app.command("train")
+def train(
+    market: MarketOption,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Train on events before this date (YYYY-MM-DD).")
+    ] = None,
+    folds: Annotated[int, typer.Option("--folds", help="Walk-forward test blocks.")] = 5,
+    scheme: Annotated[str, typer.Option("--scheme", help="expanding or sliding window.")] = "expanding",
+    json_output: JsonOption = False,
+) -> None:
+    """Walk-forward validate every model, register each refitted on the whole window, select the best."""
+    from flows.model import TrainConfig, train_model
+
+    market = _market(market)
+    if scheme not in ("expanding", "sliding"):
+        raise typer.BadParameter("must be expanding or sliding", param_hint="--scheme")
+    until_date = parse_date(until, "--until")
+    summary = _run(train_model(market, until_date, TrainConfig(n_folds=folds, scheme=scheme)))
+    if json_output:
+        emit_json(summary)
+        return
+    table = Table(
+        f"{market} (walk-forward, {scheme})",
+        "n",
+        "r2",
+        "rmse",
+        "mae",
+        "dir. acc.",
+        "skill vs 0",
+        "CLV captured",
+    )
+    for kind, row in summary["walk_forward"].items():
+        table.add_row(
+            kind,
+            _fmt(row["n"]),
+            _fmt(row["r2"]),
+            _fmt(row["rmse"]),
+            _fmt(row["mae"]),
+            _fmt(row["directional_accuracy"]),
+            _fmt(row["skill_vs_no_change"]),
+            _fmt(row["clv_captured"]),
+        )
+    console.print(table)
+    validated = "" if summary["validated"] else " (not validated: too few events for a walk-forward fold)"
+    console.print(f"selected: [bold]{summary['selected']}[/bold]{validated}")
+    for model in summary["models"]:
+        console.print(f"  registered {model['name']} {model['version']} (id {model['id']})")
+
+
+@app.command("evaluate")
+def evaluate(
+    market: MarketOption,
+    date_from: Annotated[str, typer.Option("--from", help="First tip-off date (YYYY-MM-DD).")],
+    date_to: Annotated[str, typer.Option("--to", help="Last tip-off date, inclusive (YYYY-MM-DD).")],
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="Model kind (default: the selected one).")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Score the latest model trained before --from on the window's events, against no change."""
+    from flows.model import evaluate_model
+
+    market = _market(market)
+    start = parse_date(date_from, "--from")
+    end = parse_date(date_to, "--to")
+    if start is None or end is None or end < start:
+        raise typer.BadParameter("--to must not be before --from", param_hint="--to")
+    result = _run(evaluate_model(market, start, end, kind))
+    if json_output:
+        emit_json(result)
+        return
+    table = Table("", "n", "r2", "rmse", "mae", "directional_accuracy")
+    keys = ("n", "r2", "rmse", "mae", "directional_accuracy")
+    table.add_row(f"{result['kind']} ({result['model']})", *(_fmt(result[k]) for k in keys))
+    table.add_row("no change", *(_fmt(result["baseline"][k]) for k in keys))
+    console.print(table)
+
+
+@app.command("predict")
+def predict(
+    market: Annotated[list[str] | None, typer.Option("--market", help="Markets (default: all).")] = None,
+    horizon: Annotated[float, typer.Option("--horizon-hours", help="Score events this far ahead.")] = 48.0,
+    min_edge: Annotated[float, typer.Option("--min-edge", help="Minimum expected CLV to recommend.")] = 0.01,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Show every side, not only recommendations.")
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Score upcoming games now; list each side's best venue and expected CLV."""
+    from flows.model import predict as predict_flow
+
+    markets = [_market(m) for m in market] if market else None
+    result = _run(predict_flow(markets, horizon, min_edge))
+    if json_output:
+        emit_json(result)
+        return
+    rows = [r for r in result["recommendations"] if show_all or r["recommended"]]
+    table = Table("game", "market", "side", "venue", "price", "now", "pred. close", "exp. CLV")
+    for r in rows:
+        point = "" if r.get("best_point") is None else f" {r['best_point']:+g}"
+        table.add_row(
+            f"{r.get('away_team')} @ {r.get('home_team')}",
+            r["market"],
+            f"{r['outcome']}{point}",
+            r["best_venue"],
+            f"{r['best_price_decimal']:.3f}",
+            f"{r['current']:.3f}",
+            f"{r['predicted_close']:.3f}",
+            f"{r['expected_clv']:+.2%}",
+        )
+    console.print(table)
+    console.print(
+        f"{result['predictions_written']} predictions written at {result['decision_time']:%Y-%m-%d %H:%M} UTC"
+    )

@@ -1,0 +1,343 @@
+"""The sportsbook steps: plain async functions (tested directly) and the thin Prefect tasks around them.
+
+Paid calls (`/odds`, `/scores`, historical) write their response to the spool *before* anything touches
+the database, and the store step deletes the spool file once the rows are committed: a paid response is
+never lost. Free calls (`/events`) are stored directly. Every call ends as a `fetch_logs` row.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NONE
+from sqlalchemy import text
+
+from odds_analytics.oddsapi import parse_events_payload
+from odds_analytics.quota import budget_allows, month_start, odds_call_cost, quota_from_headers
+from odds_analytics.tiers import DueEvent, TierSpec, due_events
+from odds_models.clock import now
+from odds_models.errors import BudgetExceeded, PayloadError, UpstreamError
+from odds_models.settings import get_settings
+from tasks.odds_api import OddsApiClient, make_odds_api_client
+from tasks.retry import retry_on_db_connection_error
+from tasks.spool import DrainResult, drain_spool, spool_response, store_spool_file
+from tasks.storage.events import EventRecord
+from tasks.storage.fetch_logs import fetch_log_dict, insert_fetch_logs, store_fetch_logs
+
+__all__ = [
+    "FetchedFree",
+    "SpooledFetch",
+    "backfill_candidates",
+    "backfill_candidates_task",
+    "check_budget",
+    "credits_spent_this_month",
+    "credits_spent_this_month_task",
+    "drain_spool_task",
+    "due_event_list",
+    "due_events_task",
+    "fetch_events",
+    "fetch_events_task",
+    "fetch_historical_odds_task",
+    "fetch_historical_odds_to_spool",
+    "fetch_odds_task",
+    "fetch_odds_to_spool",
+    "fetch_scores_task",
+    "fetch_scores_to_spool",
+    "import_files",
+    "import_files_task",
+    "odds_cost_from_settings",
+    "store_events_payload",
+    "store_events_task",
+    "store_spooled_task",
+]
+
+log = logging.getLogger(__name__)
+
+_DB_WRITE = {"cache_policy": NONE, "retries": 2, "retry_delay_seconds": [2, 10],
+             "retry_condition_fn": retry_on_db_connection_error}  # fmt: skip
+
+
+@dataclass
+class FetchedFree:
+    """A free response, passed on to its store step."""
+
+    endpoint: str
+    data: Any
+    fetch_logs: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class SpooledFetch:
+    """A paid response, safely on disk: where, what it cost, the quota after it."""
+
+    path: str
+    endpoint: str
+    events: int
+    cost: int | None
+    quota: dict[str, int | None]
+
+
+def _quota_dict(headers: dict[str, str]) -> dict[str, int | None]:
+    q = quota_from_headers(headers)
+    return {"remaining": q.remaining, "used": q.used, "last": q.last}
+
+
+async def _log_failed_calls(api: OddsApiClient) -> None:
+    """Best effort: a failed call still leaves its fetch_logs row (never masks the original error)."""
+    try:
+        await store_fetch_logs([fetch_log_dict(c) for c in api.calls])
+    except Exception as exc:
+        log.warning("could not write fetch_logs for a failed call: %s", type(exc).__name__)
+
+
+# -- free ---------------------------------------------------------------------------------------------------
+
+
+async def fetch_events(*, commence_to: datetime | None = None) -> FetchedFree:
+    """`GET /events` (free): upcoming and live games."""
+    async with make_odds_api_client() as api:
+        try:
+            response = await api.events(commence_to=commence_to)
+        except (UpstreamError, PayloadError):
+            await _log_failed_calls(api)
+            raise
+        return FetchedFree(endpoint=response.endpoint, data=response.data,
+                           fetch_logs=[fetch_log_dict(c) for c in api.calls])  # fmt: skip
+
+
+async def store_events_payload(fetched: FetchedFree) -> dict[str, int]:
+    """Parse (PayloadError before any write) and upsert events; write the call's fetch_logs row."""
+    from odds_models.db import async_session_maker
+    from tasks.storage.events import upsert_events
+
+    events = parse_events_payload(fetched.data, endpoint=fetched.endpoint)
+    records = [EventRecord(id=e.id, home_team=e.home_team, away_team=e.away_team, commence_time=e.commence_time,
+                           sport_key=e.sport_key) for e in events]  # fmt: skip
+    async with async_session_maker() as session:
+        counts = await upsert_events(session=session, events=records)
+        await insert_fetch_logs(session=session, records=fetched.fetch_logs)
+        await session.commit()
+    return {"events": len(records), "inserted": counts.inserted, "updated": counts.updated}
+
+
+# -- planning ------------------------------------------------------------------------------------------------
+
+
+async def due_event_list(at: datetime | None = None) -> list[DueEvent]:
+    """Upcoming games (scheduled/postponed) due a live snapshot in their tier."""
+    from odds_models.db import async_session_maker
+
+    at = at or now()
+    settings = get_settings()
+    spec = TierSpec.from_settings(settings)
+    async with async_session_maker() as session:
+        rows = await session.execute(
+            text(
+                """
+                SELECT e.id, e.commence_time, max(s.snapshot_time) AS last
+                FROM events e LEFT JOIN odds_snapshots s ON s.event_id = e.id AND s.source = 'live'
+                WHERE e.commence_time > :at AND e.status IN ('scheduled', 'postponed') AND e.sport_key = :sport
+                GROUP BY e.id, e.commence_time
+                """
+            ),
+            {"at": at, "sport": settings.odds_api_sport},
+        )
+        listed = [(r.id, r.commence_time, r.last) for r in rows]
+    return due_events(listed, now=at, spec=spec)
+
+
+async def credits_spent_this_month(at: datetime | None = None) -> int:
+    """Credits our own calls spent since the start of this calendar month (UTC), from fetch_logs."""
+    from odds_models.db import async_session_maker
+
+    start = month_start(at or now())
+    async with async_session_maker() as session:
+        value = (
+            await session.execute(
+                text(
+                    "SELECT COALESCE(sum(cost), 0) FROM fetch_logs WHERE api = 'oddsapi' AND created_at >= :s"
+                ),
+                {"s": start},
+            )
+        ).scalar_one()
+    return int(value)
+
+
+def check_budget(*, spent: int, cost: int, budget: int, what: str) -> None:
+    """Raise BudgetExceeded when a paid call would take the month over the budget (free calls pass)."""
+    if not budget_allows(spent_this_month=spent, cost=cost, budget=budget):
+        raise BudgetExceeded(
+            f"{what} would cost {cost} credits; {spent} of the monthly budget of {budget} are spent "
+            f"({budget - spent} left). Paid calls are stopped until next month; raise MONTHLY_CREDIT_BUDGET to "
+            "allow more. Free calls (/events, /sports) continue."
+        )
+
+
+# -- paid ----------------------------------------------------------------------------------------------------
+
+
+async def fetch_odds_to_spool(*, event_ids: list[str] | None = None) -> SpooledFetch:
+    """One paid `/odds` call for the slate; the response goes to the spool before anything else."""
+    settings = get_settings()
+    fetched_at = now()
+    async with make_odds_api_client() as api:
+        try:
+            response = await api.odds(regions=settings.regions, markets=settings.markets,
+                                      bookmakers=settings.bookmakers or None, odds_format=settings.odds_format,
+                                      event_ids=event_ids)  # fmt: skip
+        except (UpstreamError, PayloadError):
+            await _log_failed_calls(api)
+            raise
+        logs = [fetch_log_dict(c) for c in api.calls]
+    path = spool_response(kind="odds", endpoint=response.endpoint, data=response.data, source="live",
+                          snapshot_time=fetched_at, odds_format=settings.odds_format, fetch_logs=logs)  # fmt: skip
+    events = len(response.data) if isinstance(response.data, list) else 0
+    return SpooledFetch(path=str(path), endpoint=response.endpoint, events=events, cost=response.quota.last,
+                        quota=_quota_dict(logs[-1]["headers"] if logs else {}))  # fmt: skip
+
+
+async def fetch_scores_to_spool(*, days_from: int | None = None) -> SpooledFetch:
+    """One paid `/scores` call (1 credit, 2 with daysFrom) to the spool."""
+    async with make_odds_api_client() as api:
+        try:
+            response = await api.scores(days_from=days_from)
+        except (UpstreamError, PayloadError):
+            await _log_failed_calls(api)
+            raise
+        logs = [fetch_log_dict(c) for c in api.calls]
+    path = spool_response(kind="scores", endpoint=response.endpoint, data=response.data, days_from=days_from,
+                          fetch_logs=logs)  # fmt: skip
+    events = len(response.data) if isinstance(response.data, list) else 0
+    return SpooledFetch(path=str(path), endpoint=response.endpoint, events=events, cost=response.quota.last,
+                        quota=_quota_dict(logs[-1]["headers"] if logs else {}))  # fmt: skip
+
+
+async def fetch_historical_odds_to_spool(*, date: datetime) -> SpooledFetch:
+    """One paid historical `/odds` call (10 × markets × regions) to the spool; snapshot time = `timestamp`."""
+    settings = get_settings()
+    async with make_odds_api_client() as api:
+        try:
+            response = await api.historical_odds(date=date, regions=settings.regions, markets=settings.markets,
+                                                 bookmakers=settings.bookmakers or None,
+                                                 odds_format=settings.odds_format)  # fmt: skip
+        except (UpstreamError, PayloadError):
+            await _log_failed_calls(api)
+            raise
+        logs = [fetch_log_dict(c) for c in api.calls]
+    path = spool_response(kind="historical_odds", endpoint=response.endpoint, data=response.data,
+                          source="historical", odds_format=settings.odds_format, fetch_logs=logs)  # fmt: skip
+    inner = response.data.get("data") if isinstance(response.data, dict) else None
+    return SpooledFetch(path=str(path), endpoint=response.endpoint,
+                        events=len(inner) if isinstance(inner, list) else 0, cost=response.quota.last,
+                        quota=_quota_dict(logs[-1]["headers"] if logs else {}))  # fmt: skip
+
+
+def odds_cost_from_settings(*, historical: bool = False) -> int:
+    settings = get_settings()
+    return odds_call_cost(settings.markets, settings.regions, settings.bookmakers, historical=historical)
+
+
+# -- Prefect tasks (one or two calls each) -------------------------------------------------------------------
+
+
+@task(name="drain-spool", **_DB_WRITE)
+async def drain_spool_task() -> DrainResult:
+    """Store paid responses left on disk by an earlier run."""
+    return await drain_spool()
+
+
+@task(name="fetch-events", cache_policy=NONE)
+async def fetch_events_task() -> FetchedFree:
+    """GET /events (free)."""
+    return await fetch_events()
+
+
+@task(name="store-events", **_DB_WRITE)
+async def store_events_task(fetched: FetchedFree) -> dict[str, int]:
+    """Upsert the listed events."""
+    return await store_events_payload(fetched)
+
+
+@task(name="due-events", cache_policy=NONE)
+async def due_events_task() -> list[DueEvent]:
+    """Which upcoming games are due a snapshot in their tier."""
+    return await due_event_list()
+
+
+@task(name="credits-spent", cache_policy=NONE)
+async def credits_spent_this_month_task() -> int:
+    """Credits spent this month, from fetch_logs."""
+    return await credits_spent_this_month()
+
+
+@task(name="fetch-odds", cache_policy=NONE)
+async def fetch_odds_task() -> SpooledFetch:
+    """GET /odds for the slate (paid) into the spool."""
+    return await fetch_odds_to_spool()
+
+
+@task(name="fetch-scores", cache_policy=NONE)
+async def fetch_scores_task(days_from: int | None) -> SpooledFetch:
+    """GET /scores (paid) into the spool."""
+    return await fetch_scores_to_spool(days_from=days_from)
+
+
+@task(name="fetch-historical-odds", task_run_name="fetch-historical-odds-{date}", cache_policy=NONE)
+async def fetch_historical_odds_task(date: datetime) -> SpooledFetch:
+    """GET historical /odds at a time (paid) into the spool."""
+    return await fetch_historical_odds_to_spool(date=date)
+
+
+@task(name="store-spooled", **_DB_WRITE)
+async def store_spooled_task(path: str) -> dict[str, int]:
+    """Store one spooled response and delete its file."""
+    return await store_spool_file(Path(path))
+
+
+async def backfill_candidates(start: datetime, end: datetime) -> list[tuple[str, datetime, list[datetime]]]:
+    """Past games between `start` and `end` with the times of their stored snapshots (any source)."""
+    from odds_models.db import async_session_maker
+
+    settings = get_settings()
+    async with async_session_maker() as session:
+        rows = await session.execute(
+            text(
+                """
+                SELECT e.id, e.commence_time,
+                       COALESCE(array_agg(s.snapshot_time) FILTER (WHERE s.id IS NOT NULL), '{}') AS times
+                FROM events e LEFT JOIN odds_snapshots s ON s.event_id = e.id
+                WHERE e.commence_time >= :start AND e.commence_time < :end AND e.sport_key = :sport
+                  AND e.status <> 'cancelled'
+                GROUP BY e.id, e.commence_time ORDER BY e.commence_time
+                """
+            ),
+            {"start": start, "end": end, "sport": settings.odds_api_sport},
+        )
+        return [(r.id, r.commence_time, list(r.times)) for r in rows]
+
+
+async def import_files(paths: list[str], reject_invalid: bool | None = None) -> dict[str, Any]:
+    """Import saved responses (see `tasks.import_oddsapi`)."""
+    from tasks.import_oddsapi import import_oddsapi_paths
+
+    summary = await import_oddsapi_paths(paths, reject_invalid=reject_invalid)
+    return summary.as_dict()
+
+
+@task(name="backfill-candidates", cache_policy=NONE)
+async def backfill_candidates_task(
+    start: datetime, end: datetime
+) -> list[tuple[str, datetime, list[datetime]]]:
+    """Past games and their stored snapshot times."""
+    return await backfill_candidates(start, end)
+
+
+@task(name="import-oddsapi-files", **_DB_WRITE)
+async def import_files_task(paths: list[str], reject_invalid: bool | None = None) -> dict[str, Any]:
+    """Import saved Odds API responses (idempotent)."""
+    return await import_files(paths, reject_invalid)

@@ -1,0 +1,159 @@
+"""Writing `fetch_logs`: one row per API call (endpoint, params without the key, cost, quota, latency, error).
+
+`CallRecord`s come from `tasks.http.ApiClient` (the key is never in them); `fetch_log_dict()` turns one into
+a JSON-able dict so it can travel in the spool with a paid response and be written later.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from odds_analytics.quota import quota_from_headers
+from odds_models.clock import now
+from odds_models.errors import redact
+from tasks.http import CallRecord
+
+__all__ = ["fetch_log_dict", "insert_fetch_logs", "quota_overview", "store_fetch_logs"]
+
+_KEEP_HEADERS = ("x-requests-remaining", "x-requests-used", "x-requests-last")
+
+
+def _current_flow_run_id() -> str | None:
+    try:
+        from prefect.runtime import flow_run
+
+        run_id = flow_run.id
+    except Exception:
+        return None
+    return str(run_id) if run_id else None
+
+
+def fetch_log_dict(
+    record: CallRecord | Mapping[str, Any], *, secrets: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """A `fetch_logs` row as a dict (quota figures parsed from the headers; only the quota headers kept)."""
+    data = asdict(record) if isinstance(record, CallRecord) else dict(record)
+    headers = {k.lower(): v for k, v in (data.get("headers") or {}).items() if k.lower() in _KEEP_HEADERS}
+    quota = quota_from_headers(headers)
+    params = {k: v for k, v in (data.get("params") or {}).items() if k.lower() not in ("apikey", "api_key")}
+    params_json = redact(json.dumps(params, default=str), secrets)
+    error = data.get("error")
+    return {
+        "api": data.get("api") or "oddsapi",
+        "endpoint": redact(str(data.get("endpoint") or ""), secrets),
+        "params": json.loads(params_json),
+        "status_code": data.get("status_code"),
+        "cost": quota.last,
+        "requests_used": quota.used,
+        "requests_remaining": quota.remaining,
+        "requests_last": quota.last,
+        "latency_ms": data.get("latency_ms"),
+        "attempts": int(data.get("attempts") or 1),
+        "error": redact(str(error), secrets)[:2000] if error else None,
+        "headers": headers,
+        "flow_run_id": data.get("flow_run_id") or _current_flow_run_id(),
+        "created_at": data.get("created_at") or now().isoformat(),
+    }
+
+
+async def insert_fetch_logs(
+    *, session: AsyncSession, records: Sequence[CallRecord | Mapping[str, Any]]
+) -> int:
+    """Insert one `fetch_logs` row per call. The caller commits."""
+    rows = [r if isinstance(r, Mapping) and "requests_used" in r else fetch_log_dict(r) for r in records]
+    for row in rows:
+        await session.execute(
+            text(
+                """
+                INSERT INTO fetch_logs (api, endpoint, params, status_code, cost, requests_used,
+                    requests_remaining, requests_last, latency_ms, attempts, error, flow_run_id, created_at)
+                VALUES (:api, :endpoint, CAST(:params AS jsonb), :status_code, :cost, :requests_used,
+                    :requests_remaining, :requests_last, :latency_ms, :attempts, :error, :flow_run_id,
+                    :created_at)
+                """
+            ),
+            {**{k: row[k] for k in ("api", "endpoint", "status_code", "cost", "requests_used",
+                                    "requests_remaining", "requests_last", "latency_ms", "attempts", "error",
+                                    "flow_run_id")},
+             "params": json.dumps(row.get("params") or {}, default=str),
+             "created_at": datetime.fromisoformat(row["created_at"])
+             if isinstance(row.get("created_at"), str) else (row.get("created_at") or now())},
+        )  # fmt: skip
+    return len(rows)
+
+
+async def store_fetch_logs(records: Sequence[CallRecord | Mapping[str, Any]]) -> int:
+    """Insert and commit in a session of its own."""
+    if not records:
+        return 0
+    from odds_models.db import async_session_maker
+
+    async with async_session_maker() as session:
+        n = await insert_fetch_logs(session=session, records=records)
+        await session.commit()
+    return n
+
+
+async def quota_overview(*, days: int = 7, at: datetime | None = None) -> dict[str, Any]:
+    """Latest quota figures, credits per endpoint per day over `days`, credits this month, upcoming games."""
+    from odds_analytics.quota import month_start
+    from odds_models.db import async_session_maker
+
+    at = at or now()
+    since = at - timedelta(days=days)
+    async with async_session_maker() as session:
+        latest = (
+            await session.execute(
+                text(
+                    "SELECT requests_remaining, requests_used, requests_last, created_at FROM fetch_logs "
+                    "WHERE api = 'oddsapi' AND requests_remaining IS NOT NULL ORDER BY created_at DESC LIMIT 1"
+                )
+            )
+        ).first()
+        per_endpoint = await session.execute(
+            text(
+                """
+                SELECT date_trunc('day', created_at AT TIME ZONE 'UTC')::date AS day,
+                       regexp_replace(endpoint, '/events/[^/]+/odds', '/events/{id}/odds') AS endpoint,
+                       count(*) AS calls, COALESCE(sum(cost), 0) AS credits,
+                       count(*) FILTER (WHERE error IS NOT NULL) AS errors
+                FROM fetch_logs WHERE api = 'oddsapi' AND created_at >= :since
+                GROUP BY 1, 2 ORDER BY 1, 2
+                """
+            ),
+            {"since": since},
+        )
+        month = (
+            await session.execute(
+                text(
+                    "SELECT COALESCE(sum(cost), 0) FROM fetch_logs WHERE api = 'oddsapi' AND created_at >= :s"
+                ),
+                {"s": month_start(at)},
+            )
+        ).scalar_one()
+        schedule = await session.execute(
+            text("SELECT commence_time FROM events WHERE commence_time > :at "
+                 "AND status IN ('scheduled', 'postponed') ORDER BY commence_time"),
+            {"at": at},
+        )  # fmt: skip
+        commence_times = [r.commence_time for r in schedule]
+    return {
+        "latest": None if latest is None else {
+            "remaining": latest.requests_remaining, "used": latest.requests_used, "last": latest.requests_last,
+            "at": latest.created_at.isoformat(),
+        },
+        "per_endpoint": [
+            {"day": r.day.isoformat(), "endpoint": r.endpoint, "calls": int(r.calls), "credits": int(r.credits),
+             "errors": int(r.errors)}
+            for r in per_endpoint
+        ],
+        "spent_this_month": int(month),
+        "upcoming": commence_times,
+    }  # fmt: skip

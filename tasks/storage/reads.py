@@ -1,0 +1,500 @@
+"""Look-ahead-free reads of prices: as-of odds, closing lines, Polymarket asks, events of a window.
+
+The one rule: a read "at t" only ever sees rows with `snapshot_time <= t` (never after). The closing line
+of an event is each book's last snapshot *strictly before* tip-off. Every read is a single SQL statement
+with bound values; the batch forms answer many (event, t) pairs in one round trip over the `ix_odds_asof`
+index, so a backtest with thousands of decisions costs one query, not thousands.
+
+Two layers, as everywhere in `tasks/`:
+- plain `async def read_*(session, ...)` functions (tests and benchmarks call them with a session);
+- thin Prefect tasks `get_*` that open `async_session_maker()` and call them (flows call these).
+
+Results are pandas DataFrames with fixed columns (`ODDS_COLUMNS`, `CLOSING_COLUMNS`, ...), empty but typed
+when nothing matches. Times are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NONE
+from sqlalchemy import DateTime, Text, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from odds_models.db import async_session_maker
+from odds_models.settings import get_settings
+
+__all__ = [
+    "CLOSING_COLUMNS",
+    "EVENT_COLUMNS",
+    "ODDS_COLUMNS",
+    "POLYMARKET_COLUMNS",
+    "get_closing_lines",
+    "get_events_between",
+    "get_odds_at_time",
+    "get_odds_at_times",
+    "get_polymarket_asks_at_times",
+    "get_predictions",
+    "read_closing_lines",
+    "read_events_between",
+    "read_odds_at_time",
+    "read_odds_at_times",
+    "read_polymarket_asks_at_times",
+    "read_predictions",
+]
+
+ODDS_COLUMNS = [
+    "request_index",  # position of the (event, t) pair in the request (0 for the single form)
+    "event_id",
+    "decision_time",  # the t asked for
+    "bookmaker",
+    "market",
+    "outcome",
+    "description",
+    "point",
+    "price_decimal",
+    "price_american",
+    "snapshot_time",  # when this price was seen: always <= decision_time
+    "snapshot_id",
+]
+CLOSING_COLUMNS = [
+    "event_id",
+    "bookmaker",  # a sportsbook key, or `import:<source>` for an imported closing line
+    "market",
+    "outcome",
+    "description",
+    "point",
+    "price_decimal",
+    "price_american",
+    "snapshot_time",  # NULL for imported lines
+    "commence_time",
+    "source",  # snapshots | import
+]
+POLYMARKET_COLUMNS = [
+    "request_index",
+    "event_id",
+    "decision_time",
+    "market_id",
+    "token_id",
+    "outcome",  # the token's outcome label as Polymarket states it (usually a nickname)
+    "snapshot_time",
+    "best_ask",
+    "best_bid",
+    "price",
+]
+EVENT_COLUMNS = [
+    "event_id",
+    "home_team",
+    "away_team",
+    "commence_time",
+    "status",
+    "home_score",
+    "away_score",
+]
+
+_UTC_COLUMNS = ("decision_time", "snapshot_time", "commence_time")
+
+
+def _frame(rows: Sequence[Any], columns: list[str]) -> pd.DataFrame:
+    df = pd.DataFrame([tuple(r) for r in rows], columns=columns)
+    for col in _UTC_COLUMNS:
+        if col in df.columns:
+            df[col] = pd.to_datetime(df[col], utc=True)
+    return df
+
+
+def _aware(t: datetime) -> datetime:
+    if t.tzinfo is None:
+        raise ValueError(f"as-of reads need a timezone-aware time, got naive {t!r}")
+    return t.astimezone(UTC)
+
+
+def _staleness(max_staleness: timedelta | None) -> timedelta:
+    if max_staleness is not None:
+        return max_staleness
+    return timedelta(minutes=get_settings().max_staleness_minutes)
+
+
+def _bind_lists(stmt: Any, markets: Sequence[str] | None, bookmakers: Sequence[str] | None) -> Any:
+    if markets:
+        stmt = stmt.bindparams(bindparam("markets", type_=ARRAY(Text)))
+    if bookmakers:
+        stmt = stmt.bindparams(bindparam("bookmakers", type_=ARRAY(Text)))
+    return stmt
+
+
+# The as-of query, shared by the decision reads and the closing-line read. `req` is the list of (event, t)
+# pairs. It never scans an event's whole history per pair (that was 100 s on a 10-million-row season):
+# 1. `combos` lists each event's (market, bookmaker) pairs with a loose index scan over `ix_odds_asof`
+#    (a recursive CTE that jumps from one (market, bookmaker) to the next: ~40 index probes per event);
+# 2. `latest` asks, per pair and combo, for the newest snapshot_time in [t - staleness, t] with one
+#    backward index probe (`ORDER BY snapshot_time DESC LIMIT 1`). The comparison is `<= t` (`< t` for
+#    the close): a price stamped one microsecond after the decision does not exist for it. This probe is
+#    index-only; rows flagged `is_valid = false` in that latest snapshot are dropped afterwards (the book's
+#    current price is bad: we do not fall back to an older, staler one);
+#    `latest` is MATERIALIZED so the planner cannot join `combos` to every odds row first (it did);
+# 3. the rows of that snapshot are fetched by equality on the full index key (LATERAL, so it stays a probe
+#    and never becomes a merge join over the whole index). DISTINCT ON keeps one row per
+#    outcome when two sources (live poll and historical backfill) stored the same book at the same instant.
+_ASOF_TEMPLATE = """
+WITH RECURSIVE req AS (
+    {req}
+),
+ev AS (
+    SELECT DISTINCT event_id FROM req
+),
+combos AS (
+    SELECT f.event_id, f.market, f.bookmaker
+    FROM ev
+    CROSS JOIN LATERAL (
+        SELECT o.event_id, o.market, o.bookmaker FROM odds AS o
+        WHERE o.event_id = ev.event_id
+        ORDER BY o.event_id, o.market, o.bookmaker
+        LIMIT 1
+    ) AS f
+    UNION ALL
+    SELECT n.event_id, n.market, n.bookmaker
+    FROM combos AS c
+    CROSS JOIN LATERAL (
+        SELECT o.event_id, o.market, o.bookmaker FROM odds AS o
+        WHERE o.event_id = c.event_id AND (o.market, o.bookmaker) > (c.market, c.bookmaker)
+        ORDER BY o.event_id, o.market, o.bookmaker
+        LIMIT 1
+    ) AS n
+),
+latest AS MATERIALIZED (
+    SELECT req.request_index, req.event_id, req.t, c.market, c.bookmaker, l.st
+    FROM req
+    JOIN combos AS c ON c.event_id = req.event_id
+    CROSS JOIN LATERAL (
+        SELECT o.snapshot_time AS st FROM odds AS o
+        WHERE o.event_id = req.event_id AND o.market = c.market AND o.bookmaker = c.bookmaker
+          AND o.snapshot_time {cmp} req.t {staleness}
+        ORDER BY o.snapshot_time DESC
+        LIMIT 1
+    ) AS l
+    WHERE {combo_filters}
+)
+SELECT DISTINCT ON (latest.request_index, o.market, o.bookmaker, o.outcome, o.description)
+       {columns}
+FROM latest
+CROSS JOIN LATERAL (
+    SELECT * FROM odds AS x
+    WHERE x.event_id = latest.event_id AND x.market = latest.market AND x.bookmaker = latest.bookmaker
+      AND x.snapshot_time = latest.st AND x.is_valid
+    OFFSET 0  -- a fence: keeps this a per-row index probe (not pulled up into a merge join)
+) AS o
+ORDER BY latest.request_index, o.market, o.bookmaker, o.outcome, o.description, o.snapshot_id DESC
+"""
+_PAIRS_REQ = """SELECT (r.ord - 1)::int AS request_index, r.event_id, r.t
+    FROM unnest(:event_ids, :times) WITH ORDINALITY AS r(event_id, t, ord)"""
+_ASOF_COLUMNS = """latest.request_index, latest.event_id, latest.t, o.bookmaker, o.market, o.outcome, o.description,
+       o.point, o.price_decimal, o.price_american, o.snapshot_time, o.snapshot_id"""
+
+
+def _combo_filters(markets: Sequence[str] | None, bookmakers: Sequence[str] | None) -> str:
+    parts = ["TRUE"]
+    if markets:
+        parts.append("c.market = ANY(:markets)")
+    if bookmakers:
+        parts.append("c.bookmaker = ANY(:bookmakers)")
+    return " AND ".join(parts)
+
+
+_ASOF_SQL = _ASOF_TEMPLATE.format(
+    req=_PAIRS_REQ,
+    cmp="<=",
+    staleness="AND o.snapshot_time >= req.t - CAST(:staleness AS interval)",
+    columns=_ASOF_COLUMNS,
+    combo_filters="{filters}",
+)
+
+
+async def read_odds_at_times(
+    session: AsyncSession,
+    pairs: Iterable[tuple[str, datetime]],
+    *,
+    markets: Sequence[str] | None = None,
+    bookmakers: Sequence[str] | None = None,
+    max_staleness: timedelta | None = None,
+) -> pd.DataFrame:
+    """For every (event_id, t) pair, each bookmaker's latest price per market at or before t (one query).
+
+    A book whose newest snapshot is older than `max_staleness` (default: setting `max_staleness_minutes`)
+    is left out for that pair. Returns `ODDS_COLUMNS`; `request_index` is the pair's position.
+    """
+    pair_list = [(event_id, _aware(t)) for event_id, t in pairs]
+    if not pair_list:
+        return _frame([], ODDS_COLUMNS)
+    stmt = text(_ASOF_SQL.format(filters=_combo_filters(markets, bookmakers))).bindparams(
+        bindparam("event_ids", type_=ARRAY(Text)),
+        bindparam("times", type_=ARRAY(DateTime(timezone=True))),
+    )
+    stmt = _bind_lists(stmt, markets, bookmakers)
+    params: dict[str, Any] = {
+        "event_ids": [p[0] for p in pair_list],
+        "times": [p[1] for p in pair_list],
+        "staleness": _staleness(max_staleness),
+    }
+    if markets:
+        params["markets"] = list(markets)
+    if bookmakers:
+        params["bookmakers"] = list(bookmakers)
+    result = await session.execute(stmt, params)
+    return _frame(result.all(), ODDS_COLUMNS)
+
+
+async def read_odds_at_time(
+    session: AsyncSession,
+    event_id: str,
+    t: datetime,
+    *,
+    markets: Sequence[str] | None = None,
+    bookmakers: Sequence[str] | None = None,
+    max_staleness: timedelta | None = None,
+) -> pd.DataFrame:
+    """One event's prices at t: each bookmaker's latest snapshot per market with snapshot_time <= t."""
+    return await read_odds_at_times(
+        session, [(event_id, t)], markets=markets, bookmakers=bookmakers, max_staleness=max_staleness
+    )
+
+
+# The close: the as-of query at t = tip-off with a strict `<` and no staleness bound, plus imported lines.
+_CLOSING_SQL = (
+    "WITH snap AS ("
+    + _ASOF_TEMPLATE.format(
+        req="""SELECT (row_number() OVER (ORDER BY id) - 1)::int AS request_index, id AS event_id,
+                      commence_time AS t
+               FROM events WHERE id = ANY(:event_ids)""",
+        cmp="<",
+        staleness="",
+        columns="""o.event_id, o.bookmaker, o.market, o.outcome, o.description, o.point, o.price_decimal,
+                   o.price_american, o.snapshot_time, latest.t AS commence_time, 'snapshots' AS source""",
+        combo_filters="{filters}",
+    )
+    + """)
+SELECT event_id, bookmaker, market, outcome, description, point, price_decimal, price_american, snapshot_time,
+       commence_time, source
+FROM snap
+UNION ALL
+SELECT c.event_id, 'import:' || c.source, c.market, c.outcome, '', c.point, c.price_decimal,
+       c.price_american, NULL::timestamptz, ev.commence_time, 'import'
+FROM closing_lines AS c
+JOIN events AS ev ON ev.id = c.event_id
+WHERE c.event_id = ANY(:event_ids) AND c.kind = 'close' {closing_filter}
+"""
+)
+
+
+async def read_closing_lines(
+    session: AsyncSession,
+    event_ids: Sequence[str],
+    *,
+    markets: Sequence[str] | None = None,
+    bookmakers: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Closing lines of events: each book's last snapshot strictly before tip-off, plus imported closes.
+
+    Imported lines (table `closing_lines`, kind `close`) come back with bookmaker `import:<source>`,
+    source `import` and no snapshot_time; the caller decides which to trust (see
+    `odds_analytics.fair.closing_fair_prices`). Returns `CLOSING_COLUMNS`.
+    """
+    ids = list(dict.fromkeys(event_ids))
+    if not ids:
+        return _frame([], CLOSING_COLUMNS)
+    closing_filter = "AND c.market = ANY(:markets)" if markets else ""
+    sql = _CLOSING_SQL.format(filters=_combo_filters(markets, bookmakers), closing_filter=closing_filter)
+    stmt = text(sql).bindparams(bindparam("event_ids", type_=ARRAY(Text)))
+    stmt = _bind_lists(stmt, markets, bookmakers)
+    params: dict[str, Any] = {"event_ids": ids}
+    if markets:
+        params["markets"] = list(markets)
+    if bookmakers:
+        params["bookmakers"] = list(bookmakers)
+    result = await session.execute(stmt, params)
+    return _frame(result.all(), CLOSING_COLUMNS)
+
+
+# Polymarket: per linked event, each game-moneyline token's newest snapshot with a best ask, at or before t.
+_PM_SQL = """
+WITH req AS (
+    SELECT (r.ord - 1)::int AS request_index, r.event_id, r.t
+    FROM unnest(:event_ids, :times) WITH ORDINALITY AS r(event_id, t, ord)
+),
+tokens AS (
+    SELECT req.request_index, req.event_id, req.t, m.id AS market_id, tok.token_id, tok.outcome
+    FROM req
+    JOIN polymarket_events AS pe ON pe.event_id = req.event_id
+    JOIN polymarket_markets AS m ON m.polymarket_event_id = pe.id
+    CROSS JOIN LATERAL unnest(m.token_ids, m.outcomes) AS tok(token_id, outcome)
+    WHERE m.market_type = 'moneyline' AND m.period = 'game'
+)
+SELECT tokens.request_index, tokens.event_id, tokens.t, tokens.market_id, tokens.token_id,
+       tokens.outcome, s.snapshot_time, s.best_ask, s.best_bid, s.price
+FROM tokens
+CROSS JOIN LATERAL (
+    SELECT p.snapshot_time, p.best_ask, p.best_bid, p.price
+    FROM polymarket_price_snapshots AS p
+    WHERE p.market_id = tokens.market_id
+      AND p.token_id = tokens.token_id
+      AND p.best_ask IS NOT NULL
+      AND p.snapshot_time <= tokens.t
+      AND p.snapshot_time >= tokens.t - CAST(:staleness AS interval)
+    ORDER BY p.snapshot_time DESC
+    LIMIT 1
+) AS s
+ORDER BY tokens.request_index, tokens.market_id, tokens.token_id
+"""
+
+
+async def read_polymarket_asks_at_times(
+    session: AsyncSession,
+    pairs: Iterable[tuple[str, datetime]],
+    *,
+    max_staleness: timedelta | None = None,
+) -> pd.DataFrame:
+    """For every (event_id, t) pair with a linked Polymarket game, each moneyline token's best ask at or
+    before t (newest snapshot that has an ask, within staleness). Returns `POLYMARKET_COLUMNS`."""
+    pair_list = [(event_id, _aware(t)) for event_id, t in pairs]
+    if not pair_list:
+        return _frame([], POLYMARKET_COLUMNS)
+    stmt = text(_PM_SQL).bindparams(
+        bindparam("event_ids", type_=ARRAY(Text)),
+        bindparam("times", type_=ARRAY(DateTime(timezone=True))),
+    )
+    params = {
+        "event_ids": [p[0] for p in pair_list],
+        "times": [p[1] for p in pair_list],
+        "staleness": _staleness(max_staleness),
+    }
+    result = await session.execute(stmt, params)
+    return _frame(result.all(), POLYMARKET_COLUMNS)
+
+
+_EVENTS_SQL = """
+SELECT id, home_team, away_team, commence_time, status, home_score, away_score
+FROM events
+WHERE commence_time >= :start AND commence_time < :end AND sport_key = :sport
+ORDER BY commence_time, id
+"""
+
+
+async def read_events_between(
+    session: AsyncSession, start: datetime | date, end: datetime | date, *, sport_key: str | None = None
+) -> pd.DataFrame:
+    """Events whose tip-off is in [start, end) (dates are UTC midnights), with status and scores."""
+    lo = _day_start(start)
+    hi = _day_start(end)
+    params = {"start": lo, "end": hi, "sport": sport_key or get_settings().odds_api_sport}
+    result = await session.execute(text(_EVENTS_SQL), params)
+    return _frame(result.all(), EVENT_COLUMNS)
+
+
+_PREDICTIONS_SQL = """
+SELECT p.event_id, p.market, p.outcome, p.decision_time, p.predicted_close, p.predicted_delta,
+       p.current_value, m.name AS model_name, m.version AS model_version
+FROM predictions AS p
+JOIN models AS m ON m.id = p.model_id
+WHERE p.event_id = ANY(:event_ids) {model_filter}
+ORDER BY p.event_id, p.market, p.outcome, p.decision_time, m.created_at DESC
+"""
+PREDICTION_COLUMNS = [
+    "event_id", "market", "outcome", "decision_time", "predicted_close", "predicted_delta", "current_value",
+    "model_name", "model_version",
+]  # fmt: skip
+
+
+async def read_predictions(
+    session: AsyncSession, event_ids: Sequence[str], *, model_name: str | None = None
+) -> pd.DataFrame:
+    """Stored model predictions of events (optionally of one model name). The backtest uses only those
+    made at or before each decision time (`decision_time` column). Returns `PREDICTION_COLUMNS`."""
+    ids = list(dict.fromkeys(event_ids))
+    if not ids:
+        return _frame([], PREDICTION_COLUMNS)
+    sql = _PREDICTIONS_SQL.format(model_filter="AND m.name = :model_name" if model_name else "")
+    stmt = text(sql).bindparams(bindparam("event_ids", type_=ARRAY(Text)))
+    params: dict[str, Any] = {"event_ids": ids}
+    if model_name:
+        params["model_name"] = model_name
+    result = await session.execute(stmt, params)
+    return _frame(result.all(), PREDICTION_COLUMNS)
+
+
+def _day_start(value: datetime | date) -> datetime:
+    if isinstance(value, datetime):
+        return _aware(value)
+    return datetime(value.year, value.month, value.day, tzinfo=UTC)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Prefect tasks (thin: open a session, call one reader)
+# --------------------------------------------------------------------------------------------------------
+
+
+@task(cache_policy=NONE, task_run_name="read-odds-at-time")
+async def get_odds_at_time(
+    event_id: str,
+    t: datetime,
+    *,
+    markets: list[str] | None = None,
+    bookmakers: list[str] | None = None,
+    max_staleness: timedelta | None = None,
+) -> pd.DataFrame:
+    """Each bookmaker's latest price per market for one event at or before t."""
+    async with async_session_maker() as session:
+        return await read_odds_at_time(
+            session, event_id, t, markets=markets, bookmakers=bookmakers, max_staleness=max_staleness
+        )
+
+
+@task(cache_policy=NONE, task_run_name="read-odds-at-times")
+async def get_odds_at_times(
+    pairs: list[tuple[str, datetime]],
+    *,
+    markets: list[str] | None = None,
+    bookmakers: list[str] | None = None,
+    max_staleness: timedelta | None = None,
+) -> pd.DataFrame:
+    """Each bookmaker's latest price per market at or before t, for many (event, t) pairs in one query."""
+    async with async_session_maker() as session:
+        return await read_odds_at_times(
+            session, pairs, markets=markets, bookmakers=bookmakers, max_staleness=max_staleness
+        )
+
+
+@task(cache_policy=NONE, task_run_name="read-closing-lines")
+async def get_closing_lines(
+    event_ids: list[str], *, markets: list[str] | None = None, bookmakers: list[str] | None = None
+) -> pd.DataFrame:
+    """Each book's last snapshot before tip-off, plus imported closing lines."""
+    async with async_session_maker() as session:
+        return await read_closing_lines(session, event_ids, markets=markets, bookmakers=bookmakers)
+
+
+@task(cache_policy=NONE, task_run_name="read-polymarket-asks")
+async def get_polymarket_asks_at_times(
+    pairs: list[tuple[str, datetime]], *, max_staleness: timedelta | None = None
+) -> pd.DataFrame:
+    """Best asks of linked Polymarket moneyline tokens at or before t, for many (event, t) pairs."""
+    async with async_session_maker() as session:
+        return await read_polymarket_asks_at_times(session, pairs, max_staleness=max_staleness)
+
+
+@task(cache_policy=NONE, task_run_name="read-events-between")
+async def get_events_between(start: datetime | date, end: datetime | date) -> pd.DataFrame:
+    """Events with tip-off in [start, end)."""
+    async with async_session_maker() as session:
+        return await read_events_between(session, start, end)
+
+
+@task(cache_policy=NONE, task_run_name="read-predictions")
+async def get_predictions(event_ids: list[str], model_name: str | None = None) -> pd.DataFrame:
+    """Stored CLV-model predictions of the given events."""
+    async with async_session_maker() as session:
+        return await read_predictions(session, event_ids, model_name=model_name)

@@ -1,0 +1,60 @@
+"""The model flows through the Prefect engine: train, evaluate out of sample, predict and recommend."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from odds_analytics._synthetic_clv import simulate_market
+
+pytestmark = [pytest.mark.db, pytest.mark.engine, pytest.mark.usefixtures("prefect_harness")]
+
+
+async def test_train_evaluate_predict(db: str, seed_market) -> None:
+    from flows.model import TrainConfig, evaluate_model, predict, train_model
+    from odds_models.clock import FrozenClock, use_clock
+    from odds_models.db import async_session_maker
+    from odds_models.tables import ModelRecord, Prediction
+
+    odds, events, closing = simulate_market(n_games=60, seed=21)
+    await seed_market(odds, events, closing)
+    split = events["commence_time"].iloc[42].to_pydatetime()
+
+    summary = await train_model("spreads", split.date(), TrainConfig(n_folds=3, min_train_events=10))
+    assert summary["validated"] is True
+    assert summary["selected"] in ("ols", "xgboost")  # the simulated signal is learnable
+    assert {m["kind"] for m in summary["models"]} == {"no_change", "consensus_ols", "ols", "xgboost"}
+    wf = summary["walk_forward"]
+    assert wf[summary["selected"]]["rmse"] < wf["no_change"]["rmse"]
+    # the selected model's out-of-sample predictions are stored for the backtest, both sides each
+    async with async_session_maker() as session:
+        oos = (await session.execute(select(Prediction))).scalars().all()
+    assert len(oos) == summary["oos_predictions_written"] > 0
+    first = [p for p in oos if p.event_id == oos[0].event_id and p.decision_time == oos[0].decision_time]
+    assert len(first) == 2
+    assert first[0].predicted_close == pytest.approx(-first[1].predicted_close)  # home and away points
+
+    result = await evaluate_model("spreads", split.date(), events["commence_time"].iloc[-1].date())
+    for key in ("n", "r2", "rmse", "mae", "directional_accuracy"):
+        assert key in result
+        assert key in result["baseline"]
+    assert result["n"] == result["baseline"]["n"] > 0
+    assert result["rmse"] < result["baseline"]["rmse"]
+
+    # predict between the 14 h and 6 h snapshots of a late game
+    tip = events["commence_time"].iloc[55].to_pydatetime()
+    with use_clock(FrozenClock(tip - timedelta(hours=10))):
+        out = await predict(["spreads"], 12.0, 0.0)
+    recs = out["recommendations"]
+    assert out["predictions_written"] == len(recs) > 0
+    by_event: dict[str, set[str]] = {}
+    for rec in recs:
+        by_event.setdefault(rec["event_id"], set()).add(rec["side"])
+    assert all(sides == {"home", "away"} for sides in by_event.values())
+    async with async_session_maker() as session:
+        n_models = (await session.execute(select(func.count()).select_from(ModelRecord))).scalar_one()
+        n_preds = (await session.execute(select(func.count()).select_from(Prediction))).scalar_one()
+    assert n_models == 4
+    assert n_preds == len(recs) + len(oos)

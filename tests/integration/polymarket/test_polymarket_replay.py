@@ -1,0 +1,58 @@
+"""The Polymarket steps against the replay service (simulated Gamma + CLOB, in-process over ASGI)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import httpx
+import pytest
+from pm_fakes import insert_sportsbook_event
+from sqlalchemy import text
+
+from odds_models.clock import FrozenClock, use_clock
+from odds_models.db import async_session_maker
+
+pytestmark = pytest.mark.db
+
+START = date(2026, 1, 12)
+NOW = datetime(2026, 1, 12, 20, 0, tzinfo=UTC)
+
+
+async def test_discover_link_poll_backfill_against_replay(db: str, settings_env: pytest.MonkeyPatch) -> None:
+    from replay.app import create_app
+    from replay.simulate import SimulatedSource
+    from tasks.polymarket import read_backfill_plan, run_backfill, run_discover, run_poll
+
+    source = SimulatedSource(seed=5, start=START, days=1)
+    clock = FrozenClock(NOW)
+    settings_env.setenv("POLYMARKET_GAMMA_URL", "http://replay/gamma")
+    settings_env.setenv("POLYMARKET_CLOB_URL", "http://replay/clob")
+    settings_env.setenv("DATABASE_URL", db)
+
+    def client() -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=create_app(source, clock=clock)))
+
+    listed = [g for g in source.games if g.pm_created <= NOW]
+    for game in listed:
+        await insert_sportsbook_event(game.id, game.home.name, game.away.name, game.actual_start)
+    with use_clock(clock):
+        found = await run_discover(client=client())
+        polled = await run_poll(client=client())
+        plan = await read_backfill_plan(now=NOW, lookback=timedelta(days=2))
+        outcomes = await run_backfill(plan, concurrency=4, client=client())
+    assert found["events"] >= 1
+    assert found["link_linked"] == found["events"]  # every simulated game has its sportsbook event
+    assert found["link_ambiguous"] == 0
+    assert polled["prices"] > 0
+    assert polled["books"] > 0
+    assert all(o.error is None for o in outcomes)
+    assert sum(o.points for o in outcomes) > 0
+    async with async_session_maker() as session:
+        types = set(
+            (await session.execute(text("SELECT DISTINCT market_type FROM polymarket_markets"))).scalars()
+        )
+        wrong = (await session.execute(text(
+            "SELECT count(*) FROM polymarket_events pe JOIN events e ON e.id = pe.event_id "
+            "WHERE pe.home_team <> e.home_team OR pe.away_team <> e.away_team"))).scalar_one()  # fmt: skip
+    assert {"moneyline", "spread", "total"} <= types
+    assert wrong == 0
