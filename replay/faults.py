@@ -182,6 +182,12 @@ class FaultPlan:
         return sum(self.injected.values())
 
 
+def _is_keyed_map(value: dict[str, Any]) -> bool:
+    """A map keyed by ids or sides (CLOB `/prices`, `/midpoints`: `{token: {"BUY": ...}}`), not a record:
+    new fields arrive in records, and a new key in such a map would be a new token."""
+    return any(key.isdigit() for key in value) or (bool(value) and set(value) <= {"BUY", "SELL"})
+
+
 def _drift(value: Any, fate: str) -> Any:
     if isinstance(value, dict):
         out = {}
@@ -191,7 +197,7 @@ def _drift(value: Any, fate: str) -> Any:
             if fate == "missing" and key == "last_update" and "outcomes" in value:
                 continue  # market-level only; a bookmaker's last_update is required
             out[key] = _drift(item, fate)
-        if fate == "extra":
+        if fate == "extra" and not _is_keyed_map(value):
             out["replay_drift_field"] = {"note": "unknown field added by the replay fault plan"}
             out["zz_new_flag"] = True
         return out

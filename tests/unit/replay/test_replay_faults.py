@@ -53,3 +53,9 @@ def test_drift_adds_unknown_fields_and_drops_only_optional_ones() -> None:
     assert missing[0]["bookmakers"][0]["markets"][0]["outcomes"] == [{"name": "A", "price": 1.9}]
     assert json.dumps(body)  # the original is untouched
     assert body[0]["sport_title"] == "NBA"
+
+
+def test_drift_leaves_id_keyed_maps_alone() -> None:
+    prices = {"1234567": {"BUY": "0.41", "SELL": "0.43"}}
+    assert _drift(prices, "extra") == prices
+    assert "replay_drift_field" in _drift([{"market": "0x1", "bids": []}], "extra")[0]
