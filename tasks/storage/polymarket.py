@@ -34,9 +34,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from odds_analytics.linking import Candidate, LinkResult
 from odds_analytics.polymarket import Finding, HistoryPoint, OrderBook, ParsedEvent, ParsedMarket, TokenQuote
 from odds_models.tables import (
-    DataQualityLog,
     Event,
-    FetchLog,
     PolymarketBackfillWatermark,
     PolymarketEvent,
     PolymarketMarket,
@@ -436,43 +434,36 @@ def _fingerprint(*parts: object) -> str:
 
 
 async def insert_findings(session: AsyncSession, findings: Iterable[Finding], *, source: str) -> int:
+    """Polymarket findings into `data_quality_logs`, through the shared writer (deduplicated by fingerprint)."""
+    from tasks.storage.quality import QualityRow, insert_quality_rows
+
     rows = [
-        {
-            "fingerprint": _fingerprint(f.check_type, source, f.token_id, f.market_id, f.at, f.detail),
-            "severity": f.severity,
-            "check_type": f.check_type,
-            "source": source,
-            "market": f.market_id,
-            "snapshot_time": f.at,
-            "detail": f.detail[:1000],
-            "action": "rejected",
-        }
+        QualityRow(
+            fingerprint=_fingerprint(f.check_type, source, f.token_id, f.market_id, f.at, f.detail),
+            severity=f.severity,
+            check_type=f.check_type,
+            source=source,
+            event_id=None,
+            bookmaker=None,
+            market=f.market_id,
+            snapshot_time=f.at,
+            detail=_scrub(f.detail[:1000]),
+            action="rejected",
+        )
         for f in findings
     ]
-    unique = [_scrub(r) for r in {r["fingerprint"]: r for r in rows}.values()]
-    return await _insert_ignore(session, DataQualityLog.__table__, unique, ("fingerprint",))
+    return await insert_quality_rows(session=session, rows=rows)
 
 
 async def insert_fetch_logs(
     session: AsyncSession, records: Iterable[CallRecord], *, flow_run_id: str | None
 ) -> int:
-    """One `fetch_logs` row per API call (params never hold a key: Polymarket APIs take none)."""
-    rows = [
-        {
-            "api": r.api,
-            "endpoint": r.endpoint,
-            "params": r.params,
-            "status_code": r.status_code,
-            "latency_ms": r.latency_ms,
-            "attempts": r.attempts,
-            "error": r.error,
-            "flow_run_id": flow_run_id,
-        }
-        for r in records
-    ]
-    for chunk in _chunks(rows):
-        await session.execute(insert(FetchLog.__table__).values(list(chunk)))
-    return len(rows)
+    """One `fetch_logs` row per API call, through the shared writer (Polymarket APIs take no key)."""
+    from tasks.storage.fetch_logs import fetch_log_dict
+    from tasks.storage.fetch_logs import insert_fetch_logs as insert_rows
+
+    rows = [{**fetch_log_dict(r), "flow_run_id": flow_run_id} for r in records]
+    return await insert_rows(session=session, records=rows)
 
 
 # --------------------------------------------------------------------------------------------------------
