@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from odds_analytics.clv_model import MODEL_KINDS, walk_forward
+from odds_analytics.clv_model import MODEL_KINDS, skill_interval, walk_forward
 from odds_analytics.features import build_dataset, decision_samples
 from odds_analytics.prices import american_to_decimal
 from odds_models.teams import resolve_team
@@ -146,6 +146,15 @@ def main() -> None:
             )
             print(table.to_string(float_format=lambda v: f"{v:.4f}"))
             report[f"{market}/{scheme}"] = {k: result.metrics[k] for k in MODEL_KINDS}
+            preds = result.predictions
+            for kind in MODEL_KINDS[1:]:
+                low, high = skill_interval(
+                    preds["target"].to_numpy(float),
+                    preds[f"pred_{kind}"].to_numpy(float),
+                    preds["event_id"].to_numpy(),
+                )
+                report[f"{market}/{scheme}"][kind]["skill_ci95"] = [low, high]
+                print(f"   {kind} skill 95% CI (games resampled): [{low:+.4f}, {high:+.4f}]")
             if scheme == "expanding":
                 top = list(result.importance.items())[:8]
                 print("xgboost gain importance:", ", ".join(f"{k} {v:.3g}" for k, v in top))

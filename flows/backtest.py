@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +23,10 @@ from tasks.storage.reads import (
 __all__ = ["run_backtest"]
 
 
+async def _none() -> None:
+    return None
+
+
 @flow(name="run-backtest")
 async def run_backtest(
     config: BacktestConfig,
@@ -36,16 +41,17 @@ async def run_backtest(
     events = await get_events_between(config.start, config.end + timedelta(days=1))
     pairs = decision_pairs(events, config.decision_hours)
     pair_list = list(zip(pairs["event_id"], pairs["decision_time"].dt.to_pydatetime(), strict=True))
-    # 2. prices as of each decision (one query), Polymarket asks, closing lines, model predictions
-    odds = await get_odds_at_times(pair_list, markets=config.markets, max_staleness=staleness)
-    asks = (
-        await get_polymarket_asks_at_times(pair_list, max_staleness=staleness)
-        if config.include_polymarket
-        else None
-    )
+    # 2. prices as of each decision (one query), Polymarket asks, closing lines, model predictions:
+    #    independent reads on their own connections, run concurrently (two cores, two backends)
     event_ids = events["event_id"].tolist()
-    closing = await get_closing_lines(event_ids, markets=config.markets)
-    predictions = await get_predictions(event_ids, model_name) if config.strategy == "clv_model" else None
+    odds, asks, closing, predictions = await asyncio.gather(
+        get_odds_at_times(pair_list, markets=config.markets, max_staleness=staleness),
+        get_polymarket_asks_at_times(pair_list, max_staleness=staleness)
+        if config.include_polymarket
+        else _none(),
+        get_closing_lines(event_ids, markets=config.markets),
+        get_predictions(event_ids, model_name) if config.strategy == "clv_model" else _none(),
+    )
     # 3. the backtest itself (pure)
     result = run_backtest_frames(
         config,

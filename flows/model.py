@@ -28,6 +28,7 @@ from odds_analytics.clv_model import (
     ClvModel,
     fit_model,
     metrics,
+    skill_interval,
     walk_forward,
 )
 from odds_analytics.clv_model import predict as model_predict
@@ -168,7 +169,16 @@ async def train_model(
     rows = prediction_rows(selected_id, oos, oos["predicted"].to_numpy(float), with_features=False)
     summary["oos_predictions_written"] = await write_predictions(rows) if rows else 0
     logger.info("selected %s for %s (validated: %s)", summary["selected"], market, summary["validated"])
-    return summary
+    return _json_safe(summary)
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities as None, numpy scalars as Python numbers (strict JSON for `--json`)."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return _finite(value)
 
 
 def score(model: ClvModel, data: pd.DataFrame, market: str) -> dict[str, Any]:
@@ -176,7 +186,8 @@ def score(model: ClvModel, data: pd.DataFrame, market: str) -> dict[str, Any]:
     data = data[data["target"].notna()]
     y = data["target"].to_numpy(dtype=float)
     threshold = DEFAULT_THRESHOLDS[market]
-    figures = metrics(y, model_predict(model, data), threshold=threshold)
+    predicted = model_predict(model, data)
+    figures = metrics(y, predicted, threshold=threshold)
     base = metrics(y, np.zeros(len(y)), threshold=threshold)
     keys = (
         "n",
@@ -191,6 +202,8 @@ def score(model: ClvModel, data: pd.DataFrame, market: str) -> dict[str, Any]:
     )
     out: dict[str, Any] = {k: _finite(figures[k]) for k in keys}
     out["baseline"] = {k: _finite(base[k]) for k in ("n", "r2", "rmse", "mae", "directional_accuracy")}
+    low, high = skill_interval(y, predicted, data["event_id"].to_numpy())
+    out["skill_ci95"] = [_finite(low), _finite(high)]
     out["threshold"] = threshold
     return out
 

@@ -37,6 +37,7 @@ __all__ = [
     "metrics",
     "model_from_dict",
     "predict",
+    "skill_interval",
     "walk_forward",
     "walk_forward_folds",
 ]
@@ -354,6 +355,34 @@ def metrics(
         "clv_captured": clv,
         "n_acted": int(acted.sum()),
     }
+
+
+def skill_interval(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    groups: np.ndarray,
+    *,
+    n_boot: int = 500,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Bootstrap interval of `skill_vs_no_change`, resampling whole groups (events), as (low, high).
+
+    Samples of one game are correlated (several decisions, one close), so games are the unit resampled.
+    """
+    y = np.asarray(y_true, dtype=float)
+    p = np.asarray(y_pred, dtype=float)
+    codes, index = np.unique(np.asarray(groups), return_inverse=True)
+    if len(codes) < 2:
+        return (np.nan, np.nan)
+    err = np.bincount(index, weights=(y - p) ** 2, minlength=len(codes))
+    base = np.bincount(index, weights=y**2, minlength=len(codes))
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(codes), size=(n_boot, len(codes)))
+    e, b = err[draws].sum(axis=1), base[draws].sum(axis=1)
+    skill = 1.0 - e / np.where(b > 0, b, np.nan)
+    tail = (1.0 - level) / 2
+    return (float(np.nanquantile(skill, tail)), float(np.nanquantile(skill, 1 - tail)))
 
 
 def calibration_table(y_true: np.ndarray, y_pred: np.ndarray, *, bins: int = 10) -> pd.DataFrame:

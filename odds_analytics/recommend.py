@@ -126,6 +126,8 @@ def recommend(
     """Score both sides of every predicted market at the best venue now.
 
     predictions: event_id, market, home_team, away_team, current, predicted_delta (home / Over orientation).
+    In the result, `current`, `predicted_delta` and `predicted_close` are in each side's own orientation
+    (`side_values`): the away team's point, the away win probability.
     quotes: each book's latest quote before the decision (`features.book_quotes` rows: event_id, market,
     bookmaker, value, home_price, away_price). polymarket_asks: event_id, outcome (team name), best_ask.
     Returns `RECOMMENDATION_COLUMNS`, best expected CLV first.
@@ -137,8 +139,14 @@ def recommend(
         book_quotes = quotes[(quotes["event_id"] == pred.event_id) & (quotes["market"] == market)]
         offers = _book_offers(book_quotes, market) if not book_quotes.empty else pd.DataFrame()
         sides = ("over", "under") if market == "totals" else ("home", "away")
+        oriented = {
+            v[0]: v
+            for v in side_values(
+                market, pred.home_team, pred.away_team, float(pred.current), float(pred.predicted_delta)
+            )
+        }
         for side in sides:
-            outcome = {"home": pred.home_team, "away": pred.away_team, "over": "Over", "under": "Under"}[side]
+            _, outcome, side_current, side_close = oriented[side]
             candidates = []
             if not offers.empty:
                 for offer in offers[offers["side"] == side].itertuples(index=False):
@@ -167,9 +175,9 @@ def recommend(
                     "market": market,
                     "side": side,
                     "outcome": outcome,
-                    "current": float(pred.current),
-                    "predicted_delta": float(pred.predicted_delta),
-                    "predicted_close": predicted_close,
+                    "current": side_current,
+                    "predicted_delta": side_close - side_current,
+                    "predicted_close": side_close,
                     "best_venue": venue,
                     "best_point": point,
                     "best_price_decimal": price,

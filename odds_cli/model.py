@@ -141,7 +141,8 @@ def predict(
     rows = [r for r in result["recommendations"] if show_all or r["recommended"]]
     table = Table("game", "market", "side", "venue", "price", "now", "pred. close", "exp. CLV")
     for r in rows:
-        point = "" if r.get("best_point") is None else f" {r['best_point']:+g}"
+        point = r.get("best_point")
+        point = "" if point is None else (f" {point:+g}" if r["market"] == "spreads" else f" {point:g}")
         table.add_row(
             f"{r.get('away_team')} @ {r.get('home_team')}",
             r["market"],

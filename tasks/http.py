@@ -90,6 +90,12 @@ class ApiResponse:
     attempts: int
 
 
+class _BrokenBody(TransientUpstreamError):
+    """A 2xx whose body is not valid JSON: usually a connection cut mid-body. Retried, then a PayloadError."""
+
+    response: httpx.Response | None = None
+
+
 def _retry_after_seconds(value: str | None) -> float | None:
     if not value:
         return None
@@ -192,7 +198,7 @@ class ApiClient:
 
     async def _send_once(
         self, method: str, url: str, params: dict[str, Any], json_body: Any, endpoint: str
-    ) -> httpx.Response:
+    ) -> tuple[httpx.Response, Any]:
         try:
             response = await self._client.request(
                 method, url, params={**params, **self._secret_params} or None, json=json_body
@@ -207,7 +213,17 @@ class ApiClient:
             ) from None
         if response.status_code >= 400:
             raise self.map_error(response, endpoint)
-        return response
+        try:
+            data = response.json()
+        except (json.JSONDecodeError, ValueError):
+            broken = _BrokenBody(
+                f"{self.api_name} {endpoint}: response is not valid JSON ({len(response.content)} bytes); "
+                "the body was cut or corrupted",
+                endpoint=endpoint, status=response.status_code,
+            )  # fmt: skip
+            broken.response = response
+            raise broken from None
+        return response, data
 
     async def request(
         self,
@@ -223,7 +239,9 @@ class ApiClient:
         started = time.perf_counter()
         attempts = 0
         response: httpx.Response | None = None
+        data: Any = None
         error: BaseException | None = None
+        broken_status: int | None = None
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
@@ -242,17 +260,14 @@ class ApiClient:
             async for attempt in retrying:
                 with attempt:
                     attempts = attempt.retry_state.attempt_number
-                    response = await self._send_once(method, url, clean_params, json_body, path)
+                    response, data = await self._send_once(method, url, clean_params, json_body, path)
+        except _BrokenBody as exc:
+            error = PayloadError(str(exc), endpoint=path)
+            broken_status = exc.status
+            response = exc.response  # its quota headers still count
         except UpstreamError as exc:
             error = exc
         latency = (time.perf_counter() - started) * 1000
-        data: Any = None
-        if response is not None and error is None:
-            try:
-                data = response.json()
-            except (json.JSONDecodeError, ValueError):
-                error = PayloadError(f"{self.api_name} {path}: response is not valid JSON "
-                                     f"({len(response.content)} bytes)", endpoint=path)  # fmt: skip
         record = CallRecord(
             api=self.api_name,
             endpoint=path,
@@ -265,8 +280,8 @@ class ApiClient:
             headers={k.lower(): v for k, v in response.headers.items()} if response is not None else {},
             error=self._clean(str(error)) if error else None,
         )
-        if isinstance(error, PayloadError) and response is not None:
-            record.status_code = response.status_code
+        if broken_status is not None:
+            record.status_code = broken_status
         self.calls.append(record)
         if self.on_call is not None:
             self.on_call(record)

@@ -67,9 +67,12 @@ def is_db_connection_error(exc: BaseException) -> bool:
 
 
 def retry_on_db_connection_error(task: Any, task_run: Any, state: Any) -> bool:
-    """Prefect `retry_condition_fn`: retry only connection-type DB errors."""
-    try:
-        state.result()
-    except Exception as exc:
-        return is_db_connection_error(exc)
+    """Prefect `retry_condition_fn`: retry only connection-type DB errors.
+
+    The engine hands over `Failed(data=<the exception>)`; reading `state.data` (not `state.result()`, which
+    returns a coroutine inside async tasks) works for sync and async tasks alike.
+    """
+    data = getattr(state, "data", None)
+    if isinstance(data, BaseException):
+        return is_db_connection_error(data)
     return False

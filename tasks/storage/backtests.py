@@ -25,7 +25,13 @@ from odds_models.db import async_session_maker
 from odds_models.settings import get_settings
 from tasks.retry import retry_on_db_connection_error
 
-__all__ = ["report_dir_for", "save_backtest_run", "store_backtest_run", "write_backtest_report", "write_report"]
+__all__ = [
+    "report_dir_for",
+    "save_backtest_run",
+    "store_backtest_run",
+    "write_backtest_report",
+    "write_report",
+]
 
 
 def _json_safe(value: Any) -> Any:
@@ -131,6 +137,8 @@ def write_backtest_report(result: BacktestResult, run_key: str) -> str:
 async def store_backtest_run(run_key: str, result: BacktestResult, report_path: str | None) -> int:
     """Save the run to `backtest_runs` (one row per run_key)."""
     async with async_session_maker() as session:
-        run_id = await save_backtest_run(session=session, run_key=run_key, result=result, report_path=report_path)
+        run_id = await save_backtest_run(
+            session=session, run_key=run_key, result=result, report_path=report_path
+        )
         await session.commit()
     return run_id

@@ -85,7 +85,9 @@ async def bulk_load(url: str, events: Any, odds: Any, source: str = "generated")
                      snaps[["id", "event_id", "snapshot_time"]].itertuples(index=False, name=None)],
             columns=["id", "event_id", "source", "snapshot_time", "raw", "bookmaker_count"],
         )  # fmt: skip
-        await conn.execute("SELECT setval(pg_get_serial_sequence('odds_snapshots', 'id'), $1)", base + len(snaps))
+        await conn.execute(
+            "SELECT setval(pg_get_serial_sequence('odds_snapshots', 'id'), $1)", base + len(snaps)
+        )
         rows = odds.merge(snaps.rename(columns={"id": "snapshot_id"}), on=["event_id", "snapshot_time"])
         buf = io.BytesIO()
         rows[["snapshot_id", "event_id", "snapshot_time", "bookmaker", "market", "outcome", "point",

@@ -56,8 +56,12 @@ async def test_sql_asof_matches_reference_and_backtest_is_saved_once(loaded: obj
     for name in ("summary.json", "bets.csv", "equity.png", "clv_hist.png", "breakdown_market.csv"):
         assert (report / name).stat().st_size > 0
     async with async_session_maker() as session:
-        first = await save_backtest_run(session=session, run_key=run_key, result=result, report_path=str(report))
-        second = await save_backtest_run(session=session, run_key=run_key, result=result, report_path=str(report))
+        first = await save_backtest_run(
+            session=session, run_key=run_key, result=result, report_path=str(report)
+        )
+        second = await save_backtest_run(
+            session=session, run_key=run_key, result=result, report_path=str(report)
+        )
         await session.commit()
         n, bets = (await session.execute(text("SELECT count(*), max(jsonb_array_length(bets)) FROM backtest_runs")
                                          )).one()  # fmt: skip
@@ -66,7 +70,9 @@ async def test_sql_asof_matches_reference_and_backtest_is_saved_once(loaded: obj
 
 
 @pytest.mark.engine
-async def test_run_backtest_flow(loaded: object, prefect_harness: None, settings_env: pytest.MonkeyPatch) -> None:
+async def test_run_backtest_flow(
+    loaded: object, prefect_harness: None, settings_env: pytest.MonkeyPatch
+) -> None:
     from flows.backtest import run_backtest
 
     cfg = BacktestConfig(strategy="line_shopping", start="2024-10-01", end="2024-12-31", decision_hours=[1, 6],

@@ -22,7 +22,9 @@ async def test_backtest_on_imported_history(db: str, data_dir: Path) -> None:
     from tasks.import_oddsapi import import_oddsapi_paths
 
     folder = data_dir / "oddsapi_historical" / "odds" / "2023-2024"
-    files = [folder / f"odds_{START + timedelta(days=i)}_featured.json.gz" for i in range((END - START).days + 1)]
+    files = [
+        folder / f"odds_{START + timedelta(days=i)}_featured.json.gz" for i in range((END - START).days + 1)
+    ]
     files = [f for f in files if f.exists()]
     assert len(files) >= 15
     await import_oddsapi_paths([str(f) for f in files])
@@ -52,7 +54,9 @@ async def test_backtest_on_imported_history(db: str, data_dir: Path) -> None:
     assert result.metrics["void_bets"] == 0
     # The baseline on spreads: its CLV comes from the imported closing spreads (the files hold no closing
     # snapshot, and 2023-24 has no closing moneylines).
-    flat_cfg = cfg.model_copy(update={"strategy": "flat", "strategy_params": {"side": "home", "market": "spreads"}})
+    flat_cfg = cfg.model_copy(
+        update={"strategy": "flat", "strategy_params": {"side": "home", "market": "spreads"}}
+    )
     flat = run_backtest_frames(flat_cfg, events=events, pairs=pairs, odds=odds, closing=closing)
     assert flat.metrics["bets"] >= 0.9 * len(events)
     assert flat.metrics["clv_bets"] >= 0.9 * flat.metrics["bets"]

@@ -19,7 +19,7 @@ CSV = """season,date,regular,playoffs,away,home,score_away,score_home,q1_away,q2
 2024,1/9/24,TRUE,FALSE,mia,bos,98,110,0,0,0,0,0,0,0,0,0,0,home,7.5,221.5,260,-320,3,110,0,1
 2024,1/9/24,TRUE,FALSE,gs,no,120,118,0,0,0,0,0,0,0,0,0,0,away,2,230,,,1,115,0,1
 2024,1/9/24,TRUE,FALSE,zzz,no,120,118,0,0,0,0,0,0,0,0,0,0,away,2,230,,,1,115,0,1
-"""  # noqa: E501
+"""
 
 
 async def _import(path: Path) -> dict:
@@ -34,7 +34,9 @@ async def test_import_twice(seed: Seed, tmp_path: Path) -> None:
     path = tmp_path / "closing.csv"
     path.write_text(CSV)
     tip = datetime(2024, 1, 10, 0, 30, tzinfo=UTC)
-    await seed([{"id": "ev_bos", "home_team": "Boston Celtics", "away_team": "Miami Heat", "commence_time": tip}], [])
+    await seed(
+        [{"id": "ev_bos", "home_team": "Boston Celtics", "away_team": "Miami Heat", "commence_time": tip}], []
+    )
 
     first = await _import(path)
     assert first == {"matched": 1, "created": 1, "lines": 6 + 4, "unmatched": 1}

@@ -55,7 +55,9 @@ async def test_single_read_never_uses_a_price_after_t(seed: Seed) -> None:
     assert pin == {HOME: 1.50, AWAY: 2.70}
     # One second later the planted price is the latest, as it should be.
     async with async_session_maker() as session:
-        later = await read_odds_at_time(session, ev, t + timedelta(seconds=1), max_staleness=timedelta(days=2))
+        later = await read_odds_at_time(
+            session, ev, t + timedelta(seconds=1), max_staleness=timedelta(days=2)
+        )
     assert set(later[later.bookmaker == "pinnacle"]["price_decimal"]) == {9.0}
 
 

@@ -237,6 +237,8 @@ def test_engine_ignores_a_planted_future_price(season: tuple) -> None:
     planted["snapshot_time"] = planted["decision_time"] + timedelta(seconds=1)
     planted["price_decimal"] = 50.0
     planted["bookmaker"] = "future_book"
-    result = run_backtest_frames(cfg, events=s.events, odds=pd.concat([odds, planted]), closing=closing, pairs=pairs)
+    result = run_backtest_frames(
+        cfg, events=s.events, odds=pd.concat([odds, planted]), closing=closing, pairs=pairs
+    )
     assert "future_book" not in set(result.bets["venue"])
     assert (result.bets["price_decimal"] < 50).all()

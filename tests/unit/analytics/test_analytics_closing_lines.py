@@ -18,12 +18,12 @@ KAGGLE = """season,date,regular,playoffs,away,home,score_away,score_home,q1_away
 2024,1/9/24,TRUE,FALSE,mia,bos,98,110,0,0,0,0,0,0,0,0,0,0,home,7.5,221.5,260,-320,3,110,0,1
 2024,1/9/24,TRUE,FALSE,gs,no,120,118,0,0,0,0,0,0,0,0,0,0,away,2,230,,,1,115,0,1
 2024,1/10/24,TRUE,FALSE,xyz,bos,1,2,0,0,0,0,0,0,0,0,0,0,home,1,200,,,1,100,0,1
-"""  # noqa: E501
+"""
 
 SBR = """season,date,neutral,away_rot,home_rot,away_team,home_team,away_q1,away_q2,away_q3,away_q4,away_score,home_q1,home_q2,home_q3,home_q4,home_score,home_spread_open,home_spread_close,total_open,total_close,away_ml_close,home_ml_close,home_spread_2h,total_2h,source_file,suspect
 2020-21,2021-01-05,0,501,502,GoldenState,LAClippers,1,1,1,1,104,1,1,1,1,108,-5.5,-6.0,222.0,224.5,200.0,-240.0,,,f.xlsx,0
 2020-21,2021-01-05,0,503,504,NewJersey,Boston,1,1,1,1,99,1,1,1,1,100,3.0,2.5,210.0,211.0,,,,,f.xlsx,1
-"""  # noqa: E501
+"""
 
 
 def _lines(game: object) -> dict[tuple[str, str, str], tuple]:
@@ -95,7 +95,10 @@ def test_swapped_home_away_matches_and_ambiguity_is_unmatched() -> None:
     tip = datetime(2024, 1, 10, 0, 30, tzinfo=UTC)
     swapped = [EventKey("ev_neutral", "Miami Heat", "Boston Celtics", tip)]
     assert match_games(games, swapped, "kaggle").matched[0][1].id == "ev_neutral"
-    twice = [EventKey("a", "Boston Celtics", "Miami Heat", tip), EventKey("b", "Boston Celtics", "Miami Heat", tip)]
+    twice = [
+        EventKey("a", "Boston Celtics", "Miami Heat", tip),
+        EventKey("b", "Boston Celtics", "Miami Heat", tip),
+    ]
     result = match_games(games, twice, "kaggle")
     assert not result.matched
     assert "2 events" in result.unmatched[0]

@@ -10,7 +10,9 @@ from odds_analytics.devig import devig_decimal
 from odds_analytics.fair import closing_fair_prices, devig_books, fair_prices, shift_probability
 
 
-def _rows(book: str, market: str, a: tuple[str, float, float | None], b: tuple[str, float, float | None]) -> list:
+def _rows(
+    book: str, market: str, a: tuple[str, float, float | None], b: tuple[str, float, float | None]
+) -> list:
     return [
         {"event_id": "e1", "bookmaker": book, "market": market, "outcome": a[0], "price_decimal": a[1], "point": a[2]},
         {"event_id": "e1", "bookmaker": book, "market": market, "outcome": b[0], "price_decimal": b[1], "point": b[2]},

@@ -23,7 +23,9 @@ FAST = RetryPolicy(max_attempts=4, max_wait_seconds=0.05, initial_wait_seconds=0
 
 def make(handler: httpx.MockTransport | None = None, **kwargs: object) -> ApiClient:
     client = httpx.AsyncClient(transport=handler)
-    return ApiClient(base_url="https://api.example", client=client, retry=FAST, secret_params={"apiKey": KEY}, **kwargs)  # type: ignore[arg-type]
+    return ApiClient(
+        base_url="https://api.example", client=client, retry=FAST, secret_params={"apiKey": KEY}, **kwargs
+    )  # type: ignore[arg-type]
 
 
 def sequence(*responses: httpx.Response | Exception) -> tuple[httpx.MockTransport, list[httpx.Request]]:
@@ -82,7 +84,11 @@ async def test_timeout_is_retried_then_typed() -> None:
     ("status", "body", "error"),
     [
         (401, {"message": "Api key is not valid", "error_code": "INVALID_KEY"}, AuthRejected),
-        (401, {"message": "Usage quota has been reached", "error_code": "OUT_OF_USAGE_CREDITS"}, QuotaExhausted),
+        (
+            401,
+            {"message": "Usage quota has been reached", "error_code": "OUT_OF_USAGE_CREDITS"},
+            QuotaExhausted,
+        ),
         (422, {"message": "Invalid markets: x", "error_code": "INVALID_MARKET"}, BadRequest),
         (404, {"message": "Unknown sport", "error_code": "UNKNOWN_SPORT"}, NotFound),
     ],
@@ -95,13 +101,23 @@ async def test_final_errors_are_not_retried(status: int, body: dict, error: type
     assert KEY not in str(info.value)
 
 
-async def test_truncated_body_is_a_payload_error_without_retry() -> None:
+async def test_truncated_body_is_retried_then_a_payload_error() -> None:
     transport, seen = sequence(httpx.Response(200, content=b'[{"id": "abc", "bookm'))
     api = make(transport)
     with pytest.raises(PayloadError, match="not valid JSON"):
         await api.request("GET", "/x")
-    assert len(seen) == 1
+    assert len(seen) == FAST.max_attempts
     assert api.calls[-1].error
+    assert api.calls[-1].status_code == 200
+
+
+async def test_truncated_body_once_then_whole_body_is_not_lost() -> None:
+    transport, seen = sequence(
+        httpx.Response(200, content=b'[{"id": "ab'), httpx.Response(200, json=[{"id": "abc"}])
+    )
+    response = await make(transport).request("GET", "/x")
+    assert response.data == [{"id": "abc"}]
+    assert len(seen) == 2
 
 
 async def test_key_never_in_transport_error_message() -> None:

@@ -34,8 +34,9 @@ def _imports(path: Path) -> set[str]:
 def test_layer_imports(package: str) -> None:
     bad: list[str] = []
     for path in sorted((ROOT / package).rglob("*.py")):
-        for imported in _imports(path) - ALLOWED[package] - {package}:
-            bad.append(f"{path.relative_to(ROOT)} imports {imported}")
+        bad.extend(
+            f"{path.relative_to(ROOT)} imports {i}" for i in _imports(path) - ALLOWED[package] - {package}
+        )
     assert not bad, "\n".join(bad)
 
 

@@ -15,6 +15,7 @@ from odds_analytics.clv_model import (
     metrics,
     model_from_dict,
     predict,
+    skill_interval,
     walk_forward,
     walk_forward_folds,
 )
@@ -115,3 +116,15 @@ def test_walk_forward_needs_enough_history() -> None:
         }
     )
     assert walk_forward_folds(tiny, n_folds=3, min_train_events=5) == []
+
+
+def test_skill_interval_resamples_games() -> None:
+    rng = np.random.default_rng(3)
+    games = np.repeat(np.arange(200), 3)
+    y = rng.normal(size=600)
+    good = skill_interval(y, 0.5 * y, games, n_boot=300)
+    assert 0.6 < good[0] <= 0.75 <= good[1] < 0.9  # every draw is exactly 1 - 0.25 = 0.75 here
+    noisy = skill_interval(y, 0.5 * y + rng.normal(scale=0.5, size=600), games, n_boot=300)
+    assert noisy[0] < 0.5 < noisy[1]  # 1 - (0.25 + 0.25) on average
+    none = skill_interval(y, np.zeros(600), games, n_boot=50)
+    assert none == (0.0, 0.0)

@@ -75,6 +75,10 @@ def test_spread_recommendation_follows_the_predicted_move() -> None:
     assert toward_away.loc["away", "expected_clv"] > toward_away.loc["home", "expected_clv"]
     assert toward_home.loc["home", "best_point"] == -5.5  # the shorter spread for the home side
     assert toward_away.loc["away", "best_point"] == 6.0  # more points for the away side
+    # each side reads in its own orientation: the away team's point now and at the predicted close
+    assert toward_home.loc["away", "current"] == 5.75
+    assert toward_home.loc["away", "predicted_close"] == 7.25
+    assert toward_home.loc["home", "predicted_close"] == -7.25
 
 
 def test_no_change_prediction_keeps_the_edge_of_the_price_now() -> None:
