@@ -67,7 +67,14 @@ def _run(
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from odds_cli.main import main
+    from odds_models.settings import get_settings
 
+    # Complete settings, so the argument checks are what fails; every upstream points at a closed local
+    # port, so a command that wrongly got past them cannot reach the network.
+    monkeypatch.setenv("ODDS_API_KEY", "unit-test-not-a-key")
+    for var in ("ODDS_API_BASE_URL", "POLYMARKET_GAMMA_URL", "POLYMARKET_CLOB_URL"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")
+    get_settings.cache_clear()
     monkeypatch.setattr(sys, "argv", ["odds", *argv])
     code = 0
     # No Prefect API, even when an engine test earlier in the session started the test server: a command
@@ -77,6 +84,7 @@ def _run(
             main()
         except SystemExit as exc:
             code = int(exc.code or 0)
+    get_settings.cache_clear()
     captured = capsys.readouterr()
     return code, captured.out + captured.err
 
