@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 12:34:16.903580+00:00
+Create Date: 2026-11-24 13:37:36.918094+00:00
 """
 
 from collections.abc import Sequence
@@ -203,7 +203,6 @@ def upgrade() -> None:
     sa.Column('market_last_update', sa.DateTime(timezone=True), nullable=True),
     sa.Column('is_valid', sa.Boolean(), nullable=False),
     sa.Column('notes', sa.Text(), nullable=True),
-    sa.ForeignKeyConstraint(['event_id'], ['events.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['snapshot_id'], ['odds_snapshots.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('snapshot_id', 'bookmaker', 'market', 'outcome', 'description', 'point', name='uq_odds_snapshot_book_market_outcome', postgresql_nulls_not_distinct=True)
