@@ -181,8 +181,8 @@ def build_runner_deployments(
 ) -> list[RunnerDeployment]:
     """Load every spec's flow and turn it into a `RunnerDeployment` for `prefect.serve`.
 
-    Entry points are relative to `root` (the folder of prefect.yaml); the caller must run from there so the
-    served runs find their code.
+    Entry points are relative to `root` (the folder of prefect.yaml). Run from `root`: the deployments record
+    their entrypoints relative to the working directory, and served runs start there.
     """
     from prefect.flows import load_flow_from_entrypoint
 
@@ -192,7 +192,7 @@ def build_runner_deployments(
         path = root / spec.flow_file
         if not path.is_file():
             raise ConfigError(f"deployment {spec.name}: entrypoint file {spec.flow_file} does not exist")
-        flow = load_flow_from_entrypoint(f"{spec.flow_file}:{spec.flow_function}")
+        flow = load_flow_from_entrypoint(f"{path}:{spec.flow_function}")
         interval = _setting_interval(spec)
         deployments.append(
             flow.to_deployment(

@@ -193,7 +193,8 @@ def test_scheduler_serves_the_same_deployment(dep: dict[str, Any], monkeypatch: 
     """`odds scheduler start` builds from the yaml: names, tags, parameters, schedules, limits match."""
     from odds_cli.scheduler import build_runner_deployments, load_deployment_specs
 
-    _load_flow(dep, monkeypatch)  # skips while the flow module is absent
+    _load_flow(dep, monkeypatch)
+    monkeypatch.chdir(ROOT)  # as `odds scheduler start` does: entrypoints are recorded relative to it
     spec = next(s for s in load_deployment_specs(ROOT / "prefect.yaml") if s.name == dep["name"])
     (runner,) = build_runner_deployments([spec], root=ROOT)
     assert runner.name == dep["name"]
