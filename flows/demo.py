@@ -429,7 +429,8 @@ async def demo(  # noqa: PLR0917 - flow parameters are positional in the UI too
             await _run(log, "discover_polymarket", discover)
             last_discover = moment
         # one after the other: side by side they contend for the temporary Prefect server's SQLite
-        await _run(log, "fetch_odds", fetch_odds)
+        # predictions run once after the span (below), not after every simulated tick
+        await _run(log, "fetch_odds", fetch_odds, predict_after=False)
         if polymarket:
             await _run(log, "poll_polymarket_prices", poll)
         in_games = any(tip <= moment <= tip + timedelta(hours=4) for tip in tips)

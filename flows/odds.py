@@ -115,7 +115,7 @@ async def sync_events() -> dict[str, Any]:
 
 
 @flow(name="fetch_odds")
-async def fetch_odds(force: bool = False) -> dict[str, Any]:
+async def fetch_odds(force: bool = False, predict_after: bool = True) -> dict[str, Any]:
     """The tick: sync events (free), then one paid /odds call when some game is due in its tier."""
     logger = get_run_logger()
     settings = get_settings()
@@ -149,7 +149,20 @@ async def fetch_odds(force: bool = False) -> dict[str, Any]:
     if stored.get("quality_issues"):
         await _artifacts("oddsapi-data-quality", "Odds data quality",
                          {k: stored.get(k, 0) for k in ("quality_issues", "odds_invalid", "odds_rejected")})  # fmt: skip
+    # 5. new prices: score upcoming games with the latest models (a failure never fails the fetch)
+    if predict_after and stored.get("snapshots"):
+        summary["predict"] = await _predict_after_fetch(logger)
     return summary
+
+
+async def _predict_after_fetch(logger: Any) -> dict[str, Any] | str:
+    from flows.model import predict
+
+    try:
+        return await predict()
+    except Exception as exc:  # the prices are stored; a model problem must not fail the tick
+        logger.warning("predict after fetch failed: %s: %s", type(exc).__name__, exc)
+        return f"failed: {type(exc).__name__}"
 
 
 @flow(name="fetch_scores")

@@ -246,10 +246,12 @@ class ClvModel(Strategy):
         if q.empty:
             return q.assign(prob=[])
         pc = q["predicted_close"].astype(float).to_numpy()
-        is_prob = (pc > 0) & (pc < 1)
-        prob = np.where(is_prob, pc, np.nan)
+        # The market says what the prediction is, never its value: h2h predicts a probability; spreads and
+        # totals predict a line (a predicted spread of +0.5 points is not a 50 % probability).
+        is_h2h = (q["market"] == "h2h").to_numpy()
+        prob = np.where(is_h2h & (pc > 0) & (pc < 1), pc, np.nan)
         for market in ("spreads", "totals"):
-            m = (q["market"] == market).to_numpy() & ~is_prob
+            m = (q["market"] == market).to_numpy()
             if m.any():
                 # A predicted closing line L for this outcome: fair 50 % at L, shifted to the quote's point.
                 prob[m] = shift_probability(

@@ -187,6 +187,23 @@ def test_clv_model_uses_only_predictions_made_before_the_decision() -> None:
     assert picks[["outcome", "venue", "prob"]].values.tolist() == [[HOME, "b", 0.60]]
 
 
+def test_clv_model_reads_a_spread_prediction_as_a_line_even_when_it_looks_like_a_probability() -> None:
+    q = _quotes().assign(market="spreads", point=0.5, price_decimal=1.91)
+    q = q[q["outcome"] == AWAY]
+    decision = TIP - timedelta(hours=1)
+    preds = pd.DataFrame(
+        {"event_id": ["e1"], "market": ["spreads"], "outcome": [AWAY],
+         "decision_time": [decision - timedelta(minutes=5)], "predicted_close": [0.5]}
+    )  # fmt: skip
+    picks = get_strategy("clv_model", min_edge=0.0).select(q, StrategyContext(predictions=preds))
+    # A close predicted at +0.5 equals the quoted +0.5: fair 50 % x 1.91 < 1, so no bet. Read as a
+    # probability of 0.5 it would be the same; at +0.7 (a line) vs 0.7 (a probability) they differ:
+    assert picks.empty
+    preds.loc[0, "predicted_close"] = 0.7
+    picks = get_strategy("clv_model", min_edge=0.0).select(q, StrategyContext(predictions=preds))
+    assert picks.empty or float(picks["prob"].iloc[0]) < 0.52  # a 0.2-point edge, not a 70 % probability
+
+
 def test_config_validation() -> None:
     with pytest.raises(ValueError, match="before start"):
         BacktestConfig(strategy="flat", start="2024-02-01", end="2024-01-01")
