@@ -839,6 +839,9 @@ def render_report(
     if not figures["backtests"] and not figures["models"]:
         lines.append("- no backtest or model results (see Flows above)")
     lines.append("")
+    model_lines = model_summary_lines(steps.get("results", {}))
+    if model_lines:
+        lines += ["## Model: out-of-sample evaluation and recommendations", "", *model_lines, ""]
     if charts:
         chart = figures["chart"]
         lines += ["## Line movement", "",
@@ -849,6 +852,42 @@ def render_report(
     path = folder / "report.md"
     path.write_text("\n".join(lines))
     return path
+
+
+def model_summary_lines(results: dict[str, Any]) -> list[str]:
+    """The evaluation (model vs the no-change baseline) and the recommendations, one line each."""
+    lines: list[str] = []
+    evaluation = results.get("evaluate_model")
+    if isinstance(evaluation, dict) and "n" in evaluation:
+        base = evaluation.get("baseline") or {}
+
+        def fig(d: dict[str, Any], key: str) -> str:
+            value = d.get(key)
+            return f"{value:.4f}" if isinstance(value, int | float) else "-"
+
+        lines.append(
+            f"- evaluate `{evaluation.get('model', evaluation.get('kind', 'selected'))}` on {evaluation['n']} "
+            f"unseen samples: r2 {fig(evaluation, 'r2')}, rmse {fig(evaluation, 'rmse')}, mae "
+            f"{fig(evaluation, 'mae')}, directional accuracy {fig(evaluation, 'directional_accuracy')}; "
+            f"no-change baseline rmse {fig(base, 'rmse')}, mae {fig(base, 'mae')}"
+        )
+    prediction = results.get("predict")
+    if isinstance(prediction, dict):
+        recs = [r for r in prediction.get("recommendations") or [] if isinstance(r, dict)]
+        lines.append(
+            f"- predict: {prediction.get('predictions_written', 0)} predictions written, "
+            f"{len(prediction.get('recommendations') or [])} recommendations"
+        )
+        for rec in recs:
+            point = rec.get("best_point")
+            side = f"{rec.get('outcome')}" + (f" {point:+g}" if isinstance(point, int | float) else "")
+            clv = rec.get("expected_clv")
+            lines.append(
+                f"  - {rec.get('away_team')} @ {rec.get('home_team')} {rec.get('market')}: {side} at "
+                f"{rec.get('best_venue')} {rec.get('best_price_decimal')}"
+                + (f", expected CLV {clv:+.2%}" if isinstance(clv, int | float) else "")
+            )
+    return lines
 
 
 def _flat(metrics: Any) -> dict[str, Any]:

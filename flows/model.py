@@ -134,9 +134,11 @@ def train_and_select(
         "walk_forward": result.metrics,
         "importance": dict(list(result.importance.items())[:10]),
     }
-    oos = result.predictions[["event_id", "decision_time", f"pred_{selected}"]].rename(
-        columns={f"pred_{selected}": "predicted"}
-    )
+    column = f"pred_{selected}"
+    if not validated or column not in result.predictions.columns:
+        # too little history for a single walk-forward fold: no out-of-sample predictions to store
+        return entries, summary, data.iloc[0:0].assign(predicted=pd.Series(dtype=float))
+    oos = result.predictions[["event_id", "decision_time", column]].rename(columns={column: "predicted"})
     oos = data.merge(oos, on=["event_id", "decision_time"], how="inner")
     return entries, summary, oos
 

@@ -13,7 +13,7 @@ __all__ = ["register"]
 
 def demo_command(  # noqa: PLR0917 - typer options
     seed: int = typer.Option(7, "--seed", help="Seed of the simulated slate (same seed, same data)."),
-    days: int = typer.Option(1, "--days", min=1, max=14, help="Simulated game days to play."),
+    days: int = typer.Option(2, "--days", min=1, max=14, help="Simulated game days to play."),
     source: str = typer.Option("simulated", "--source", help="simulated, or recorded (needs --path)."),
     path: Path | None = typer.Option(None, "--path", help="Folder of historical Odds API files (recorded)."),
     faults: bool = typer.Option(
@@ -66,6 +66,10 @@ def demo_command(  # noqa: PLR0917 - typer options
         console.print(
             f"  [yellow]failed[/yellow] {failure['flow']} at {failure['at'][:16]}: {failure['error']}"
         )
+    from flows.demo import model_summary_lines
+
+    for line in model_summary_lines(result.steps.get("results", {})):
+        console.print(f"  {line}", markup=False)
     console.print(f"  report: {result.report_path}")
     from odds_models.db import hide_password
 

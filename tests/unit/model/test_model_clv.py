@@ -128,3 +128,16 @@ def test_skill_interval_resamples_games() -> None:
     assert noisy[0] < 0.5 < noisy[1]  # 1 - (0.25 + 0.25) on average
     none = skill_interval(y, np.zeros(600), games, n_boot=50)
     assert none == (0.0, 0.0)
+
+
+def test_training_on_too_little_history_registers_models_without_oos_predictions() -> None:
+    from flows.model import TrainConfig, train_and_select
+
+    odds, events, closing = simulate_market(n_games=9, seed=5)
+    data = build_dataset(odds, events, decision_samples(odds, events), market="spreads", closing=closing)
+    entries, summary, oos = train_and_select(data, "spreads", TrainConfig(min_train_events=20))
+    assert summary["validated"] is False
+    assert summary["selected"] == "ols"
+    assert sum(e.selected for e in entries) == 1
+    assert oos.empty
+    assert "predicted" in oos.columns
