@@ -93,7 +93,9 @@ def quota(
                       f"last call {latest['last']} (at {latest['at']})")  # fmt: skip
     else:
         console.print("[bold]quota[/bold] no Odds API call recorded yet")
-    spend = Table("day", "endpoint", "calls", "credits", "errors", title=f"credits per endpoint, last {days} days")
+    spend = Table(
+        "day", "endpoint", "calls", "credits", "errors", title=f"credits per endpoint, last {days} days"
+    )
     for row in overview["per_endpoint"]:
         spend.add_row(row["day"], row["endpoint"], str(row["calls"]), str(row["credits"]), str(row["errors"]))
     console.print(spend)

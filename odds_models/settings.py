@@ -119,7 +119,10 @@ class Settings(BaseSettings):
         default="https://data-api.polymarket.com", description="Base URL of the data-api history route."
     )
     polymarket_backfill_days: int = Field(
-        default=30, ge=1, le=365, description="How far back the price-history backfill reaches (fine grains expire ~30 d)."
+        default=30,
+        ge=1,
+        le=365,
+        description="How far back the price-history backfill reaches (fine grains expire ~30 d).",
     )
     price_poll_interval: int = Field(default=300, ge=10, description="Polymarket poll cadence, seconds.")
 

@@ -85,7 +85,9 @@ async def test_same_snapshot_odds_price_and_event_twice_store_one_of_each(db: st
             await session.commit()
     assert await _count("polymarket_price_snapshots") == 2  # one per token, not four
 
-    event = EventRecord(id=EVENT_ID, home_team="Boston Celtics", away_team="New York Knicks", commence_time=TIP)
+    event = EventRecord(
+        id=EVENT_ID, home_team="Boston Celtics", away_team="New York Knicks", commence_time=TIP
+    )
     for _ in range(2):
         async with async_session_maker() as session:
             await upsert_events(session=session, events=[event])
