@@ -171,7 +171,32 @@ async def train_model(
     rows = prediction_rows(selected_id, oos, oos["predicted"].to_numpy(float), with_features=False)
     summary["oos_predictions_written"] = await write_predictions(rows) if rows else 0
     logger.info("selected %s for %s (validated: %s)", summary["selected"], market, summary["validated"])
-    return _json_safe(summary)
+    summary = _json_safe(summary)
+    await acreate_table_artifact(
+        table=training_table(summary),
+        key=f"clv-training-{market}",
+        description=f"CLV models for {market}: walk-forward figures (selected: {summary['selected']}, "
+        f"validated: {summary['validated']}, {summary['n_samples']} samples)",
+    )
+    return summary
+
+
+def training_table(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per model kind: its walk-forward figures against the no-change baseline."""
+    rows = []
+    for kind, raw in (summary.get("walk_forward") or {}).items():
+        figures = raw if isinstance(raw, dict) else {}
+        rows.append(
+            {
+                "model": kind,
+                "selected": kind == summary.get("selected"),
+                **{
+                    k: figures.get(k)
+                    for k in ("n", "r2", "rmse", "mae", "directional_accuracy", "skill_vs_no_change", "folds")
+                },
+            }
+        )
+    return rows
 
 
 def _json_safe(value: Any) -> Any:

@@ -66,7 +66,23 @@ async def discover_polymarket(closed: bool = False, link: bool = True) -> dict[s
     if link:
         report = await link_events(dry_run=False)
         counts.update({f"link_{k}": v for k, v in report.counts().items()})
+        await _link_artifact(report, dry_run=False)
     return counts
+
+
+async def _link_artifact(report: Any, *, dry_run: bool) -> None:
+    """Link results where a person looks: counts, then the ambiguous and unmatched games."""
+    from prefect.artifacts import acreate_markdown_artifact
+
+    lines = [f"# Polymarket links{' (dry run)' if dry_run else ''}", ""]
+    lines += [f"- {k}: {v}" for k, v in report.counts().items()]
+    for title, results in (("Ambiguous (not linked)", report.ambiguous), ("Unmatched", report.unmatched)):
+        if results:
+            lines += ["", f"## {title}", "", "| polymarket event | note |", "|---|---|"]
+            lines += [f"| {r.polymarket_event_id} | {r.note or ''} |" for r in results[:50]]
+    await acreate_markdown_artifact(
+        markdown="\n".join(lines), key="polymarket-links", description="Polymarket to sportsbook links"
+    )
 
 
 @flow(name="link-polymarket")
@@ -77,6 +93,7 @@ async def link_polymarket(dry_run: bool = False) -> dict[str, Any]:
     for result in report.ambiguous:
         logger.warning("ambiguous: %s %s (%s)", result.polymarket_event_id, result.note, result.candidate_ids)
     logger.info("link: %s", report.counts())
+    await _link_artifact(report, dry_run=dry_run)
     return {
         **report.counts(),
         "ambiguous_events": [r.polymarket_event_id for r in report.ambiguous],

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -90,7 +91,9 @@ def pg_url() -> str:
         assert_test_database(url)
         create_database_if_missing(url)
     else:
-        pgdata = Path(tempfile.gettempdir()) / f"odds-test-pgdata-{os.getuid()}"
+        # one server per checkout: two clones testing at once never truncate each other's tables
+        checkout = hashlib.sha1(str(Path(__file__).resolve()).encode(), usedforsecurity=False).hexdigest()[:8]
+        pgdata = Path(tempfile.gettempdir()) / f"odds-test-pgdata-{os.getuid()}-{checkout}"
         url = embedded_database_url(pgdata, database="odds_test")
         assert_test_database(url)
     _create_schema(url)

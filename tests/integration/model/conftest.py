@@ -7,46 +7,12 @@ tests truncate `odds_test` while they run, which would empty our seeded market m
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from odds_analytics.prices import decimal_to_american
-
-
-@pytest.fixture(scope="session")
-def pg_url() -> str:
-    from sqlalchemy.ext.asyncio import create_async_engine
-    from sqlmodel import SQLModel
-
-    import odds_models.tables  # noqa: F401 - registers the tables
-    from odds_models.db import create_database_if_missing, embedded_database_url, run_coro_blocking
-    from odds_models.settings import normalise_database_url
-    from odds_models.testing import assert_test_database
-
-    explicit = os.environ.get("TEST_DATABASE_URL")
-    if explicit:
-        url = normalise_database_url(explicit)
-        assert_test_database(url)
-        create_database_if_missing(url)
-    else:
-        pgdata = Path(tempfile.gettempdir()) / f"odds-test-pgdata-{os.getuid()}"
-        url = embedded_database_url(pgdata, database="odds_model_test")
-        assert_test_database(url)
-
-    async def create_schema() -> None:
-        engine = create_async_engine(url)
-        async with engine.begin() as conn:
-            await conn.run_sync(SQLModel.metadata.drop_all)
-            await conn.run_sync(SQLModel.metadata.create_all)
-        await engine.dispose()
-
-    run_coro_blocking(create_schema())
-    return url
 
 
 async def _seed(odds: pd.DataFrame, events: pd.DataFrame, closing: pd.DataFrame) -> None:

@@ -58,3 +58,20 @@ async def test_train_evaluate_predict(db: str, seed_market) -> None:
         n_preds = (await session.execute(select(func.count()).select_from(Prediction))).scalar_one()
     assert n_models == 4
     assert n_preds == len(recs) + len(oos)
+
+    # the training figures are published where a person looks: a table artifact, one row per model
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    async with get_client() as client:
+        artifacts = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["clv-training-spreads"]))
+        )
+    assert artifacts
+    table = (
+        artifacts[0].data
+        if isinstance(artifacts[0].data, list)
+        else __import__("json").loads(artifacts[0].data)
+    )
+    assert {row["model"] for row in table} == {"no_change", "consensus_ols", "ols", "xgboost"}
+    assert sum(row["selected"] for row in table) == 1

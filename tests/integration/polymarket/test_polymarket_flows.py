@@ -67,6 +67,16 @@ async def test_discover_poll_and_backfill_flows(db: str, fakes: FakeClob) -> Non
             )
         ).scalar_one()
     assert n == 2 * len(fakes.expected(token(21), NOW - timedelta(days=20), NOW))
+    # the link results are published as an artifact
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    async with get_client() as client:
+        artifacts = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["polymarket-links"]))
+        )
+    assert artifacts
+    assert "linked: 1" in str(artifacts[0].data)
 
 
 async def test_backfill_more_than_5_days_late_saves_data_then_fails_loudly(db: str, fakes: FakeClob) -> None:
