@@ -71,6 +71,17 @@ def decimal_to_american(decimal: float) -> int:
     return round(-100.0 / (decimal - 1.0))
 
 
+def strip_nul(value: Any) -> Any:
+    """Drop NUL characters from every string: PostgreSQL text and JSONB cannot store them (`\\u0000`)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {strip_nul(k): strip_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [strip_nul(v) for v in value]
+    return value
+
+
 def parse_timestamp(value: Any, *, endpoint: str = "", what: str = "timestamp") -> datetime:
     """ISO 8601 (`...Z` or an offset) or unix seconds → aware UTC datetime; PayloadError otherwise."""
     if isinstance(value, bool):
@@ -415,6 +426,7 @@ def parse_odds_payload(
     Raises PayloadError (naming `endpoint` and the problem) on any missing required field; returns
     nothing partial. Events without bookmakers parse to an `EventOdds` with no rows.
     """
+    data = strip_nul(data)
     kind = detect_payload_kind(data, endpoint=endpoint)
     timestamp = previous = nxt = None
     if kind.startswith("historical"):
@@ -438,6 +450,7 @@ def parse_odds_payload(
 
 def parse_events_payload(data: Any, *, endpoint: str = "/events") -> list[EventPayload]:
     """Parse `/events` (a list) or the historical events wrapper into events."""
+    data = strip_nul(data)
     if isinstance(data, dict) and "data" in data:
         data = data["data"]
     items = _require_list(data, endpoint=endpoint, where="response")
@@ -462,7 +475,7 @@ def _score_value(value: Any, *, endpoint: str, where: str) -> int | None:
 
 def parse_scores_payload(data: Any, *, endpoint: str = "/scores") -> list[ScoreUpdate]:
     """Parse `/scores`: scores are strings (or null before tip); teams are matched by name."""
-    items = _require_list(data, endpoint=endpoint, where="response")
+    items = _require_list(strip_nul(data), endpoint=endpoint, where="response")
     updates: list[ScoreUpdate] = []
     for i, item in enumerate(items):
         event = parse_event(item, endpoint=endpoint, index=i)

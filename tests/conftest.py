@@ -41,7 +41,12 @@ FIXTURES = SHARED / "fixtures"
 DATA = SHARED / "data"
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        # every test that touches PostgreSQL carries the `db` mark (CI reruns them on the system server)
+        if {"db", "pg_url"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.db)
     if SHARED.is_dir():
         return
     skip = pytest.mark.skip(reason="../shared is absent")
