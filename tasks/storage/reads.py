@@ -15,11 +15,13 @@ when nothing matches. Times are timezone-aware UTC.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from prefect import task
 from prefect.cache_policies import NONE
@@ -45,6 +47,7 @@ __all__ = [
     "read_events_between",
     "read_odds_at_time",
     "read_odds_at_times",
+    "read_odds_at_times_split",
     "read_polymarket_asks_at_times",
     "read_predictions",
 ]
@@ -229,6 +232,49 @@ async def read_odds_at_times(
         params["bookmakers"] = list(bookmakers)
     sql = _ASOF_SQL.format(filters=_combo_filters(markets, bookmakers))
     return await _fetch_frame(session, sql, params, ODDS_COLUMNS)
+
+
+async def read_odds_at_times_split(
+    pairs: Iterable[tuple[str, datetime]],
+    *,
+    connections: int = 2,
+    markets: Sequence[str] | None = None,
+    bookmakers: Sequence[str] | None = None,
+    max_staleness: timedelta | None = None,
+) -> pd.DataFrame:
+    """`read_odds_at_times` over `connections` sessions at once, the pairs split by event.
+
+    Same rows and `request_index` values as the single query; a season's as-of read is CPU-bound in the
+    server, so two backends on two cores answer it in about half the time.
+    """
+    pair_list = list(pairs)
+    by_event: dict[str, list[int]] = {}
+    for index, (event_id, _) in enumerate(pair_list):
+        by_event.setdefault(event_id, []).append(index)
+    groups: list[list[int]] = [[] for _ in range(max(1, connections))]
+    for n, indices in enumerate(by_event.values()):
+        groups[n % len(groups)].extend(indices)
+    groups = [g for g in groups if g]
+    if len(groups) <= 1:
+        async with async_session_maker() as session:
+            return await read_odds_at_times(
+                session, pair_list, markets=markets, bookmakers=bookmakers, max_staleness=max_staleness
+            )
+
+    async def part(indices: list[int]) -> pd.DataFrame:
+        async with async_session_maker() as session:
+            frame = await read_odds_at_times(
+                session, [pair_list[i] for i in indices], markets=markets, bookmakers=bookmakers,
+                max_staleness=max_staleness,
+            )  # fmt: skip
+        lookup = np.asarray(indices, dtype=np.int64)
+        return frame.assign(request_index=lookup[frame["request_index"].to_numpy(dtype=np.int64)])
+
+    frames = await asyncio.gather(*(part(g) for g in groups))
+    out = pd.concat(frames, ignore_index=True)
+    return out.sort_values(
+        ["request_index", "market", "bookmaker", "outcome", "description"], kind="stable"
+    ).reset_index(drop=True)
 
 
 # Typed positional parameters for the driver-level fetch below.
@@ -474,11 +520,11 @@ async def get_odds_at_times(
     bookmakers: list[str] | None = None,
     max_staleness: timedelta | None = None,
 ) -> pd.DataFrame:
-    """Each bookmaker's latest price per market at or before t, for many (event, t) pairs in one query."""
-    async with async_session_maker() as session:
-        return await read_odds_at_times(
-            session, pairs, markets=markets, bookmakers=bookmakers, max_staleness=max_staleness
-        )
+    """Each bookmaker's latest price per market at or before t, for many (event, t) pairs (one query per
+    connection, two connections)."""
+    return await read_odds_at_times_split(
+        pairs, markets=markets, bookmakers=bookmakers, max_staleness=max_staleness
+    )
 
 
 @task(cache_policy=NONE, task_run_name="read-closing-lines")
