@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from odds_analytics.prices import american_to_decimal, decimal_to_american
 from odds_models.errors import PayloadError
 
 __all__ = [
@@ -51,24 +52,6 @@ PayloadKind = Literal["odds", "event_odds", "historical_odds", "historical_event
 # --------------------------------------------------------------------------------------------------------
 # small helpers
 # --------------------------------------------------------------------------------------------------------
-
-
-def american_to_decimal(american: float) -> float:
-    """American odds to decimal odds: `+150` → 2.5, `-200` → 1.5. Raises ValueError for |a| < 100."""
-    if not math.isfinite(american) or abs(american) < 100:
-        raise ValueError(f"{american!r} is not an American price (|price| >= 100)")
-    if american > 0:
-        return 1.0 + american / 100.0
-    return 1.0 + 100.0 / -american
-
-
-def decimal_to_american(decimal: float) -> int:
-    """Decimal odds to (rounded) American odds: 2.5 → 150, 1.5 → -200. Raises ValueError for d <= 1."""
-    if not math.isfinite(decimal) or decimal <= 1.0:
-        raise ValueError(f"{decimal!r} is not a decimal price (> 1)")
-    if decimal >= 2.0:
-        return round((decimal - 1.0) * 100.0)
-    return round(-100.0 / (decimal - 1.0))
 
 
 def strip_nul(value: Any) -> Any:
