@@ -156,8 +156,13 @@ async def store_events(
 @task(cache_policy=NONE, task_run_name="fetch-gamma-events-closed={closed}")
 async def fetch_gamma_events(closed: bool = False) -> list[dict[str, Any]]:
     """Page through the NBA game events on Gamma (keyset)."""
+    return await fetch_nba_events(closed=closed)
+
+
+async def fetch_nba_events(*, closed: bool, client: httpx.AsyncClient | None = None) -> list[dict[str, Any]]:
+    """Every keyset page of the NBA series' game events; the calls are written to `fetch_logs`."""
     settings = get_settings()
-    gamma = make_gamma_client()
+    gamma = make_gamma_client(client)
     try:
         return await discover_events(
             gamma,
@@ -703,18 +708,7 @@ async def run_discover(
     *, closed: bool = False, link: bool = True, client: httpx.AsyncClient | None = None
 ) -> dict[str, Any]:
     """Discover (every keyset page), upsert, then link: what `discover_polymarket` does, without the engine."""
-    settings = get_settings()
-    gamma = make_gamma_client(client)
-    try:
-        raw = await discover_events(
-            gamma,
-            closed=closed,
-            series_id=settings.polymarket_series_id,
-            tag_id=settings.polymarket_game_tag_id,
-        )
-    finally:
-        await write_call_logs(gamma.calls)
-        await gamma.aclose()
+    raw = await fetch_nba_events(closed=closed, client=client)
     events, findings = parse_events_leniently(raw)
     counts: dict[str, Any] = await store_events(events, findings, at=clock.now())
     if link:

@@ -6,6 +6,7 @@ ascending, asks descending: best last), 404 for closed markets, and the prices-h
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -123,18 +124,28 @@ async def prices(request: Request, state: StateDep) -> JSONResponse:
     return JSONResponse(out)
 
 
-@router.get("/midpoint")
-async def midpoint(request: Request, state: StateDep) -> JSONResponse:
+def _mid(quote: Any) -> str:
+    return _fmt(quote.mid)
+
+
+def _spread(quote: Any) -> str:
+    return _fmt(round(quote.ask - quote.bid, 4))
+
+
+def _one_quote(request: Request, state: ReplayState, key: str, value: Callable[[Any], str]) -> JSONResponse:
+    """GET /midpoint, /spread: `{key: value}` of one token; 400 on a bad id, 404 with no book."""
     state.calls["clob"] += 1
     token = request.query_params.get("token_id")
     if not _valid_token(token):
         return _err(400, "Invalid token id")
     quote = state.source.quote(str(token), state.now())
-    return _err(404, NO_BOOK) if quote is None else JSONResponse({"mid": _fmt(quote.mid)})
+    return _err(404, NO_BOOK) if quote is None else JSONResponse({key: value(quote)})
 
 
-@router.post("/midpoints")
-async def midpoints(request: Request, state: StateDep) -> JSONResponse:
+async def _many_quotes(
+    request: Request, state: ReplayState, value: Callable[[Any], str], *, reject_bad_ids: bool
+) -> JSONResponse:
+    """POST /midpoints, /spreads: `{token: value}` for every token with a book."""
     state.calls["clob"] += 1
     items = await _json_list(request)
     if isinstance(items, JSONResponse):
@@ -143,40 +154,33 @@ async def midpoints(request: Request, state: StateDep) -> JSONResponse:
     for item in items:
         token = str(item.get("token_id", ""))
         if not _valid_token(token):
-            return _err(400, "Invalid token id")
+            if reject_bad_ids:
+                return _err(400, "Invalid token id")
+            continue
         quote = state.source.quote(token, state.now())
         if quote is not None:
-            out[token] = _fmt(quote.mid)
+            out[token] = value(quote)
     return JSONResponse(out)
+
+
+@router.get("/midpoint")
+async def midpoint(request: Request, state: StateDep) -> JSONResponse:
+    return _one_quote(request, state, "mid", _mid)
+
+
+@router.post("/midpoints")
+async def midpoints(request: Request, state: StateDep) -> JSONResponse:
+    return await _many_quotes(request, state, _mid, reject_bad_ids=True)
 
 
 @router.get("/spread")
 async def spread(request: Request, state: StateDep) -> JSONResponse:
-    state.calls["clob"] += 1
-    token = request.query_params.get("token_id")
-    if not _valid_token(token):
-        return _err(400, "Invalid token id")
-    quote = state.source.quote(str(token), state.now())
-    return (
-        _err(404, NO_BOOK)
-        if quote is None
-        else JSONResponse({"spread": _fmt(round(quote.ask - quote.bid, 4))})
-    )
+    return _one_quote(request, state, "spread", _spread)
 
 
 @router.post("/spreads")
 async def spreads(request: Request, state: StateDep) -> JSONResponse:
-    state.calls["clob"] += 1
-    items = await _json_list(request)
-    if isinstance(items, JSONResponse):
-        return items
-    out: dict[str, str] = {}
-    for item in items:
-        token = str(item.get("token_id", ""))
-        quote = state.source.quote(token, state.now()) if _valid_token(token) else None
-        if quote is not None:
-            out[token] = _fmt(round(quote.ask - quote.bid, 4))
-    return JSONResponse(out)
+    return await _many_quotes(request, state, _spread, reject_bad_ids=False)
 
 
 @router.get("/last-trade-price")
