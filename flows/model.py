@@ -26,6 +26,7 @@ from odds_analytics.clv_model import (
     DEFAULT_THRESHOLDS,
     MODEL_KINDS,
     ClvModel,
+    calibration_table,
     fit_model,
     metrics,
     skill_interval,
@@ -40,6 +41,7 @@ from odds_models.errors import OddsPipelineError
 from odds_models.settings import get_settings
 from odds_models.teams import resolve_team
 from tasks.datasets import load_model_dataset, load_model_frames
+from tasks.model_report import publish_model_report
 from tasks.storage.models import ModelEntry, get_latest_model, register_models, write_predictions
 from tasks.storage.reads import read_polymarket_asks_at_times
 
@@ -172,6 +174,15 @@ async def train_model(
     summary["oos_predictions_written"] = await write_predictions(rows) if rows else 0
     logger.info("selected %s for %s (validated: %s)", summary["selected"], market, summary["validated"])
     summary = _json_safe(summary)
+    # 4. the selected model's report: walk-forward calibration chart and coefficients/importance (PNG)
+    chosen = next(e for e in entries if e.selected)
+    summary["report"] = await publish_model_report(
+        chosen.model,
+        chosen.metrics["calibration"],
+        summary["walk_forward"][summary["selected"]],
+        stage="train",
+        title=f"{market} {chosen.model.kind}: walk-forward (training window)",
+    )
     await acreate_table_artifact(
         table=training_table(summary),
         key=f"clv-training-{market}",
@@ -232,6 +243,7 @@ def score(model: ClvModel, data: pd.DataFrame, market: str) -> dict[str, Any]:
     low, high = skill_interval(y, predicted, data["event_id"].to_numpy())
     out["skill_ci95"] = [_finite(low), _finite(high)]
     out["threshold"] = threshold
+    out["calibration"] = _json_safe(calibration_table(y, predicted).to_dict(orient="list"))
     return out
 
 
@@ -278,6 +290,14 @@ async def evaluate_model(
         "date_from": start,
         "date_to": end,
     }
+    # 4. calibration chart and coefficients/importance of the scored model (PNG + artifact)
+    result["report"] = await publish_model_report(
+        model,
+        result["calibration"],
+        result,
+        stage="evaluate",
+        title=f"{market} {model.kind}: {start:%Y-%m-%d} to {end:%Y-%m-%d}",
+    )
     logger.info(
         "%s %s: n=%s r2=%s baseline r2=%s",
         market,
@@ -375,6 +395,7 @@ async def score_upcoming(
             sharp_books=settings.sharp_books,
             max_staleness=timedelta(minutes=settings.max_staleness_minutes),
             devig_method=settings.devig_method,
+            history=frames.history,
         )
         if not frames.odds.empty
         else pd.DataFrame()
