@@ -36,9 +36,10 @@ os.environ.pop("ODDS_API_KEY", None)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from flows.demo import DemoOptions, demo_database_url, run_demo
+from flows.demo import run_demo
 from odds_models.db import create_database_if_missing
 from replay.simulate import SimulatedSource
+from replay.stage import DemoOptions, demo_database_url
 
 SENTINEL = "SENTINEL-faults-campaign-key"
 PLANS: list[tuple[str, str]] = [

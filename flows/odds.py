@@ -104,7 +104,7 @@ async def _quota_check(spooled: SpooledFetch) -> list[str]:
     return warnings
 
 
-@flow(name="sync_events", log_prints=False)
+@flow(name="sync-events", log_prints=False)
 async def sync_events() -> dict[str, Any]:
     """List upcoming NBA games (free /events) and upsert them."""
     spool = await _drain()
@@ -114,7 +114,7 @@ async def sync_events() -> dict[str, Any]:
     return {"spool": spool, **stored}
 
 
-@flow(name="fetch_odds")
+@flow(name="fetch-odds")
 async def fetch_odds(force: bool = False, predict_after: bool = True) -> dict[str, Any]:
     """The tick: sync events (free), then one paid /odds call when some game is due in its tier."""
     logger = get_run_logger()
@@ -137,7 +137,7 @@ async def fetch_odds(force: bool = False, predict_after: bool = True) -> dict[st
     except BudgetExceeded as exc:
         logger.warning(str(exc))
         summary["paid_call"] = f"blocked: {exc}"
-        await _artifacts("oddsapi-fetch-odds", "fetch_odds", summary)
+        await _artifacts("oddsapi-fetch-odds", "fetch-odds", summary)
         return summary
     # 4. one paid call for the whole slate (spooled first), then store
     spooled = await fetch_odds_task()
@@ -145,7 +145,7 @@ async def fetch_odds(force: bool = False, predict_after: bool = True) -> dict[st
     summary.update(paid_call="done", events_in_response=spooled.events, cost=spooled.cost,
                    quota=spooled.quota, stored=stored)  # fmt: skip
     summary["quota_warnings"] = await _quota_check(spooled)
-    await _artifacts("oddsapi-fetch-odds", "fetch_odds", summary)
+    await _artifacts("oddsapi-fetch-odds", "fetch-odds", summary)
     if stored.get("quality_issues"):
         await _artifacts("oddsapi-data-quality", "Odds data quality",
                          {k: stored.get(k, 0) for k in ("quality_issues", "odds_invalid", "odds_rejected")})  # fmt: skip
@@ -165,7 +165,7 @@ async def _predict_after_fetch(logger: Any) -> dict[str, Any] | str:
         return f"failed: {type(exc).__name__}"
 
 
-@flow(name="fetch_scores")
+@flow(name="fetch-scores")
 async def fetch_scores(days_from: int | None = 1) -> dict[str, Any]:
     """Fetch /scores (paid: 1 credit, 2 with days_from) and move games through their lifecycle."""
     logger = get_run_logger()
@@ -184,7 +184,7 @@ async def fetch_scores(days_from: int | None = 1) -> dict[str, Any]:
     summary.update(paid_call="done", games=spooled.events, cost=spooled.cost, quota=spooled.quota,
                    stored=stored)  # fmt: skip
     summary["quota_warnings"] = await _quota_check(spooled)
-    await _artifacts("oddsapi-fetch-scores", "fetch_scores", summary)
+    await _artifacts("oddsapi-fetch-scores", "fetch-scores", summary)
     return summary
 
 
@@ -192,7 +192,7 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time(0, 0), tzinfo=UTC)
 
 
-@flow(name="backfill_odds_history")
+@flow(name="backfill-odds-history")
 async def backfill_odds_history(
     start: date,
     end: date,
@@ -234,7 +234,7 @@ async def backfill_odds_history(
     return summary
 
 
-@flow(name="import_oddsapi_files")
+@flow(name="import-oddsapi-files")
 async def import_oddsapi_files(paths: list[str], reject_invalid: bool | None = None) -> dict[str, Any]:
     """Import saved Odds API responses (.json / .json.gz files or folders); idempotent."""
     summary = await import_files_task(paths, reject_invalid)

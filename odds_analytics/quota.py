@@ -176,7 +176,7 @@ def plan_month(
     budget: int = 0,
     until: datetime | None = None,
 ) -> MonthPlan:
-    """Simulate the `fetch_odds` tick from `now` to the month end over the known schedule.
+    """Simulate the `fetch-odds` tick from `now` to the month end over the known schedule.
 
     At each tick, one paid `/odds` call happens when some game is due in its tier; that call snapshots every
     listed game (the slate), as the real flow does. Returns credits and average snapshots per game by tier.

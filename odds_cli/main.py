@@ -88,19 +88,13 @@ def main() -> None:
     except OddsPipelineError as exc:
         typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(1)
-    except Exception as exc:
-        from typer._click import exceptions as click_exc  # typer vendors click
-
-        if isinstance(exc, click_exc.NoArgsIsHelpError):
-            exc.show()
+    except typer.TyperException as exc:  # typer's public base of its command-line errors
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a group called without a command: its help
+            exc.show()  # type: ignore[attr-defined]
             sys.exit(0)
-        if isinstance(exc, click_exc.UsageError):
-            typer.echo(f"error: {exc.format_message()}", err=True)
-            sys.exit(2)
-        if isinstance(exc, click_exc.ClickException):
-            typer.echo(f"error: {exc.format_message()}", err=True)
-            sys.exit(exc.exit_code)
-        raise
+        # usage errors exit 2 (their exit_code), other command-line errors theirs
+        typer.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ def quota(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     days: Annotated[int, typer.Option("--days", min=1, max=90, help="Days of per-endpoint spend.")] = 7,
     tick_minutes: Annotated[float, typer.Option("--tick-minutes", min=1,
-                                                help="Cadence of the fetch_odds tick for the plan.")] = 5.0,
+                                                help="Cadence of the fetch-odds tick for the plan.")] = 5.0,
 ) -> None:  # fmt: skip
     """The Odds API quota, credits per endpoint over the last days, and this month's plan per tier."""
     from odds_analytics.quota import odds_call_cost, plan_month, snapshots_per_game

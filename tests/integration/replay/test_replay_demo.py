@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from flows.demo import DemoOptions, run_demo
+from flows.demo import run_demo
 from replay.simulate import SimulatedSource
+from replay.stage import DemoOptions
 
 pytestmark = [
     pytest.mark.db,
@@ -91,8 +92,8 @@ def test_demo_flows_faults_rerun_and_sentinel_key(
     clean = run_demo(_options(replay_db, tmp_path / "clean", reset=True))
     steps = clean.steps
     assert not steps["failures"], steps["failures"]
-    for name in ("sync_events", "fetch_odds", "fetch_scores", "discover_polymarket", "poll_polymarket_prices",
-                 "link_polymarket", "backfill_odds_history", "backfill_polymarket_history"):  # fmt: skip
+    for name in ("sync-events", "fetch-odds", "fetch-scores", "discover-polymarket", "poll-polymarket-prices",
+                 "link-polymarket", "backfill-odds-history", "backfill-polymarket-history"):  # fmt: skip
         assert steps["runs"].get(name, 0) >= 1, name
     counts = clean.figures["counts"]
     for table in ("events", "odds_snapshots", "odds", "fetch_logs", "polymarket_events", "polymarket_markets",
