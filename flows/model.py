@@ -83,6 +83,7 @@ async def train_model(
         summary["walk_forward"][summary["selected"]],
         stage="train",
         title=f"{market} {chosen.model.kind}: walk-forward (training window)",
+        data=data,
     )
     await acreate_table_artifact(
         table=training_table(summary),
@@ -131,6 +132,7 @@ async def evaluate_model(
         result,
         stage="evaluate",
         title=f"{market} {model.kind}: {start:%Y-%m-%d} to {end:%Y-%m-%d}",
+        data=data,
     )
     logger.info(
         "%s %s: n=%s r2=%s baseline r2=%s",

@@ -32,15 +32,18 @@ _FIGURES = (
 )
 
 
-def importance_rows(model: ClvModel) -> list[dict[str, Any]]:
+def importance_rows(model: ClvModel, data: pd.DataFrame | None = None) -> list[dict[str, Any]]:
     """One row per feature: `coef` (and std_err, t, p_value for OLS) and/or `gain`, largest first.
 
-    An ensemble merges its members' rows (the linear member's coefficients, the trees' gain).
+    With `data`, linear rows also get `per_sd`: the coefficient times the feature's standard deviation in
+    `data`, winsorised at the model's training bounds as the model sees it (the move one typical swing of
+    the feature predicts, in target units), which compares features of different units. An ensemble merges its members' rows (the linear member's coefficients, the trees'
+    gain).
     """
     if "members" in model.state:
         merged: dict[str, dict[str, Any]] = {}
         for member in model.state["members"]:
-            for row in importance_rows(model_from_dict(member)):
+            for row in importance_rows(model_from_dict(member), data):
                 merged.setdefault(row["feature"], {"feature": row["feature"]}).update(
                     {k: v for k, v in row.items() if k != "feature"}
                 )
@@ -52,6 +55,15 @@ def importance_rows(model: ClvModel) -> list[dict[str, Any]]:
         ]
         for name, gain in model.info.get("importance_gain", {}).items():
             rows.append({"feature": name, "gain": float(gain)})
+    if data is not None and "members" not in model.state:  # an ensemble's rows are its members'
+        clip = model.state.get("clip", {})
+        for row in rows:
+            if "coef" in row and row["feature"] in data.columns:
+                values = pd.to_numeric(data[row["feature"]], errors="coerce")
+                if row["feature"] in clip:  # the model sees its inputs winsorised at the training bounds
+                    values = values.clip(*clip[row["feature"]])
+                sd = float(values.std(ddof=0))
+                row["per_sd"] = row["coef"] * sd if math.isfinite(sd) else None
     return sorted(
         rows,
         key=lambda r: (
@@ -112,10 +124,10 @@ def report_markdown(
     ]
     lines += ["", "## Coefficients / importance", ""]
     if importance:
-        lines += ["| feature | coef | std err | t | p | gain |", "|---|---|---|---|---|---|"]
+        lines += ["| feature | coef | per sd | std err | t | p | gain |", "|---|---|---|---|---|---|---|"]
         lines += [
-            f"| {r['feature']} | {_fmt(r.get('coef'))} | {_fmt(r.get('std_err'))} | {_fmt(r.get('t'), '{:.2f}')} "
-            f"| {_fmt(r.get('p_value'), '{:.3f}')} | {_fmt(r.get('gain'), '{:.3g}')} |"
+            f"| {r['feature']} | {_fmt(r.get('coef'))} | {_fmt(r.get('per_sd'))} | {_fmt(r.get('std_err'))} "
+            f"| {_fmt(r.get('t'), '{:.2f}')} | {_fmt(r.get('p_value'), '{:.3f}')} | {_fmt(r.get('gain'), '{:.3g}')} |"
             for r in importance
         ]
     else:

@@ -28,9 +28,17 @@ _TOP_FEATURES = 20
 
 
 def write_model_report(
-    model: ClvModel, calibration: pd.DataFrame | Mapping[str, Any], directory: Path, title: str
+    model: ClvModel,
+    calibration: pd.DataFrame | Mapping[str, Any],
+    directory: Path,
+    title: str,
+    data: pd.DataFrame | None = None,
 ) -> dict[str, str]:
-    """Write calibration.png, importance.png, calibration.csv and importance.csv; returns their paths."""
+    """Write calibration.png, importance.png, calibration.csv and importance.csv; returns their paths.
+
+    The coefficient panel shows each linear coefficient times the feature's standard deviation in `data`
+    (when given; the raw coefficient otherwise); a second panel shows XGBoost gain when the model has trees.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -38,7 +46,7 @@ def write_model_report(
 
     directory.mkdir(parents=True, exist_ok=True)
     cal = pd.DataFrame(calibration_rows(calibration))
-    imp = pd.DataFrame(importance_rows(model))
+    imp = pd.DataFrame(importance_rows(model, data))
     paths = {
         "calibration.png": directory / "calibration.png",
         "importance.png": directory / "importance.png",
@@ -64,14 +72,25 @@ def write_model_report(
     fig.savefig(paths["calibration.png"], dpi=110)
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(7, 5))
-    column = "coef" if "coef" in imp.columns else ("gain" if "gain" in imp.columns else None)
-    if column is not None:
-        top = imp[(imp["feature"] != "const") & imp[column].notna()].head(_TOP_FEATURES).iloc[::-1]
-        ax.barh(top["feature"], top[column], color="tab:green")
+    panels = []
+    if "coef" in imp.columns:
+        column = "per_sd" if "per_sd" in imp.columns and imp["per_sd"].notna().any() else "coef"
+        label = (
+            "move per +1 sd of the feature (target units)"
+            if column == "per_sd"
+            else "coefficient (raw units)"
+        )
+        panels.append((column, label, "tab:green"))
+    if "gain" in imp.columns and imp["gain"].notna().any():
+        panels.append(("gain", "XGBoost gain", "tab:orange"))
+    fig, axes = plt.subplots(1, max(1, len(panels)), figsize=(6.5 * max(1, len(panels)), 5), squeeze=False)
+    for ax, (column, label, color) in zip(axes[0], panels, strict=False):
+        top = imp[(imp["feature"] != "const") & imp[column].notna()]
+        top = top.reindex(top[column].abs().sort_values(ascending=False).index).head(_TOP_FEATURES).iloc[::-1]
+        ax.barh(top["feature"], top[column], color=color)
         ax.axvline(0, color="black", lw=0.5)
-        ax.set_xlabel("coefficient (raw feature units)" if column == "coef" else "XGBoost gain")
-    ax.set_title(f"{title}: {'coefficients' if column == 'coef' else 'importance'}", fontsize=9)
+        ax.set_xlabel(label)
+    axes[0][0].set_title(f"{title}: coefficients / importance", fontsize=9)
     fig.tight_layout()
     fig.savefig(paths["importance.png"], dpi=110)
     plt.close(fig)
@@ -86,17 +105,21 @@ async def publish_model_report(
     *,
     stage: str,
     title: str,
+    data: pd.DataFrame | None = None,
 ) -> dict[str, str]:
-    """Write the report files and publish the markdown artifact; returns the file paths."""
+    """Write the report files and publish the markdown artifact; returns the file paths.
+
+    `data`: the rows the report is about (the training window or the scored window), for the per-sd scale.
+    """
     name = f"clv-{model.market}-{model.kind}"
     directory = get_settings().reports_dir / "models" / f"{name}-{model.fingerprint()}-{stage}"
-    paths = write_model_report(model, calibration, directory, title)
+    paths = write_model_report(model, calibration, directory, title, data)
     await acreate_markdown_artifact(
         markdown=report_markdown(
             title,
             figures,
             calibration_rows(calibration),
-            importance_rows(model),
+            importance_rows(model, data),
             {k: v for k, v in paths.items() if k.endswith(".png")},
         ),
         key=f"clv-model-{model.market}-{stage}",

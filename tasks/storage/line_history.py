@@ -3,8 +3,9 @@
     async with async_session_maker() as session:
         history = await read_line_history(session, before=datetime(2023, 10, 1, tzinfo=UTC))
 
-Only sources that gave an opening line count (today the SportsbookReview file, `odds import closing-lines
---format sbr`): the prior needs the open and the close of one game from one source. The result is
+Only games with an opening and a closing line from one source count (today the SportsbookReview file,
+`odds import closing-lines --format sbr`; the Kaggle file gives closes only). The game date is the
+US/Eastern date of tip-off, as the imports match games. The result is
 `odds_analytics.prior.line_history`'s frame (day, home_team, away_team, market, open, close); which seasons
 the prior may use is decided there (only those before each row's season).
 """
@@ -23,18 +24,17 @@ from odds_analytics.prior import PRIOR_MARKETS, line_history
 
 __all__ = ["read_line_history"]
 
+# one side per game is enough (the home spread, the Over): line_history pairs open and close per source
 _HISTORY_SQL = """
-SELECT ev.commence_time, ev.home_team, ev.away_team, c.source, c.kind, c.market, c.outcome, c.point
+SELECT (ev.commence_time AT TIME ZONE 'America/New_York')::date AS day, ev.home_team, ev.away_team,
+       c.source, c.kind, c.market, c.outcome, c.point
 FROM closing_lines AS c
 JOIN events AS ev ON ev.id = c.event_id
-WHERE c.market = ANY(:markets) AND c.point IS NOT NULL AND c.kind IN ('open', 'close')
-  AND ev.commence_time < :before
-  AND EXISTS (
-      SELECT 1 FROM closing_lines AS o
-      WHERE o.event_id = c.event_id AND o.source = c.source AND o.kind = 'open' AND o.market = c.market
-  )
+WHERE c.kind IN ('open', 'close') AND c.point IS NOT NULL AND ev.commence_time < :before
+  AND ((c.market = 'spreads' AND c.outcome = ev.home_team) OR (c.market = 'totals' AND c.outcome = 'Over'))
+  AND c.market = ANY(:markets)
 """
-_COLUMNS = ["commence_time", "home_team", "away_team", "source", "kind", "market", "outcome", "point"]
+_COLUMNS = ["day", "home_team", "away_team", "source", "kind", "market", "outcome", "point"]
 
 
 async def read_line_history(
@@ -46,7 +46,5 @@ async def read_line_history(
     )
     result = await session.execute(stmt, {"markets": list(markets), "before": before})
     rows = pd.DataFrame(result.all(), columns=_COLUMNS)
-    if rows.empty:
-        return line_history(rows)
     rows["point"] = rows["point"].astype(float)
     return line_history(rows)

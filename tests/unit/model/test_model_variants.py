@@ -163,3 +163,21 @@ def test_report_tables_describe_the_model(spreads: pd.DataFrame, fitted) -> None
     assert "[+1.00%, +5.00%]" in text
     assert "| 1 | 5 | 1.0000 | 0.7000 |" in text
     assert "| cross_market_gap |" in text
+
+
+def test_report_scales_coefficients_by_the_feature_spread_and_draws_both_panels(
+    spreads, fitted, tmp_path
+) -> None:
+    from tasks.model_report import write_model_report
+
+    rows = {r["feature"]: r for r in importance_rows(fitted["ols_xgb"], spreads)}
+    gap = rows["cross_market_gap"]
+    lo, hi = fitted["ols_ext"].state["clip"]["cross_market_gap"]
+    assert gap["per_sd"] == pytest.approx(gap["coef"] * spreads["cross_market_gap"].clip(lo, hi).std(ddof=0))
+    assert "per_sd" not in rows.get("book_std", {})  # a tree-only feature has no coefficient to scale
+    cal = {"bin": [0, 1], "n": [5, 5], "mean_predicted": [-1.0, 1.0], "mean_realised": [-0.5, 0.7]}
+    paths = write_model_report(fitted["ols_xgb"], cal, tmp_path / "report", "spreads ols_xgb", spreads)
+    for name in ("calibration.png", "importance.png"):
+        assert (tmp_path / "report" / name).read_bytes()[:4] == b"\x89PNG"
+    table = pd.read_csv(paths["importance.csv"])
+    assert {"feature", "coef", "per_sd", "gain"} <= set(table.columns)
