@@ -46,7 +46,8 @@ def write_model_report(
 
     directory.mkdir(parents=True, exist_ok=True)
     cal = pd.DataFrame(calibration_rows(calibration))
-    imp = pd.DataFrame(importance_rows(model, data))
+    rows = importance_rows(model, data)
+    imp = pd.DataFrame(rows) if rows else pd.DataFrame(columns=["feature"])  # no_change has no parameters
     paths = {
         "calibration.png": directory / "calibration.png",
         "importance.png": directory / "importance.png",
