@@ -21,14 +21,14 @@ import threading
 import warnings
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from odds_models.dburl import database_name, hide_password, normalise_database_url, with_database
 from odds_models.errors import ConfigError
-from odds_models.settings import Settings, get_settings, normalise_database_url
+from odds_models.settings import Settings, get_settings
 
 __all__ = [
     "async_session_maker",
@@ -51,20 +51,6 @@ _session_factory: async_sessionmaker[AsyncSession] | None = None
 _embedded_servers: dict[Path, Any] = {}
 
 EMBEDDED_DATABASE = "odds"
-
-
-def hide_password(url: str) -> str:
-    """The URL with its password replaced by `***` (for display)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def database_name(url: str) -> str:
-    """The database name of a URL (the path without its slash)."""
-    return urlsplit(url).path.lstrip("/")
 
 
 def _start_embedded(pgdata: Path) -> Any:
@@ -110,10 +96,7 @@ def _create_database_sync(admin_uri: str, database: str) -> None:
 
 def create_database_if_missing(url: str) -> None:
     """Create the database of `url` on its server when it does not exist (connects to `postgres`)."""
-    name = database_name(url)
-    parts = urlsplit(url)
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    _create_database_sync(admin, name)
+    _create_database_sync(with_database(url, "postgres"), database_name(url))
 
 
 def _asyncpg_dsn(url: str) -> str:

@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from odds_models.dburl import normalise_database_url
 from odds_models.errors import ConfigError
 
 __all__ = ["Settings", "default_odds_home", "get_settings", "load_settings", "normalise_database_url"]
@@ -30,17 +31,6 @@ def default_odds_home() -> Path:
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         return Path("/var/lib/odds-pipeline")
     return Path.home() / ".odds-pipeline"
-
-
-def normalise_database_url(url: str) -> str:
-    """Accept `postgres://`, `postgresql://` and `postgresql+asyncpg://`; return the asyncpg form."""
-    url = url.strip()
-    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://", "postgresql+psycopg://"):
-        if url.startswith(prefix):
-            return "postgresql+asyncpg://" + url[len(prefix) :]
-    if url.startswith("postgresql+asyncpg://"):
-        return url
-    raise ValueError("must start with postgresql:// or postgresql+asyncpg://")
 
 
 class Settings(BaseSettings):
