@@ -143,6 +143,24 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("odds_home")
+    @classmethod
+    def _usable_home(cls, value: Path) -> Path:
+        """A folder we can write in, or one we can create (its nearest existing parent is a writable folder)."""
+        path = value.expanduser()
+        existing = path
+        while not existing.exists() and existing.parent != existing:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise ValueError(
+                f"{existing} is not a folder" + ("" if existing == path else f", so {path} cannot be one")
+            )
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise ValueError(
+                f"{existing} is not writable" + ("" if existing == path else f", so {path} cannot be created")
+            )
+        return path
+
     @field_validator("odds_api_key", mode="before")
     @classmethod
     def _empty_key_is_none(cls, value: object) -> object:

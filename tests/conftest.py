@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 # Must run before prefect is imported; the harness server subprocess inherits os.environ.
@@ -128,6 +129,35 @@ def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch
     get_settings.cache_clear()
     yield monkeypatch
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def odds(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[..., tuple[int, str, str]]:
+    """Run the real `odds` entry point in-process: `code, out, err = odds("import", "oddsapi", path)`.
+
+    `odds_cli.main.main()` with its error policy and its console log handler (bound to the captured
+    stderr), so `err` is what a user would see, Prefect's logs included.
+    """
+    from odds_cli.main import main
+    from odds_models.settings import get_settings
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["odds", *argv])
+        get_settings.cache_clear()
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        finally:
+            get_settings.cache_clear()
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
 
 
 # ------------------------------------------------------------------------------------------------------

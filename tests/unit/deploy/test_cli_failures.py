@@ -1,0 +1,176 @@
+"""Expected failures through the real `odds` entry point: one line on stderr, the right exit code, no traceback.
+
+Exit 2 for bad arguments and settings, 1 for a failed run. These cases need no database and no Prefect
+engine (the ones that do are in `tests/integration/deploy/test_cli_failures_db.py`); every database URL here
+points at a closed port, so a command that wrongly got as far as connecting fails differently.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import typer
+
+from odds_models.settings import get_settings
+
+Odds = Callable[..., tuple[int, str, str]]
+CLOSED_DB = "postgresql://postgres@127.0.0.1:9/odds_nowhere_test"
+FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures"
+
+
+def assert_one_line(result: tuple[int, str, str], code: int, pattern: str) -> str:
+    """The command exited `code` with exactly one non-empty stderr line, `error: ...` matching `pattern`."""
+    exit_code, out, err = result
+    assert "Traceback" not in out + err, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert exit_code == code, f"exit {exit_code}, stderr:\n{err}"
+    assert len(lines) == 1, f"expected one line on stderr, got:\n{err}"
+    assert lines[0].startswith("error: "), lines[0]
+    assert re.search(pattern, lines[0]), lines[0]
+    return lines[0]
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    monkeypatch.setenv("DATABASE_URL", CLOSED_DB)
+    get_settings.cache_clear()
+    yield monkeypatch
+    get_settings.cache_clear()
+
+
+# --- settings ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "pattern"),
+    [
+        ("postgresql://postgres@127.0.0.1:abc/odds_test", r"DATABASE_URL.*port 'abc' is not a number"),
+        ("postgresql://postgres@127.0.0.1:9/odds_test?sslmode=bogus", r"DATABASE_URL.*sslmode 'bogus'"),
+        ("postgresql://postgres@127.0.0.1:9/a_test?database=b_test", r"DATABASE_URL.*more than one database"),
+        ("postgresql://postgres@127.0.0.1:9/odds_test?timeout=5", r"DATABASE_URL.*unsupported.*timeout"),
+        ("postgresql://postgres@127.0.0.1:9/odds_test", r"DATABASE_URL.*127\.0\.0\.1:9.*connection refused"),
+        ("postgresql://postgres@no-such-host.invalid/odds_test", r"DATABASE_URL.*unknown host"),
+    ],
+    ids=["port", "sslmode", "two-databases", "query", "closed-port", "unknown-host"],
+)
+def test_bad_database_url_names_the_setting(
+    value: str, pattern: str, odds: Odds, env: pytest.MonkeyPatch
+) -> None:
+    env.setenv("DATABASE_URL", value)
+    assert_one_line(odds("status", "show"), 2, pattern)
+
+
+@pytest.mark.parametrize("below", ["", "sub/dir"], ids=["a-file", "under-a-file"])
+def test_unusable_odds_home_names_the_setting(
+    below: str, tmp_path: Path, odds: Odds, env: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    env.setenv("ODDS_HOME", str(blocker / below) if below else str(blocker))
+    assert_one_line(odds("status", "show"), 2, r"ODDS_HOME.*not-a-folder is not a folder")
+
+
+def test_bad_log_level_names_the_setting(odds: Odds, env: pytest.MonkeyPatch) -> None:
+    env.setenv("ODDS_LOG_LEVEL", "loud")
+    assert_one_line(odds("status", "show"), 2, r"ODDS_LOG_LEVEL.*LOUD")
+
+
+# --- the exit code of `typer.Exit(n)` reaches the shell, for every command ---------------------------------
+
+
+def test_typer_exit_code_is_not_discarded(odds: Odds) -> None:
+    from odds_cli.main import app
+
+    def failing() -> None:
+        typer.echo("error: the command says why", err=True)
+        raise typer.Exit(3)
+
+    app.command("zz-exit-probe")(failing)
+    try:
+        assert_one_line(odds("zz-exit-probe"), 3, "says why")
+    finally:
+        app.registered_commands.pop()
+
+
+# --- import oddsapi / polymarket: bad files ---------------------------------------------------------------
+
+
+def _corrupt_gzip(path: Path) -> Path:
+    blob = bytearray(gzip.compress(json.dumps([{"id": str(i) * (i % 7)} for i in range(500)]).encode()))
+    for i in range(20, 60):
+        blob[i] ^= 0xFF
+    path.write_bytes(bytes(blob))
+    return path
+
+
+def test_import_oddsapi_unreadable_file_exits_1(tmp_path: Path, odds: Odds, env: pytest.MonkeyPatch) -> None:
+    bad = _corrupt_gzip(tmp_path / "odds.json.gz")
+    line = assert_one_line(odds("import", "oddsapi", str(bad)), 1, r"PayloadError: 1 of 1 file")
+    assert "corrupt or truncated gzip" in line
+    assert "nothing was stored" in line
+
+
+def test_import_oddsapi_gzip_bomb_stops_at_the_cap(
+    tmp_path: Path, odds: Odds, env: pytest.MonkeyPatch
+) -> None:
+    from tasks.files import MAX_PAYLOAD_BYTES
+
+    bomb = tmp_path / "bomb.json.gz"
+    packer = zlib.compressobj(1, zlib.DEFLATED, 31)  # gzip framing
+    chunk = b" " * 2**20
+    with bomb.open("wb") as out:
+        out.write(packer.compress(b"["))
+        for _ in range(MAX_PAYLOAD_BYTES // len(chunk) + 2):
+            out.write(packer.compress(chunk))
+        out.write(packer.compress(b"]") + packer.flush())
+    assert bomb.stat().st_size < 2**20  # a small file that inflates past the cap
+    assert_one_line(
+        odds("import", "oddsapi", str(bomb)), 1, r"bomb\.json\.gz: larger than .* once decompressed"
+    )
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [("2023-12-11T16:57:44Z", "9999-12-31T23:59:59Z"), ("2023-12-11T16:57:44Z", "0001-01-01T00:00:00+05:00")],
+    ids=["year-9999", "year-1"],
+)
+def test_import_oddsapi_out_of_range_time_exits_1(
+    old: str, new: str, tmp_path: Path, odds: Odds, env: pytest.MonkeyPatch
+) -> None:
+    text = (FIXTURES / "oddsapi_odds_basketball_nba_2023-12-11_bigdataproject.json").read_text()
+    path = tmp_path / "odds.json"
+    path.write_text(text.replace(old, new))
+    assert_one_line(odds("import", "oddsapi", str(path)), 1, r"PayloadError: 1 of 1 file.*odds\.json")
+
+
+def test_import_polymarket_corrupt_deflate_exits_1(
+    tmp_path: Path, odds: Odds, env: pytest.MonkeyPatch
+) -> None:
+    bad = _corrupt_gzip(tmp_path / "events.json.gz")
+    assert_one_line(odds("import", "polymarket", str(bad)), 1, r"events\.json\.gz: corrupt or truncated gzip")
+
+
+# --- backtest arguments ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("strategy", "param", "pattern"),
+    [
+        ("flat", "market=bogus", r"market must be one of h2h, spreads, totals"),
+        ("basic_ev", "min_edge=abc", r"--param.*min_edge"),
+        ("line_shopping", "min_books=many", r"--param.*min_books|many"),
+    ],
+)
+def test_backtest_bad_param_lists_the_valid_values(
+    strategy: str, param: str, pattern: str, odds: Odds, env: pytest.MonkeyPatch
+) -> None:
+    result = odds("backtest", "run", "--strategy", strategy, "--start", "2024-01-01", "--end", "2024-01-31",
+                  "--param", param)  # fmt: skip
+    assert_one_line(result, 2, pattern)
