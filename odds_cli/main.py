@@ -93,7 +93,30 @@ def failure_line(exc: BaseException) -> tuple[int, str] | None:
     reason = describe_connection_failure(exc)
     if reason is not None:
         return 2, f"{_database_setting()}: cannot connect: {reason}"
+    api = _prefect_api_failure(exc)
+    if api is not None:
+        return 2, api
     return None
+
+
+def _prefect_api_failure(exc: BaseException) -> str | None:
+    """Our API clients wrap every httpx error in an `UpstreamError`; a raw httpx connection error is the
+    Prefect client's (PREFECT_API_URL set to a server that is not running)."""
+    import httpx
+
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    transport = next((e for e in chain if isinstance(e, httpx.TransportError)), None)
+    if transport is None:
+        return None
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    where = f"PREFECT_API_URL ({url})" if url else "the Prefect API"
+    return f"{where}: cannot connect ({type(transport).__name__}); start the server or unset PREFECT_API_URL"
 
 
 def _database_setting() -> str:

@@ -148,6 +148,8 @@ def describe_connection_failure(exc: BaseException) -> str | None:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        if type(current).__module__.split(".")[0] in ("httpx", "httpcore"):
+            return None  # an HTTP client's socket error (the Prefect API, say), not the database's
         if isinstance(current, socket.gaierror):
             return f"unknown host ({current.strerror})"
         if isinstance(

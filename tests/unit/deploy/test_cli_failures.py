@@ -174,3 +174,12 @@ def test_backtest_bad_param_lists_the_valid_values(
     result = odds("backtest", "run", "--strategy", strategy, "--start", "2024-01-01", "--end", "2024-01-31",
                   "--param", param)  # fmt: skip
     assert_one_line(result, 2, pattern)
+
+
+def test_unreachable_prefect_api_names_the_setting(odds: Odds, env: pytest.MonkeyPatch) -> None:
+    """Not mistaken for the database: the socket error is the Prefect client's."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}):
+        result = odds("backtest", "run", "--strategy", "flat", "--start", "2024-01-01", "--end", "2024-01-02")
+    assert_one_line(result, 2, r"PREFECT_API_URL \(http://127\.0\.0\.1:9/api\): cannot connect")
