@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 # Must run before prefect is imported; the harness server subprocess inherits os.environ.
@@ -131,21 +132,20 @@ def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch
     get_settings.cache_clear()
 
 
-@pytest.fixture
-def odds(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Callable[..., tuple[int, str, str]]:
-    """Run the real `odds` entry point in-process: `code, out, err = odds("import", "oddsapi", path)`.
+class OddsCommand:
+    """The real `odds` entry point, in-process: `odds_cli.main.main()` with its error policy and its console
+    log handler bound to the captured stderr, so `err` is what a user would see, Prefect's logs included."""
 
-    `odds_cli.main.main()` with its error policy and its console log handler (bound to the captured
-    stderr), so `err` is what a user would see, Prefect's logs included.
-    """
-    from odds_cli.main import main
-    from odds_models.settings import get_settings
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+        self.monkeypatch, self.capsys = monkeypatch, capsys
 
-    def run(*argv: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["odds", *argv])
+    def __call__(self, *argv: str) -> tuple[int, str, str]:
+        """`code, out, err = odds("import", "oddsapi", path)`."""
+        from odds_cli.main import main
+        from odds_models.settings import get_settings
+
+        self.capsys.readouterr()
+        self.monkeypatch.setattr(sys, "argv", ["odds", *argv])
         get_settings.cache_clear()
         code = 0
         try:
@@ -154,10 +154,25 @@ def odds(
             code = exc.code if isinstance(exc.code, int) else 1
         finally:
             get_settings.cache_clear()
-        captured = capsys.readouterr()
+        captured = self.capsys.readouterr()
         return code, captured.out, captured.err
 
-    return run
+    def fails(self, code: int, pattern: str, *argv: str) -> str:
+        """Run; assert exit `code`, no traceback, and exactly one stderr line `error: ...` matching `pattern`."""
+        exit_code, out, err = self(*argv)
+        assert "Traceback" not in out + err, err
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert exit_code == code, f"exit {exit_code}, stderr:\n{err}"
+        assert len(lines) == 1, f"expected one line on stderr, got:\n{err}"
+        assert lines[0].startswith("error: "), lines[0]
+        assert re.search(pattern, lines[0]), lines[0]
+        return lines[0]
+
+
+@pytest.fixture
+def odds(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> OddsCommand:
+    """Run the `odds` command in-process (see `OddsCommand`)."""
+    return OddsCommand(monkeypatch, capsys)
 
 
 # ------------------------------------------------------------------------------------------------------

@@ -26,15 +26,6 @@ async def priced(seed: Seed) -> None:
     )  # fmt: skip
 
 
-def _one_line(result: tuple[int, str, str], code: int) -> str:
-    exit_code, out, err = result
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert "Traceback" not in out + err, err
-    assert exit_code == code, err
-    assert len(lines) == 1, f"expected one line on stderr, got:\n{err}"
-    return lines[0]
-
-
 def _runs() -> int:
     from sqlalchemy import text
 
@@ -51,17 +42,14 @@ def _runs() -> int:
 
 
 def test_window_without_games(priced: None, odds, tmp_path) -> None:
-    line = _one_line(odds("backtest", "run", "--strategy", "flat", "--start", "2030-01-01", "--end", "2030-01-05",
-                          "--no-report"), 1)  # fmt: skip
-    assert "no games between 2030-01-01 and 2030-01-05" in line
+    odds.fails(1, r"NoDataError: no games between 2030-01-01 and 2030-01-05", "backtest", "run", "--strategy", "flat",
+               "--start", "2030-01-01", "--end", "2030-01-05", "--no-report")  # fmt: skip
     assert _runs() == 0
 
 
 def test_unknown_venue_lists_the_books(priced: None, odds) -> None:
-    line = _one_line(odds("backtest", "run", "--strategy", "flat", "--start", "2024-01-09", "--end", "2024-01-10",
-                          "--venues", "fanduel,bogus", "--no-report"), 2)  # fmt: skip
-    assert "'bogus'" in line
-    assert line.endswith("fanduel, pinnacle")
+    odds.fails(2, r"venues: 'bogus' not among the books .*: fanduel, pinnacle$", "backtest", "run", "--strategy",
+               "flat", "--start", "2024-01-09", "--end", "2024-01-10", "--venues", "fanduel,bogus", "--no-report")  # fmt: skip
     assert _runs() == 0
     code, _, err = odds("backtest", "run", "--strategy", "flat", "--start", "2024-01-09", "--end", "2024-01-10",
                         "--venues", "fanduel", "--no-report")  # fmt: skip

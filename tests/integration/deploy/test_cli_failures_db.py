@@ -5,9 +5,9 @@ and nothing partial written. (The cases that need no database are in `tests/unit
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -15,25 +15,16 @@ import pytest
 from odds_models.db import run_coro_blocking
 from odds_models.dburl import with_database
 
+if TYPE_CHECKING:
+    from tests.conftest import OddsCommand
+
 pytestmark = pytest.mark.db
 
-Odds = Callable[..., tuple[int, str, str]]
 FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures"
 KAGGLE_HEADER = (
     "date,away,home,whos_favored,spread,total,moneyline_away,moneyline_home,score_away,score_home\n"
 )
 GOOD_ROW = "10/31/17,bos,cle,home,4.5,216,170,-200,99,102\n"
-
-
-def assert_one_line(result: tuple[int, str, str], code: int, pattern: str) -> str:
-    exit_code, out, err = result
-    assert "Traceback" not in out + err, err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert exit_code == code, f"exit {exit_code}, stderr:\n{err}"
-    assert len(lines) == 1, f"expected one line on stderr, got:\n{err}"
-    assert lines[0].startswith("error: "), lines[0]
-    assert re.search(pattern, lines[0]), lines[0]
-    return lines[0]
 
 
 def _count(table: str) -> int:
@@ -69,11 +60,11 @@ CLOSING_CASES = {
 @pytest.mark.engine
 @pytest.mark.usefixtures("prefect_harness")
 @pytest.mark.parametrize("case", sorted(CLOSING_CASES))
-def test_import_closing_lines_bad_file(case: str, db: str, tmp_path: Path, odds: Odds) -> None:
+def test_import_closing_lines_bad_file(case: str, db: str, tmp_path: Path, odds: OddsCommand) -> None:
     blob, pattern = CLOSING_CASES[case]
     path = tmp_path / f"{case}.csv"
     path.write_bytes(blob)
-    line = assert_one_line(odds("import", "closing-lines", str(path)), 1, pattern)
+    line = odds.fails(1, pattern, "import", "closing-lines", str(path))
     assert str(path) in line
     # the good first row was not stored either: a file is imported whole or not at all
     assert (_count("events"), _count("closing_lines")) == (0, 0)
@@ -83,12 +74,12 @@ def test_import_closing_lines_bad_file(case: str, db: str, tmp_path: Path, odds:
 
 
 @pytest.mark.shared
-def test_import_oddsapi_stores_the_good_file_and_exits_1(db: str, tmp_path: Path, odds: Odds) -> None:
+def test_import_oddsapi_stores_the_good_file_and_exits_1(db: str, tmp_path: Path, odds: OddsCommand) -> None:
     good = tmp_path / "good.json"
     good.write_bytes((FIXTURES / "oddsapi_odds_basketball_nba_2023-12-11_bigdataproject.json").read_bytes())
     bad = tmp_path / "bad.json"
     bad.write_text('[{"id": ')
-    line = assert_one_line(odds("import", "oddsapi", str(tmp_path)), 1, r"1 of 2 file\(s\) not imported")
+    line = odds.fails(1, r"1 of 2 file\(s\) not imported", "import", "oddsapi", str(tmp_path))
     assert "the other 1 were stored" in line
     assert "bad.json: not valid JSON" in line
     assert _count("odds") > 0
@@ -99,17 +90,17 @@ def test_import_oddsapi_stores_the_good_file_and_exits_1(db: str, tmp_path: Path
 
 @pytest.mark.shared
 def test_import_polymarket_year_one_date_exits_1_and_stores_nothing(
-    db: str, tmp_path: Path, odds: Odds
+    db: str, tmp_path: Path, odds: OddsCommand
 ) -> None:
     raw = (FIXTURES / "gamma_events_nba_2890-mavs-grizzlies-2021_wom-strategy.json").read_text()
     path = tmp_path / "events.json"
     path.write_text(raw.replace("2021-12-04T00:00:00Z", "0001-01-01T00:00:00+05:00"))
-    assert_one_line(odds("import", "polymarket", str(path)), 1, r"events\.json: .*out of range")
+    odds.fails(1, r"events\.json: .*out of range", "import", "polymarket", str(path))
     assert (_count("polymarket_events"), _count("polymarket_markets")) == (0, 0)
 
 
 @pytest.mark.shared
-def test_a_year_one_ticker_does_not_poison_linking(db: str, tmp_path: Path, odds: Odds) -> None:
+def test_a_year_one_ticker_does_not_poison_linking(db: str, tmp_path: Path, odds: OddsCommand) -> None:
     raw = json.loads((FIXTURES / "gamma_events_nba_2890-mavs-grizzlies-2021_wom-strategy.json").read_text())
     raw[0]["slug"] = raw[0]["ticker"] = "nba-dal-mem-0001-01-01"
     path = tmp_path / "events.json"
@@ -140,18 +131,18 @@ def _with_user(url: str, user: str) -> str:
     ids=["missing-database", "missing-role"],
 )  # fmt: skip
 def test_missing_database_or_role_names_the_setting(
-    make: Callable[[str], str], pattern: str, pg_url: str, odds: Odds, monkeypatch: pytest.MonkeyPatch
+    make: Callable[[str], str], pattern: str, pg_url: str, odds: OddsCommand, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", make(pg_url))
-    assert_one_line(odds("status", "show"), 2, pattern)
+    odds.fails(2, pattern, "status", "show")
 
 
 @pytest.mark.engine
 @pytest.mark.usefixtures("prefect_harness")
 def test_unreachable_database_fails_before_the_flow_works(
-    odds: Odds, monkeypatch: pytest.MonkeyPatch
+    odds: OddsCommand, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The first database use inside a flow: one settings line (exit 2), not a retried connection error."""
     monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:9/odds_nowhere_test")
-    result = odds("backtest", "run", "--strategy", "flat", "--start", "2024-01-01", "--end", "2024-01-02")
-    assert_one_line(result, 2, r"DATABASE_URL: cannot connect to .*127\.0\.0\.1:9.*connection refused")
+    odds.fails(2, r"DATABASE_URL: cannot connect to .*127\.0\.0\.1:9.*connection refused",
+               "backtest", "run", "--strategy", "flat", "--start", "2024-01-01", "--end", "2024-01-02")  # fmt: skip

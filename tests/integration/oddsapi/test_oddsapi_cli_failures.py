@@ -6,8 +6,6 @@ in production; `err` is the console a user would see.
 
 from __future__ import annotations
 
-import re
-
 import httpx
 import pytest
 
@@ -33,10 +31,25 @@ def test_fetch_failure_is_one_line(
     path: str, faults: list[httpx.Response], pattern: str, db: str, fake_api, odds
 ) -> None:
     fake_api.faults[path] = list(faults)
-    code, out, err = odds("fetch", "current", "--force")
+    odds.fails(1, pattern, "fetch", "current", "--force")
+    assert fake_api.requests, "the fake API was never called"
+
+
+def test_declined_backfill_exits_1_and_spends_nothing(
+    db: str, fake_api, clock, odds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`fetch backfill` raised `typer.Exit(1)` when the plan was declined, and the code was discarded (exit 0)."""
+    import io
+    from datetime import timedelta
+
+    code, _, err = odds("fetch", "events")
+    assert code == 0, err
+    clock.advance(timedelta(days=3))  # the three games are now in the past, with no snapshot
+    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+    code, out, err = odds("fetch", "backfill", "--start", "2030-01-10", "--end", "2030-01-12")
     lines = [line for line in err.splitlines() if line.strip()]
     assert "Traceback" not in out + err, err
-    assert code == 1, err
-    assert len(lines) == 1, f"expected one line on stderr, got:\n{err}"
-    assert re.search(pattern, lines[0]), lines[0]
-    assert fake_api.requests, "the fake API was never called"
+    assert code == 1, out + err
+    assert lines == ["error: not confirmed; nothing was spent"], err
+    assert "credits" in out  # the plan was shown first
+    assert not [r for r in fake_api.requests if "/historical/" in r.url.path]

@@ -9,31 +9,21 @@ from __future__ import annotations
 
 import gzip
 import json
-import re
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import typer
 
 from odds_models.settings import get_settings
 
-Odds = Callable[..., tuple[int, str, str]]
+if TYPE_CHECKING:
+    from tests.conftest import OddsCommand
+
 CLOSED_DB = "postgresql://postgres@127.0.0.1:9/odds_nowhere_test"
 FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures"
-
-
-def assert_one_line(result: tuple[int, str, str], code: int, pattern: str) -> str:
-    """The command exited `code` with exactly one non-empty stderr line, `error: ...` matching `pattern`."""
-    exit_code, out, err = result
-    assert "Traceback" not in out + err, err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert exit_code == code, f"exit {exit_code}, stderr:\n{err}"
-    assert len(lines) == 1, f"expected one line on stderr, got:\n{err}"
-    assert lines[0].startswith("error: "), lines[0]
-    assert re.search(pattern, lines[0]), lines[0]
-    return lines[0]
 
 
 @pytest.fixture
@@ -60,31 +50,31 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     ids=["port", "sslmode", "two-databases", "query", "closed-port", "unknown-host"],
 )
 def test_bad_database_url_names_the_setting(
-    value: str, pattern: str, odds: Odds, env: pytest.MonkeyPatch
+    value: str, pattern: str, odds: OddsCommand, env: pytest.MonkeyPatch
 ) -> None:
     env.setenv("DATABASE_URL", value)
-    assert_one_line(odds("status", "show"), 2, pattern)
+    odds.fails(2, pattern, "status", "show")
 
 
 @pytest.mark.parametrize("below", ["", "sub/dir"], ids=["a-file", "under-a-file"])
 def test_unusable_odds_home_names_the_setting(
-    below: str, tmp_path: Path, odds: Odds, env: pytest.MonkeyPatch
+    below: str, tmp_path: Path, odds: OddsCommand, env: pytest.MonkeyPatch
 ) -> None:
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
     env.setenv("ODDS_HOME", str(blocker / below) if below else str(blocker))
-    assert_one_line(odds("status", "show"), 2, r"ODDS_HOME.*not-a-folder is not a folder")
+    odds.fails(2, r"ODDS_HOME.*not-a-folder is not a folder", "status", "show")
 
 
-def test_bad_log_level_names_the_setting(odds: Odds, env: pytest.MonkeyPatch) -> None:
+def test_bad_log_level_names_the_setting(odds: OddsCommand, env: pytest.MonkeyPatch) -> None:
     env.setenv("ODDS_LOG_LEVEL", "loud")
-    assert_one_line(odds("status", "show"), 2, r"ODDS_LOG_LEVEL.*LOUD")
+    odds.fails(2, r"ODDS_LOG_LEVEL.*LOUD", "status", "show")
 
 
 # --- the exit code of `typer.Exit(n)` reaches the shell, for every command ---------------------------------
 
 
-def test_typer_exit_code_is_not_discarded(odds: Odds) -> None:
+def test_typer_exit_code_is_not_discarded(odds: OddsCommand) -> None:
     from odds_cli.main import app
 
     def failing() -> None:
@@ -93,7 +83,7 @@ def test_typer_exit_code_is_not_discarded(odds: Odds) -> None:
 
     app.command("zz-exit-probe")(failing)
     try:
-        assert_one_line(odds("zz-exit-probe"), 3, "says why")
+        odds.fails(3, "says why", "zz-exit-probe")
     finally:
         app.registered_commands.pop()
 
@@ -109,15 +99,17 @@ def _corrupt_gzip(path: Path) -> Path:
     return path
 
 
-def test_import_oddsapi_unreadable_file_exits_1(tmp_path: Path, odds: Odds, env: pytest.MonkeyPatch) -> None:
+def test_import_oddsapi_unreadable_file_exits_1(
+    tmp_path: Path, odds: OddsCommand, env: pytest.MonkeyPatch
+) -> None:
     bad = _corrupt_gzip(tmp_path / "odds.json.gz")
-    line = assert_one_line(odds("import", "oddsapi", str(bad)), 1, r"PayloadError: 1 of 1 file")
+    line = odds.fails(1, r"PayloadError: 1 of 1 file", "import", "oddsapi", str(bad))
     assert "corrupt or truncated gzip" in line
     assert "nothing was stored" in line
 
 
 def test_import_oddsapi_gzip_bomb_stops_at_the_cap(
-    tmp_path: Path, odds: Odds, env: pytest.MonkeyPatch
+    tmp_path: Path, odds: OddsCommand, env: pytest.MonkeyPatch
 ) -> None:
     from tasks.files import MAX_PAYLOAD_BYTES
 
@@ -130,9 +122,7 @@ def test_import_oddsapi_gzip_bomb_stops_at_the_cap(
             out.write(packer.compress(chunk))
         out.write(packer.compress(b"]") + packer.flush())
     assert bomb.stat().st_size < 2**20  # a small file that inflates past the cap
-    assert_one_line(
-        odds("import", "oddsapi", str(bomb)), 1, r"bomb\.json\.gz: larger than .* once decompressed"
-    )
+    odds.fails(1, r"bomb\.json\.gz: larger than .* once decompressed", "import", "oddsapi", str(bomb))
 
 
 @pytest.mark.shared
@@ -142,19 +132,19 @@ def test_import_oddsapi_gzip_bomb_stops_at_the_cap(
     ids=["year-9999", "year-1"],
 )
 def test_import_oddsapi_out_of_range_time_exits_1(
-    old: str, new: str, tmp_path: Path, odds: Odds, env: pytest.MonkeyPatch
+    old: str, new: str, tmp_path: Path, odds: OddsCommand, env: pytest.MonkeyPatch
 ) -> None:
     text = (FIXTURES / "oddsapi_odds_basketball_nba_2023-12-11_bigdataproject.json").read_text()
     path = tmp_path / "odds.json"
     path.write_text(text.replace(old, new))
-    assert_one_line(odds("import", "oddsapi", str(path)), 1, r"PayloadError: 1 of 1 file.*odds\.json")
+    odds.fails(1, r"PayloadError: 1 of 1 file.*odds\.json", "import", "oddsapi", str(path))
 
 
 def test_import_polymarket_corrupt_deflate_exits_1(
-    tmp_path: Path, odds: Odds, env: pytest.MonkeyPatch
+    tmp_path: Path, odds: OddsCommand, env: pytest.MonkeyPatch
 ) -> None:
     bad = _corrupt_gzip(tmp_path / "events.json.gz")
-    assert_one_line(odds("import", "polymarket", str(bad)), 1, r"events\.json\.gz: corrupt or truncated gzip")
+    odds.fails(1, r"events\.json\.gz: corrupt or truncated gzip", "import", "polymarket", str(bad))
 
 
 # --- backtest arguments ------------------------------------------------------------------------------------
@@ -169,17 +159,16 @@ def test_import_polymarket_corrupt_deflate_exits_1(
     ],
 )
 def test_backtest_bad_param_lists_the_valid_values(
-    strategy: str, param: str, pattern: str, odds: Odds, env: pytest.MonkeyPatch
+    strategy: str, param: str, pattern: str, odds: OddsCommand, env: pytest.MonkeyPatch
 ) -> None:
-    result = odds("backtest", "run", "--strategy", strategy, "--start", "2024-01-01", "--end", "2024-01-31",
-                  "--param", param)  # fmt: skip
-    assert_one_line(result, 2, pattern)
+    odds.fails(2, pattern, "backtest", "run", "--strategy", strategy, "--start", "2024-01-01", "--end",
+               "2024-01-31", "--param", param)  # fmt: skip
 
 
-def test_unreachable_prefect_api_names_the_setting(odds: Odds, env: pytest.MonkeyPatch) -> None:
+def test_unreachable_prefect_api_names_the_setting(odds: OddsCommand, env: pytest.MonkeyPatch) -> None:
     """Not mistaken for the database: the socket error is the Prefect client's."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}):
-        result = odds("backtest", "run", "--strategy", "flat", "--start", "2024-01-01", "--end", "2024-01-02")
-    assert_one_line(result, 2, r"PREFECT_API_URL \(http://127\.0\.0\.1:9/api\): cannot connect")
+        odds.fails(2, r"PREFECT_API_URL \(http://127\.0\.0\.1:9/api\): cannot connect",
+                   "backtest", "run", "--strategy", "flat", "--start", "2024-01-01", "--end", "2024-01-02")  # fmt: skip
