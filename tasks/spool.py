@@ -31,7 +31,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
@@ -131,7 +131,10 @@ def _aware(value: Any, what: str) -> datetime:
         raise ValueError(f"{what} is not an ISO 8601 time: {value[:40]!r}") from None
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{what} has no time zone: {value[:40]!r}")
-    return moment
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{what} is out of range: {value[:40]!r}") from None
 
 
 def _int_or_none(value: Any, what: str, *, low: int = -_INT32, high: int = _INT32) -> int | None:
