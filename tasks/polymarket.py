@@ -444,22 +444,16 @@ async def backfill_token(
         covered = covered_by_answer(window_start=window_start, window_end=window_end,
                                     point_times=[p.t for p in points], market_end=target.market_end, now=at)  # fmt: skip
         async with async_session_maker() as session:
-            if covered is None:  # nothing to cover: the points (if any) are stored, the watermark stays
-                inserted = await store.store_history_points(
-                    session, market_id=target.market_id, token_id=target.token_id, outcome=target.outcome,
-                    points=points, at=at,
-                )  # fmt: skip
-            else:
-                inserted = await store.store_history_window(
-                    session,
-                    market_id=target.market_id,
-                    token_id=target.token_id,
-                    outcome=target.outcome,
-                    points=points,
-                    window_start=covered[0],
-                    window_end=covered[1],
-                    at=at,
-                )
+            inserted = await store.store_history_window(
+                session,
+                market_id=target.market_id,
+                token_id=target.token_id,
+                outcome=target.outcome,
+                points=points,
+                window_start=covered[0] if covered else None,  # None: the watermark stays where it was
+                window_end=covered[1] if covered else None,
+                at=at,
+            )
             if findings:
                 await store.insert_findings(
                     session,

@@ -63,7 +63,6 @@ __all__ = [
     "read_watermarks",
     "record_backfill_error",
     "set_links",
-    "store_history_points",
     "store_history_window",
     "upsert_events",
     "upsert_markets",
@@ -358,14 +357,16 @@ async def store_history_window(
     token_id: str,
     outcome: str | None,
     points: Sequence[HistoryPoint],
-    window_start: datetime,
-    window_end: datetime,
+    window_start: datetime | None,
+    window_end: datetime | None,
     at: datetime,
 ) -> int:
     """One window's points and the widened watermark, in the caller's transaction (commit both or none).
 
     `window_start`/`window_end` is the range the answer covers (`odds_analytics.polymarket.covered_by_answer`
     decides it: up to the newest point stored, or a closed market's whole window), not the range asked for.
+    None for both: the answer covers nothing new (empty, or only the boundary point); its points are stored
+    and the successful call recorded, and the covered range stays where it was (asked for again).
     """
     inserted = await insert_price_history(
         session, market_id=market_id, token_id=token_id, outcome=outcome, points=points
@@ -407,38 +408,6 @@ async def store_history_window(
             "updated_at": stmt.excluded.updated_at,
         },
     )
-    await session.execute(stmt)
-    return inserted
-
-
-async def store_history_points(
-    session: AsyncSession,
-    *,
-    market_id: str,
-    token_id: str,
-    outcome: str | None,
-    points: Sequence[HistoryPoint],
-    at: datetime,
-) -> int:
-    """An answer that covers nothing new (empty, or only the boundary point): store its points and record
-    the successful call, leaving the covered range where it was (the range is asked for again)."""
-    inserted = await insert_price_history(
-        session, market_id=market_id, token_id=token_id, outcome=outcome, points=points
-    )
-    table = PolymarketBackfillWatermark.__table__
-    stmt = insert(table).values(
-        token_id=token_id,
-        market_id=market_id,
-        points=inserted,
-        last_success_at=at,
-        last_error=None,
-        updated_at=at,
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["token_id"],
-        set_={"points": table.c.points + stmt.excluded.points, "last_success_at": at, "last_error": None,
-              "updated_at": at},
-    )  # fmt: skip
     await session.execute(stmt)
     return inserted
 
