@@ -73,18 +73,22 @@ def fetch_log_dict(
     }
 
 
+_COLUMNS = ("api", "endpoint", "status_code", "cost", "requests_used", "requests_remaining", "requests_last",
+            "latency_ms", "error", "flow_run_id")  # fmt: skip
 _INSERT = """
-INSERT INTO fetch_logs (id, api, endpoint, params, status_code, cost, requests_used, requests_remaining,
-                        requests_last, latency_ms, attempts, error, flow_run_id, created_at, settled_at)
-VALUES (COALESCE(CAST(:id AS bigint), nextval(pg_get_serial_sequence('fetch_logs', 'id'))), :api, :endpoint,
-        CAST(:params AS jsonb), :status_code, :cost, :requests_used, :requests_remaining, :requests_last,
-        :latency_ms, :attempts, :error, :flow_run_id, :created_at, :settled_at)
-ON CONFLICT (id) DO UPDATE SET
-    endpoint = EXCLUDED.endpoint, params = EXCLUDED.params, status_code = EXCLUDED.status_code,
-    cost = EXCLUDED.cost, requests_used = EXCLUDED.requests_used, requests_remaining = EXCLUDED.requests_remaining,
-    requests_last = EXCLUDED.requests_last, latency_ms = EXCLUDED.latency_ms, attempts = EXCLUDED.attempts,
-    error = EXCLUDED.error, flow_run_id = COALESCE(EXCLUDED.flow_run_id, fetch_logs.flow_run_id),
-    settled_at = EXCLUDED.settled_at
+INSERT INTO fetch_logs (api, endpoint, params, status_code, cost, requests_used, requests_remaining, requests_last,
+                        latency_ms, attempts, error, flow_run_id, created_at, settled_at)
+VALUES (:api, :endpoint, CAST(:params AS jsonb), :status_code, :cost, :requests_used, :requests_remaining,
+        :requests_last, :latency_ms, :attempts, :error, :flow_run_id, :created_at, :settled_at)
+"""
+# Settling a reservation: its own row (same id, api and endpoint) is updated in place, so writing the same
+# call twice changes nothing. A reservation that is gone (the database was emptied meanwhile) is inserted anew.
+_SETTLE = """
+UPDATE fetch_logs SET params = CAST(:params AS jsonb), status_code = :status_code, cost = :cost,
+    requests_used = :requests_used, requests_remaining = :requests_remaining, requests_last = :requests_last,
+    latency_ms = :latency_ms, attempts = :attempts, error = :error,
+    flow_run_id = COALESCE(:flow_run_id, flow_run_id), settled_at = :settled_at
+WHERE id = :id AND api = :api AND endpoint = :endpoint
 """
 
 
@@ -100,15 +104,13 @@ async def insert_fetch_logs(
     rows = [r if isinstance(r, Mapping) and "requests_used" in r else fetch_log_dict(r) for r in records]
     for row in rows:
         created = _when(row.get("created_at"))
-        await session.execute(
-            text(_INSERT),
-            {**{k: row.get(k) for k in ("id", "api", "endpoint", "status_code", "cost", "requests_used",
-                                        "requests_remaining", "requests_last", "latency_ms", "error",
-                                        "flow_run_id")},
-             "attempts": int(row.get("attempts") or 1),
-             "params": json.dumps(row.get("params") or {}, default=str),
-             "created_at": created, "settled_at": created},
-        )  # fmt: skip
+        values = {**{k: row.get(k) for k in _COLUMNS}, "attempts": int(row.get("attempts") or 1),
+                  "params": json.dumps(row.get("params") or {}, default=str), "settled_at": created}  # fmt: skip
+        if row.get("id") is not None:
+            settled = await session.execute(text(_SETTLE), {**values, "id": int(row["id"])})
+            if settled.rowcount:  # type: ignore[attr-defined]
+                continue
+        await session.execute(text(_INSERT), {**values, "created_at": created})
     return len(rows)
 
 

@@ -153,6 +153,14 @@ async def _tick() -> None:
     await store_spool_file(Path(spooled.path))
 
 
+def _read(path: Path) -> str:
+    return path.read_text()
+
+
+def _write(path: Path, content: str) -> None:
+    path.write_text(content)
+
+
 async def _scalar(sql: str, **params: Any) -> Any:
     async with async_session_maker() as session:
         return (await session.execute(text(sql), params)).scalar_one()
@@ -279,3 +287,21 @@ async def test_one_malformed_event_keeps_the_good_ones(
     detail = await _scalar("SELECT detail FROM data_quality_logs WHERE check_type = 'malformed_event'")
     assert "home_team" in detail
     assert await credits_spent_this_month() == 3
+
+
+async def test_a_paid_calls_row_is_its_reservation_settled_once(db: str, slate: SlateApi) -> None:
+    await store_events_payload(await fetch_events())
+    spooled = await fetch_odds_to_spool()
+    reserved = await _scalar(
+        "SELECT count(*) FROM fetch_logs WHERE endpoint LIKE '%/odds' AND settled_at IS NULL"
+    )
+    assert reserved == 1  # before the response is stored, the call is an open reservation
+    copy = _read(Path(spooled.path))
+    await store_spool_file(Path(spooled.path))
+    _write(Path(spooled.path).with_name("zz-the-same-response-again.json"), copy)
+    assert (await drain_spool()).stored == 1
+    rows = await _scalar(
+        "SELECT count(*) FROM fetch_logs WHERE endpoint LIKE '%/odds' AND settled_at IS NOT NULL"
+    )
+    assert rows == 1
+    assert await credits_spent_this_month() == slate.used == 3
