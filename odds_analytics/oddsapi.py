@@ -46,6 +46,7 @@ __all__ = [
 ]
 
 MAX_PRICE = 100_000.0  # beyond any real quote in either format; keeps American prices inside int32
+MAX_SCORE = 100_000  # far beyond any real score; keeps scores inside the int32 columns
 
 OddsFormat = Literal["decimal", "american"]
 PayloadKind = Literal["odds", "event_odds", "historical_odds", "historical_event_odds", "events",
@@ -510,15 +511,19 @@ def _score_value(value: Any, *, endpoint: str, where: str) -> int | None:
         return None
     if isinstance(value, bool):
         raise PayloadError(f"{endpoint}: {where} score is not a number: {value!r}", endpoint=endpoint)
+    number: int | None = None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if text.isdigit():
-            return int(text)
-    raise PayloadError(f"{endpoint}: {where} score is not a whole number: {value!r}"[:300], endpoint=endpoint)
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 12:
+        number = int(value.strip())
+    if number is not None and 0 <= number <= MAX_SCORE:
+        return number
+    raise PayloadError(
+        f"{endpoint}: {where} score is not a whole number from 0 to {MAX_SCORE}: {value!r}"[:300],
+        endpoint=endpoint,
+    )
 
 
 def parse_scores_payload(data: Any, *, endpoint: str = "/scores") -> list[ScoreUpdate]:

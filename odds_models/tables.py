@@ -149,7 +149,10 @@ class OddsSnapshot(SQLModel, table=True):
     event_id: str = Field(sa_column=Column(Text, ForeignKey("events.id", ondelete="CASCADE"), nullable=False))
     source: str = Field(sa_type=Text, nullable=False)  # live | historical | import:<file kind>
     snapshot_time: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
-    markets: str = Field(default="", sa_type=Text, nullable=False)
+    # '' for a writer that names no markets (bulk loaders of generated data)
+    markets: str = Field(
+        default="", sa_type=Text, nullable=False, sa_column_kwargs={"server_default": text("''")}
+    )
     fetch_tier: str | None = Field(default=None, sa_type=Text)
     hours_to_commence: float | None = Field(default=None, sa_type=Float)
     bookmaker_count: int = Field(default=0, sa_type=Integer, nullable=False)

@@ -50,7 +50,7 @@ def upgrade() -> None:
     op.add_column('odds_snapshots', sa.Column('markets', sa.Text(), nullable=True))
     op.execute(_MARKETS_FROM_RAW)
     op.execute(_LONG_KEYS)
-    op.alter_column('odds_snapshots', 'markets', nullable=False)
+    op.alter_column('odds_snapshots', 'markets', nullable=False, server_default=sa.text("''"))
     op.drop_constraint('uq_odds_snapshots_event_source_time', 'odds_snapshots', type_='unique')
     op.create_unique_constraint('uq_odds_snapshots_event_source_time_markets', 'odds_snapshots',
                                 ['event_id', 'source', 'snapshot_time', 'markets'])

@@ -305,3 +305,31 @@ async def test_a_paid_calls_row_is_its_reservation_settled_once(db: str, slate: 
     )
     assert rows == 1
     assert await credits_spent_this_month() == slate.used == 3
+
+
+async def test_fetch_logs_credits_equal_the_replay_ledger_under_cut_bodies(
+    db: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The replay service charges each answered request; bodies it then cuts are retried and still counted."""
+    from replay.app import DEMO_API_KEY, create_app
+    from replay.faults import FaultPlan
+    from replay.simulate import SimulatedSource
+
+    source = SimulatedSource(seed=5, days=1)
+    clock = FrozenClock(source.default_start() + timedelta(hours=10))
+    plan = FaultPlan.from_spec("/oddsapi/*:truncated=0.5,truncate_mode=body,max_consecutive=2", seed=1)
+    app = create_app(source, clock=clock, api_keys=(DEMO_API_KEY,), faults=plan)
+    for key, value in {"ODDS_API_KEY": DEMO_API_KEY, "ODDS_API_BASE_URL": "http://replay/oddsapi",
+                       "HTTP_MAX_RETRY_WAIT_SECONDS": "0.01", "ODDS_HOME": str(tmp_path / "home")}.items():  # fmt: skip
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    transport = httpx.ASGITransport(app=app)
+    with use_clock(clock), use_http_client_factory(lambda: httpx.AsyncClient(transport=transport)):
+        await store_events_payload(await fetch_events())
+        for _ in range(12):
+            clock.advance(minutes=30)
+            await store_spool_file(Path((await fetch_odds_to_spool()).path))
+    get_settings.cache_clear()
+    assert plan.injected["truncated"] >= 3  # the replay cut some of the paid bodies it had charged
+    assert app.state.replay.used > 0
+    assert await credits_spent_this_month(clock()) == app.state.replay.used

@@ -104,3 +104,13 @@ def test_out_of_range_times_are_payload_errors(value: object) -> None:
         parse_timestamp(value, endpoint="/odds", what="commence_time")
     with pytest.raises(PayloadError):
         parse_odds_payload([_event("a" * 32, commence_time=value)])
+
+
+@pytest.mark.parametrize("score", ["99999999999999999999", 2**40, -3])
+def test_a_score_that_cannot_be_stored_is_a_payload_error(score: object) -> None:
+    from odds_analytics.oddsapi import parse_scores_payload
+
+    game = {"id": "a" * 32, "commence_time": "2030-01-31T00:00:00Z", "home_team": "Boston Celtics",
+            "away_team": "Miami Heat", "completed": True, "scores": [{"name": "Boston Celtics", "score": score}]}  # fmt: skip
+    with pytest.raises(PayloadError, match="whole number from 0"):
+        parse_scores_payload([game])
