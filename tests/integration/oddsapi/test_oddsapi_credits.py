@@ -333,3 +333,22 @@ async def test_fetch_logs_credits_equal_the_replay_ledger_under_cut_bodies(
     assert plan.injected["truncated"] >= 3  # the replay cut some of the paid bodies it had charged
     assert app.state.replay.used > 0
     assert await credits_spent_this_month(clock()) == app.state.replay.used
+
+
+def test_a_call_killed_in_flight_keeps_its_credits_counted_and_shown(db: str, slate: SlateApi) -> None:
+    from odds_cli.main import app
+    from odds_models.db import dispose_engine, run_coro_blocking
+    from tasks.credits import reserve_credits
+
+    async def killed_mid_call() -> None:  # reserved, then the process died before any answer was stored
+        await reserve_credits(endpoint="/v4/sports/basketball_nba/odds", credits=3, what="The /odds call")
+        await dispose_engine()
+
+    run_coro_blocking(killed_mid_call())
+    result = CliRunner().invoke(app, ["status", "quota", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["spent_this_month"] == 3
+    assert payload["open_reservations"] == {"calls": 1, "credits": 3}
+    text_output = CliRunner().invoke(app, ["status", "quota"]).output
+    assert "1 credit reservation(s) not settled (3 credits" in " ".join(text_output.split())
