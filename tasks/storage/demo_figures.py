@@ -33,7 +33,7 @@ __all__ = [
 # with and without faults, must give the same set of tuples, and no tuple twice.
 FINGERPRINT_SQL: dict[str, str] = {
     "events": "SELECT id, home_team, away_team, status, home_score, away_score FROM events",
-    "odds_snapshots": "SELECT event_id, source, snapshot_time FROM odds_snapshots",
+    "odds_snapshots": "SELECT event_id, source, snapshot_time, markets FROM odds_snapshots",
     "odds": "SELECT event_id, snapshot_time, bookmaker, market, outcome, description, point, price_decimal "
     "FROM odds",
     "polymarket_events": "SELECT id, slug, event_id, link_status FROM polymarket_events",

@@ -46,6 +46,11 @@ def _options(db: str, report_dir: Path, **kwargs: object) -> DemoOptions:
                        hours=5.0, fine_minutes=60, pm_lead_hours=6.0, fingerprints=True, **kwargs)  # type: ignore[arg-type]  # fmt: skip
 
 
+def _credits_logged(result: object) -> int:
+    """The Odds API credits the run's `fetch_logs` counted."""
+    return sum(r["credits"] for r in result.figures["fetch_logs"] if r["api"] == "oddsapi")  # type: ignore[attr-defined]
+
+
 class _Collect(logging.Handler):
     def __init__(self) -> None:
         super().__init__(level=logging.DEBUG)
@@ -102,6 +107,7 @@ def test_demo_flows_faults_rerun_and_sentinel_key(
     assert clean.figures["events_by_status"].get("final", 0) >= 1
     assert clean.figures["links"].get("linked", 0) >= 1
     assert clean.replay["credits_used"] > 0
+    assert _credits_logged(clean) == clean.replay["credits_used"]  # fetch_logs agrees with the API's ledger
     assert (tmp_path / "clean" / "report.md").read_text().startswith("# odds-pipeline demo report")
     assert (tmp_path / "clean" / "line_movement.png").stat().st_size > 10_000
     fingerprints = clean.figures["fingerprints"]
@@ -120,6 +126,8 @@ def test_demo_flows_faults_rerun_and_sentinel_key(
             logger.removeHandler(collect)
     assert sum(faulty.replay["faults_injected"].values()) >= 10
     assert not faulty.steps["failures"], faulty.steps["failures"]
+    # every attempt the replay charged (cut bodies, timeouts after the charge included) is in fetch_logs
+    assert _credits_logged(faulty) == faulty.replay["credits_used"]
     for table, found in faulty.figures["fingerprints"].items():
         assert found["duplicates"] == 0, table
         assert sorted(found["rows"], key=repr) == sorted(fingerprints[table]["rows"], key=repr), table
