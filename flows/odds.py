@@ -33,7 +33,7 @@ from tasks.odds_ingest import (
     store_events_task,
     store_spooled_task,
 )
-from tasks.retry import is_db_connection_error
+from tasks.retry import is_transient_db_error
 
 __all__ = [
     "backfill_odds_history",
@@ -71,12 +71,13 @@ async def _drain() -> dict[str, Any]:
     try:
         drained = await drain_spool_task()
     except Exception as exc:
-        if not is_db_connection_error(exc):
+        if not is_transient_db_error(exc):
             raise
         logger.error("spool: database unreachable (%s); spooled responses stay on disk", type(exc).__name__)
         return {"stored": 0, "error": type(exc).__name__}
     if drained.stored or drained.failed:
-        logger.info("spool: stored %d earlier response(s), %d unreadable", drained.stored, drained.failed)
+        logger.info("spool: stored %d earlier response(s), %d set aside in spool/failed/", drained.stored,
+                    drained.failed)  # fmt: skip
     return {"stored": drained.stored, "failed": drained.failed}
 
 
@@ -86,7 +87,7 @@ async def _store_spooled(spooled: SpooledFetch) -> dict[str, Any]:
     try:
         return await store_spooled_task(spooled.path)
     except Exception as exc:
-        if not is_db_connection_error(exc):
+        if not is_transient_db_error(exc):
             raise
         logger.error("database unreachable after a paid call; the response is kept in the spool (%s) and "
                      "the next run stores it", spooled.path.rsplit("/", 1)[-1])  # fmt: skip
@@ -104,7 +105,7 @@ async def _quota_check(spooled: SpooledFetch) -> list[str]:
     return warnings
 
 
-@flow(name="sync_events", log_prints=False)
+@flow(name="sync-events", log_prints=False)
 async def sync_events() -> dict[str, Any]:
     """List upcoming NBA games (free /events) and upsert them."""
     spool = await _drain()
@@ -114,7 +115,7 @@ async def sync_events() -> dict[str, Any]:
     return {"spool": spool, **stored}
 
 
-@flow(name="fetch_odds")
+@flow(name="fetch-odds")
 async def fetch_odds(force: bool = False, predict_after: bool = True) -> dict[str, Any]:
     """The tick: sync events (free), then one paid /odds call when some game is due in its tier."""
     logger = get_run_logger()
@@ -137,15 +138,20 @@ async def fetch_odds(force: bool = False, predict_after: bool = True) -> dict[st
     except BudgetExceeded as exc:
         logger.warning(str(exc))
         summary["paid_call"] = f"blocked: {exc}"
-        await _artifacts("oddsapi-fetch-odds", "fetch_odds", summary)
+        await _artifacts("oddsapi-fetch-odds", "fetch-odds", summary)
         return summary
-    # 4. one paid call for the whole slate (spooled first), then store
-    spooled = await fetch_odds_task()
+    # 4. one paid call for the whole slate (credits reserved under the budget lock, spooled), then store
+    try:
+        spooled = await fetch_odds_task()
+    except BudgetExceeded as exc:  # a run at the same moment took the last credits
+        logger.warning(str(exc))
+        summary["paid_call"] = f"blocked: {exc}"
+        return summary
     stored = await _store_spooled(spooled)
     summary.update(paid_call="done", events_in_response=spooled.events, cost=spooled.cost,
                    quota=spooled.quota, stored=stored)  # fmt: skip
     summary["quota_warnings"] = await _quota_check(spooled)
-    await _artifacts("oddsapi-fetch-odds", "fetch_odds", summary)
+    await _artifacts("oddsapi-fetch-odds", "fetch-odds", summary)
     if stored.get("quality_issues"):
         await _artifacts("oddsapi-data-quality", "Odds data quality",
                          {k: stored.get(k, 0) for k in ("quality_issues", "odds_invalid", "odds_rejected")})  # fmt: skip
@@ -165,7 +171,7 @@ async def _predict_after_fetch(logger: Any) -> dict[str, Any] | str:
         return f"failed: {type(exc).__name__}"
 
 
-@flow(name="fetch_scores")
+@flow(name="fetch-scores")
 async def fetch_scores(days_from: int | None = 1) -> dict[str, Any]:
     """Fetch /scores (paid: 1 credit, 2 with days_from) and move games through their lifecycle."""
     logger = get_run_logger()
@@ -179,12 +185,17 @@ async def fetch_scores(days_from: int | None = 1) -> dict[str, Any]:
         logger.warning(str(exc))
         summary["paid_call"] = f"blocked: {exc}"
         return summary
-    spooled = await fetch_scores_task(days_from)
+    try:
+        spooled = await fetch_scores_task(days_from)
+    except BudgetExceeded as exc:
+        logger.warning(str(exc))
+        summary["paid_call"] = f"blocked: {exc}"
+        return summary
     stored = await _store_spooled(spooled)
     summary.update(paid_call="done", games=spooled.events, cost=spooled.cost, quota=spooled.quota,
                    stored=stored)  # fmt: skip
     summary["quota_warnings"] = await _quota_check(spooled)
-    await _artifacts("oddsapi-fetch-scores", "fetch_scores", summary)
+    await _artifacts("oddsapi-fetch-scores", "fetch-scores", summary)
     return summary
 
 
@@ -192,7 +203,7 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time(0, 0), tzinfo=UTC)
 
 
-@flow(name="backfill_odds_history")
+@flow(name="backfill-odds-history")
 async def backfill_odds_history(
     start: date,
     end: date,
@@ -234,7 +245,7 @@ async def backfill_odds_history(
     return summary
 
 
-@flow(name="import_oddsapi_files")
+@flow(name="import-oddsapi-files")
 async def import_oddsapi_files(paths: list[str], reject_invalid: bool | None = None) -> dict[str, Any]:
     """Import saved Odds API responses (.json / .json.gz files or folders); idempotent."""
     summary = await import_files_task(paths, reject_invalid)

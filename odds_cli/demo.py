@@ -30,7 +30,8 @@ def demo_command(  # noqa: PLR0917 - typer options
     """Run the real flows through Prefect against a local stand-in of the three APIs; print a report."""
     import logging
 
-    from flows.demo import DemoOptions, run_demo
+    from flows.demo import run_demo
+    from replay.stage import DemoOptions
 
     if source not in ("simulated", "recorded"):
         raise typer.BadParameter("must be simulated or recorded", param_hint="--source")
@@ -60,13 +61,11 @@ def demo_command(  # noqa: PLR0917 - typer options
     console.print(f"  flows: {dict(result.steps['runs'])}")
     for name, why in result.steps.get("skipped", {}).items():
         console.print(f"  skipped {name}: {why}")
-    if result.steps["missing"]:
-        console.print(f"  not available yet: {', '.join(result.steps['missing'])}")
     for failure in result.steps["failures"][:5]:
         console.print(
             f"  [yellow]failed[/yellow] {failure['flow']} at {failure['at'][:16]}: {failure['error']}"
         )
-    from flows.demo import model_summary_lines
+    from odds_analytics.demo_report import model_summary_lines
 
     for line in model_summary_lines(result.steps.get("results", {})):
         console.print(f"  {line}", markup=False)

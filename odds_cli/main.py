@@ -78,13 +78,9 @@ def failure_line(exc: BaseException) -> tuple[int, str] | None:
     2: bad arguments or settings (including a database that cannot be reached with the settings given);
     1: a run that failed (an upstream refusal, a bad file, no data for the request).
     """
-    from typer._click import exceptions as click_exc  # typer vendors click
-
     from odds_models.db import describe_connection_failure
 
-    if isinstance(exc, click_exc.UsageError):
-        return 2, exc.format_message()
-    if isinstance(exc, click_exc.ClickException):
+    if isinstance(exc, typer.TyperException):  # typer's public base of its command-line errors (usage: 2)
         return exc.exit_code, exc.format_message()
     if isinstance(exc, ConfigError | UnsafeDatabaseError | BadArgument):
         return 2, str(exc)
@@ -229,10 +225,8 @@ def main() -> None:
         code = 1
     except Exception as exc:
         final = exc
-        from typer._click import exceptions as click_exc  # typer vendors click
-
-        if isinstance(exc, click_exc.NoArgsIsHelpError):
-            exc.show()
+        if isinstance(exc, typer.TyperException) and type(exc).__name__ == "NoArgsIsHelpError":
+            exc.show()  # type: ignore[attr-defined]  # a group called without a command: its help
         else:
             failure = failure_line(exc)
             if failure is None:

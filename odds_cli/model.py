@@ -53,7 +53,8 @@ def train(
     json_output: JsonOption = False,
 ) -> None:
     """Walk-forward validate every model, register each refitted on the whole window, select the best."""
-    from flows.model import TrainConfig, train_model
+    from flows.model import train_model
+    from odds_analytics.clv_training import TrainConfig
 
     market = _market(market)
     if scheme not in ("expanding", "sliding"):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +51,18 @@ SECRET_ENV_VARS = ("ODDS_API_KEY", "DATABASE_URL")
 # Deployments whose interval comes from a setting, so changing the setting needs no yaml edit when serving.
 _INTERVAL_SETTINGS = {"poll-polymarket-prices": "price_poll_interval"}
 _PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# The keys of a prefect.yaml schedule entry (those `prefect deploy` reads, but `replaces`).
+_SCHEDULE_KEYS = {
+    "cron",
+    "interval",
+    "rrule",
+    "timezone",
+    "anchor_date",
+    "day_or",
+    "active",
+    "parameters",
+    "slug",
+}
 
 app = typer.Typer(
     help="Serve every prefect.yaml deployment from one local process (no worker needed).",
@@ -140,17 +152,31 @@ def schedule_to_prefect(
 ) -> DeploymentScheduleCreate:
     """A prefect.yaml schedule entry as the schedule object `to_deployment(schedules=[...])` takes.
 
-    Uses the same converter as `prefect deploy`, so a served schedule is exactly a deployed one, including
-    per-schedule `parameters`, `slug` and `active`. `interval_seconds` replaces the interval of an interval
-    schedule (settings-driven cadence).
+    Built with Prefect's public API (`prefect.schedules.Schedule`, `DeploymentScheduleCreate.from_schedule`)
+    from the keys `prefect deploy` reads (cron, interval, rrule, timezone, anchor_date, day_or, active,
+    parameters, slug), so a served schedule is a deployed one (`tests/unit/deploy/test_prefect_yaml.py`
+    compares the two). `interval_seconds` replaces the interval of an interval schedule (settings-driven
+    cadence). A schedule Prefect would refuse is a `ConfigError`.
     """
-    from prefect.cli.deploy._schedules import _schedule_config_to_deployment_schedule
     from prefect.client.schemas.actions import DeploymentScheduleCreate
+    from prefect.schedules import Schedule
 
-    config = dict(config)
-    if interval_seconds is not None and "interval" in config:
-        config["interval"] = interval_seconds
-    return DeploymentScheduleCreate(**_schedule_config_to_deployment_schedule(config))
+    unknown = set(config) - _SCHEDULE_KEYS
+    if unknown:
+        raise ConfigError(f"schedule {config}: unknown keys {sorted(unknown)}")
+    kwargs = {key: value for key, value in config.items() if value is not None}
+    if interval_seconds is not None and "interval" in kwargs:
+        kwargs["interval"] = interval_seconds
+    if isinstance(kwargs.get("interval"), int | float):
+        kwargs["interval"] = timedelta(seconds=kwargs["interval"])
+    if isinstance(kwargs.get("anchor_date"), str):
+        kwargs["anchor_date"] = datetime.fromisoformat(kwargs["anchor_date"])
+    if "cron" in kwargs or "rrule" in kwargs:
+        kwargs.pop("anchor_date", None)  # an anchor only means something to an interval
+    try:
+        return DeploymentScheduleCreate.from_schedule(Schedule(**kwargs))
+    except ValueError as exc:
+        raise ConfigError(f"schedule {config}: {exc}") from None
 
 
 def _concurrency(value: int | dict[str, Any] | None) -> Any:

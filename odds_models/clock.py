@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["FrozenClock", "now", "set_clock", "use_clock"]
+__all__ = ["FrozenClock", "installed_clock", "now", "set_clock", "use_clock"]
 
 _clock: Callable[[], datetime] | None = None
 
@@ -29,6 +29,11 @@ def set_clock(clock: Callable[[], datetime] | None) -> None:
     """Install a clock for the whole process (None restores the system clock)."""
     global _clock  # noqa: PLW0603 - one process-wide clock is the point
     _clock = clock
+
+
+def installed_clock() -> Callable[[], datetime] | None:
+    """The clock installed with `set_clock` / `use_clock`, or None while the system clock is in use."""
+    return _clock
 
 
 @contextmanager

@@ -119,16 +119,29 @@ class Event(SQLModel, table=True):
     scores_updated_at: datetime | None = _ts()
     completed_at: datetime | None = _ts()
     origin: str = Field(default="oddsapi", sa_type=Text, nullable=False)  # oddsapi | import:<name>
+    # The last paid /odds call that could have returned this game (it was listed and upcoming): a game with
+    # no odds yet is due again only on its tier's cadence from this time (see odds_analytics.tiers).
+    odds_requested_at: datetime | None = _ts()
     created_at: datetime = _created()
     updated_at: datetime = _created()
 
 
 class OddsSnapshot(SQLModel, table=True):
-    """One fetch of one event's odds from one source at one time: the raw bookmakers as JSONB."""
+    """One fetch of one event's odds from one source at one time: the raw bookmakers as JSONB.
+
+    `markets` (the sorted market keys the snapshot holds, `odds_analytics.oddsapi.markets_key`) is part of
+    the key: a featured-markets file and a player-props file of the same event and moment are two snapshots.
+    """
 
     __tablename__ = "odds_snapshots"
     __table_args__ = (
-        UniqueConstraint("event_id", "source", "snapshot_time", name="uq_odds_snapshots_event_source_time"),
+        UniqueConstraint(
+            "event_id",
+            "source",
+            "snapshot_time",
+            "markets",
+            name="uq_odds_snapshots_event_source_time_markets",
+        ),
         Index("ix_odds_snapshots_event_time", "event_id", "snapshot_time"),
     )
 
@@ -136,6 +149,10 @@ class OddsSnapshot(SQLModel, table=True):
     event_id: str = Field(sa_column=Column(Text, ForeignKey("events.id", ondelete="CASCADE"), nullable=False))
     source: str = Field(sa_type=Text, nullable=False)  # live | historical | import:<file kind>
     snapshot_time: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
+    # '' for a writer that names no markets (bulk loaders of generated data)
+    markets: str = Field(
+        default="", sa_type=Text, nullable=False, sa_column_kwargs={"server_default": text("''")}
+    )
     fetch_tier: str | None = Field(default=None, sa_type=Text)
     hours_to_commence: float | None = Field(default=None, sa_type=Float)
     bookmaker_count: int = Field(default=0, sa_type=Integer, nullable=False)
@@ -202,7 +219,11 @@ class ClosingLine(SQLModel, table=True):
 
 
 class FetchLog(SQLModel, table=True):
-    """One API call: endpoint (never the key), cost and quota figures, status, latency, error."""
+    """One API call: endpoint (never the key), cost and quota figures, status, latency, error.
+
+    A paid Odds API call is first a reservation (inserted under an advisory lock before the call, `cost` =
+    the credits reserved, `settled_at` NULL) and is settled in place after the call (real cost, status).
+    """
 
     __tablename__ = "fetch_logs"
     __table_args__ = (Index("ix_fetch_logs_api_time", "api", "created_at"),)
@@ -221,6 +242,7 @@ class FetchLog(SQLModel, table=True):
     error: str | None = Field(default=None, sa_type=Text)
     flow_run_id: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = _created()
+    settled_at: datetime | None = _ts()  # NULL: a credit reservation whose call has not been settled yet
 
 
 class DataQualityLog(SQLModel, table=True):

@@ -4,7 +4,7 @@
         os.environ.update(server.settings_env(api_key))
 
 Running in-process is the point: the demo's flows and the replay app read the same `FrozenClock`
-(`odds_models.clock.set_clock`), so the pipeline and the APIs agree on the simulated time.
+(`odds_models.clock.use_clock`), so the pipeline and the APIs agree on the simulated time.
 The access log is off: Odds API URLs carry the key in the query string.
 """
 

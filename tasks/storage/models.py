@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from odds_analytics.clv_model import ClvModel, model_from_dict
+from odds_analytics.clv_training import ModelEntry
 from odds_models.db import async_session_maker
 from odds_models.settings import get_settings
 from odds_models.tables import ModelRecord, Prediction
@@ -38,7 +38,6 @@ from tasks.retry import retry_on_db_connection_error
 _PREDICTION_CHUNK = 1000
 
 __all__ = [
-    "ModelEntry",
     "get_latest_model",
     "latest_model",
     "load_model_file",
@@ -48,25 +47,6 @@ __all__ = [
     "upsert_predictions",
     "write_predictions",
 ]
-
-
-@dataclass
-class ModelEntry:
-    """A model to register: the fitted model plus its data window and walk-forward metrics."""
-
-    model: ClvModel
-    data_from: datetime | None
-    data_until: datetime | None
-    metrics: dict[str, Any] = field(default_factory=dict)
-    selected: bool = False
-
-    @property
-    def name(self) -> str:
-        return f"clv-{self.model.market}-{self.model.kind}"
-
-    @property
-    def version(self) -> str:
-        return self.model.fingerprint()
 
 
 def save_model_file(model: ClvModel, directory: Path | None = None) -> Path:

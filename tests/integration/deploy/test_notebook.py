@@ -111,7 +111,7 @@ async def _seed() -> dict[str, str]:
 
 
 async def test_readers_return_filtered_frames(db: str) -> None:
-    from flows.notebook import (
+    from tasks.storage.notebook import (
         read_backtest_runs,
         read_events,
         read_odds,
@@ -159,14 +159,14 @@ async def test_readers_return_filtered_frames(db: str) -> None:
 
 
 async def test_readers_refuse_an_inverted_window(db: str) -> None:
-    from flows.notebook import read_odds
+    from tasks.storage.notebook import read_odds
 
     with pytest.raises(ValueError, match="must be after start"):
         await read_odds(start=date(2024, 2, 1), end=date(2024, 1, 1))
 
 
 async def test_readers_on_empty_database_keep_columns(db: str) -> None:
-    from flows.notebook import read_odds
+    from tasks.storage.notebook import read_odds
 
     frame = await read_odds()
     assert frame.empty

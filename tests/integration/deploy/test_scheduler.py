@@ -2,7 +2,7 @@
 
 Starts the replay service (the local stand-in for The Odds API) on loopback and `odds scheduler start --only
 sync-events --only pipeline-summary` as a subprocess against the session's test Prefect server, triggers
-`sync_events/sync-events` with `prefect deployment run --watch`, and checks the run completed and stored the
+`sync-events/sync-events` with `prefect deployment run --watch`, and checks the run completed and stored the
 replayed games in PostgreSQL.
 """
 
@@ -26,7 +26,7 @@ pytestmark = [
 ]
 
 ROOT = Path(__file__).resolve().parents[3]
-DEPLOYMENT = "sync_events/sync-events"
+DEPLOYMENT = "sync-events/sync-events"
 
 
 def _api_url() -> str:
@@ -85,8 +85,8 @@ def test_scheduler_serves_and_deployment_run_completes(
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
 
-    from flows.notebook import read_events
     from odds_models.db import run_coro_blocking
+    from tasks.storage.notebook import read_events
 
     env = _env(db, tmp_path, replay_env)
     log = tmp_path / "scheduler.log"

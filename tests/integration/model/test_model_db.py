@@ -65,10 +65,10 @@ async def test_live_scoring_reads_only_the_past(db: str, seed_market) -> None:
 
 
 async def test_registry_and_predictions_are_idempotent(db: str) -> None:
+    from odds_analytics.clv_training import ModelEntry
     from odds_models.db import async_session_maker
     from odds_models.tables import ModelRecord, Prediction
     from tasks.storage.models import (
-        ModelEntry,
         latest_model,
         load_model_file,
         save_model_file,

@@ -13,7 +13,8 @@ pytestmark = [pytest.mark.db, pytest.mark.engine, pytest.mark.usefixtures("prefe
 
 
 async def test_train_evaluate_predict(db: str, seed_market) -> None:
-    from flows.model import TrainConfig, evaluate_model, predict, train_model
+    from flows.model import evaluate_model, predict, train_model
+    from odds_analytics.clv_training import TrainConfig
     from odds_models.clock import FrozenClock, use_clock
     from odds_models.db import async_session_maker
     from odds_models.tables import ModelRecord, Prediction

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from flows.demo import DemoOptions, run_demo
+from flows.demo import run_demo
 from replay.simulate import SimulatedSource
+from replay.stage import DemoOptions
 
 pytestmark = [
     pytest.mark.db,
@@ -42,6 +43,11 @@ def _options(db: str, report_dir: Path, **kwargs: object) -> DemoOptions:
     start = SimulatedSource(seed=SEED).default_start() + timedelta(hours=9, minutes=30)  # 21:30 UTC
     return DemoOptions(seed=SEED, database_url=db, report_dir=report_dir, analysis=False, start=start,
                        hours=5.0, fine_minutes=60, pm_lead_hours=6.0, fingerprints=True, **kwargs)  # type: ignore[arg-type]  # fmt: skip
+
+
+def _credits_logged(result: object) -> int:
+    """The Odds API credits the run's `fetch_logs` counted."""
+    return sum(r["credits"] for r in result.figures["fetch_logs"] if r["api"] == "oddsapi")  # type: ignore[attr-defined]
 
 
 class _Collect(logging.Handler):
@@ -90,8 +96,8 @@ def test_demo_flows_faults_rerun_and_sentinel_key(
     clean = run_demo(_options(replay_db, tmp_path / "clean", reset=True))
     steps = clean.steps
     assert not steps["failures"], steps["failures"]
-    for name in ("sync_events", "fetch_odds", "fetch_scores", "discover_polymarket", "poll_polymarket_prices",
-                 "link_polymarket", "backfill_odds_history", "backfill_polymarket_history"):  # fmt: skip
+    for name in ("sync-events", "fetch-odds", "fetch-scores", "discover-polymarket", "poll-polymarket-prices",
+                 "link-polymarket", "backfill-odds-history", "backfill-polymarket-history"):  # fmt: skip
         assert steps["runs"].get(name, 0) >= 1, name
     counts = clean.figures["counts"]
     for table in ("events", "odds_snapshots", "odds", "fetch_logs", "polymarket_events", "polymarket_markets",
@@ -100,6 +106,7 @@ def test_demo_flows_faults_rerun_and_sentinel_key(
     assert clean.figures["events_by_status"].get("final", 0) >= 1
     assert clean.figures["links"].get("linked", 0) >= 1
     assert clean.replay["credits_used"] > 0
+    assert _credits_logged(clean) == clean.replay["credits_used"]  # fetch_logs agrees with the API's ledger
     assert (tmp_path / "clean" / "report.md").read_text().startswith("# odds-pipeline demo report")
     assert (tmp_path / "clean" / "line_movement.png").stat().st_size > 10_000
     fingerprints = clean.figures["fingerprints"]
@@ -118,6 +125,8 @@ def test_demo_flows_faults_rerun_and_sentinel_key(
             logger.removeHandler(collect)
     assert sum(faulty.replay["faults_injected"].values()) >= 10
     assert not faulty.steps["failures"], faulty.steps["failures"]
+    # every attempt the replay charged (cut bodies, timeouts after the charge included) is in fetch_logs
+    assert _credits_logged(faulty) == faulty.replay["credits_used"]
     for table, found in faulty.figures["fingerprints"].items():
         assert found["duplicates"] == 0, table
         assert sorted(found["rows"], key=repr) == sorted(fingerprints[table]["rows"], key=repr), table

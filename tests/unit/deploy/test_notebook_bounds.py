@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from flows.notebook import _window, as_utc_bound
 from odds_models.tables import Odds
+from tasks.storage.notebook import _window, as_utc_bound
 
 
 def test_dates_are_utc_midnights_and_an_end_date_includes_its_day() -> None:

@@ -120,6 +120,39 @@ def test_schedules_parse_like_prefect_deploy(dep: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("dep", DEPLOYMENTS, ids=IDS)
+def test_served_schedules_equal_deployed_ones(dep: dict[str, Any]) -> None:
+    """`odds scheduler start` builds schedules with Prefect's public API; `prefect deploy` with its own
+    (private) converter. The two agree on every schedule of prefect.yaml (this pins it across upgrades)."""
+    from prefect.cli.deploy._schedules import _schedule_config_to_deployment_schedule
+    from prefect.client.schemas.actions import DeploymentScheduleCreate
+
+    from odds_cli.scheduler import schedule_to_prefect
+
+    for config in dep.get("schedules") or []:
+        served = schedule_to_prefect(dict(config))
+        deployed = DeploymentScheduleCreate(**_schedule_config_to_deployment_schedule(dict(config)))
+        without_default_anchor = set() if "anchor_date" in config else {"anchor_date"}
+        assert served.schedule.model_dump(exclude=without_default_anchor) == deployed.schedule.model_dump(
+            exclude=without_default_anchor
+        )
+        assert (served.parameters, served.slug, served.active) == (
+            deployed.parameters,
+            deployed.slug,
+            deployed.active,
+        )
+
+
+def test_a_bad_schedule_is_a_config_error() -> None:
+    from odds_cli.scheduler import schedule_to_prefect
+    from odds_models.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown keys"):
+        schedule_to_prefect({"cron": "0 * * * *", "every": 5})
+    with pytest.raises(ConfigError, match="schedule"):
+        schedule_to_prefect({"cron": "not a cron"})
+
+
+@pytest.mark.parametrize("dep", DEPLOYMENTS, ids=IDS)
 def test_scheduled_or_marked_manual(dep: dict[str, Any]) -> None:
     tags = dep.get("tags") or []
     schedules = dep.get("schedules") or []

@@ -49,3 +49,17 @@ def test_clock_injection_and_restore() -> None:
     assert abs(clock.now() - datetime.now(UTC)) < timedelta(seconds=5)
     with pytest.raises(ValueError, match="aware"):
         clock.FrozenClock(datetime(2024, 1, 1))  # noqa: DTZ001 - the point of the test
+
+
+def test_installed_clock_is_public_and_restored() -> None:
+    before = clock.installed_clock()
+    outer, inner = (
+        clock.FrozenClock(datetime(2024, 1, 1, tzinfo=UTC)),
+        clock.FrozenClock(datetime(2025, 1, 1, tzinfo=UTC)),
+    )
+    with clock.use_clock(outer):
+        assert clock.installed_clock() is outer
+        with clock.use_clock(inner):
+            assert clock.installed_clock() is inner
+        assert clock.installed_clock() is outer
+    assert clock.installed_clock() is before

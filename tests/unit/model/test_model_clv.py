@@ -131,7 +131,7 @@ def test_skill_interval_resamples_games() -> None:
 
 
 def test_training_on_too_little_history_registers_models_without_oos_predictions() -> None:
-    from flows.model import TrainConfig, train_and_select
+    from odds_analytics.clv_training import TrainConfig, train_and_select
 
     odds, events, closing = simulate_market(n_games=9, seed=5)
     data = build_dataset(odds, events, decision_samples(odds, events), market="spreads", closing=closing)

@@ -6,7 +6,11 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from flows.demo import fair_home_probabilities, plan_ticks, render_report
+import pytest
+
+from odds_analytics.demo_report import fair_home_probabilities
+from replay.stage import plan_ticks
+from tasks.storage.demo_report import render_report
 
 T0 = datetime(2026, 1, 12, 12, 0, tzinfo=UTC)
 
@@ -77,3 +81,15 @@ def test_report_writes_markdown_and_charts(tmp_path: Path) -> None:
     for name in ("line_movement.png", "spread_movement.png"):
         assert f"]({name})" in text
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_move_clock_moves_the_installed_frozen_clock_and_refuses_the_system_clock() -> None:
+    from odds_models import clock
+    from odds_models.errors import ConfigError
+    from replay.stage import move_clock
+
+    with clock.use_clock(clock.FrozenClock(T0)):
+        move_clock(T0 + timedelta(hours=3))
+        assert clock.now() == T0 + timedelta(hours=3)
+    with clock.use_clock(lambda: T0), pytest.raises(ConfigError, match="FrozenClock"):
+        move_clock(T0)

@@ -1,0 +1,299 @@
+"""Training, scoring and prediction rows of the CLV models (pure: the flows in `flows/model.py` use these).
+
+- `train_and_select`: walk-forward validation of every model kind, each refitted on the whole window, the
+  best out of sample marked `selected` (the no-change baseline can win: then we say so).
+- `score`: a model's out-of-sample figures against the no-change baseline.
+- `prediction_rows`, `latest_quotes`: what `predict` writes and the prices it recommends against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from odds_analytics.clv_model import (
+    DEFAULT_THRESHOLDS,
+    MODEL_KINDS,
+    ClvModel,
+    fit_model,
+    metrics,
+    skill_interval,
+    walk_forward,
+)
+from odds_analytics.clv_model import predict as model_predict
+from odds_analytics.features import book_quotes, feature_columns
+from odds_analytics.recommend import side_values
+from odds_models.errors import OddsPipelineError
+
+__all__ = [
+    "ModelEntry",
+    "NotEnoughData",
+    "TrainConfig",
+    "artifact_row",
+    "json_safe",
+    "latest_quotes",
+    "prediction_rows",
+    "recommendation_record",
+    "score",
+    "train_and_select",
+    "training_table",
+]
+
+
+class NotEnoughData(OddsPipelineError):
+    """Too few events with a closing line to train on."""
+
+
+class TrainConfig(BaseModel):
+    """Walk-forward settings of a training run."""
+
+    n_folds: int = Field(default=5, ge=1, le=50, description="Walk-forward test blocks.")
+    scheme: str = Field(default="expanding", pattern="^(expanding|sliding)$", description="Training window.")
+    window_days: float = Field(default=60.0, gt=0, description="Sliding window length, days.")
+    min_train_events: int = Field(default=20, ge=2, description="Skip folds with fewer training events.")
+
+
+@dataclass
+class ModelEntry:
+    """A model to register: the fitted model plus its data window and walk-forward metrics."""
+
+    model: ClvModel
+    data_from: datetime | None
+    data_until: datetime | None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    selected: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"clv-{self.model.market}-{self.model.kind}"
+
+    @property
+    def version(self) -> str:
+        return self.model.fingerprint()
+
+
+def train_and_select(
+    data: pd.DataFrame, market: str, config: TrainConfig
+) -> tuple[list[ModelEntry], dict[str, Any], pd.DataFrame]:
+    """Walk-forward every model kind, refit each on the whole window, pick the best out of sample."""
+    data = data[data["target"].notna()]
+    if data["event_id"].nunique() < 5:
+        raise NotEnoughData(
+            f"only {data['event_id'].nunique()} events with a closing line for {market}: "
+            "import closing lines or collect more snapshots"
+        )
+    result = walk_forward(
+        data,
+        market=market,
+        n_folds=config.n_folds,
+        scheme=config.scheme,  # type: ignore[arg-type]
+        window_days=config.window_days,
+        min_train_events=config.min_train_events,
+    )
+    validated = result.metrics["no_change"]["folds"] > 0
+    rmse = {k: result.metrics[k]["rmse"] for k in MODEL_KINDS}
+    if validated:
+        selected = min(
+            MODEL_KINDS, key=lambda k: (rmse[k] if np.isfinite(rmse[k]) else np.inf, k != "no_change")
+        )
+    else:
+        selected = "ols"  # no out-of-sample evidence: the small linear model, flagged `validated: false`
+    window = (data["commence_time"].min().to_pydatetime(), data["commence_time"].max().to_pydatetime())
+    entries = []
+    for kind in MODEL_KINDS:
+        model = fit_model(data, kind=kind, market=market)  # type: ignore[arg-type]
+        entries.append(
+            ModelEntry(
+                model=model,
+                data_from=window[0],
+                data_until=window[1],
+                metrics={
+                    "walk_forward": result.metrics[kind],
+                    "baseline": result.metrics["no_change"],
+                    "validated": validated,
+                    "scheme": config.scheme,
+                    "n_samples": len(data),
+                    "n_events": int(data["event_id"].nunique()),
+                    "calibration": result.calibration[kind].to_dict(orient="list"),
+                    "importance": result.importance if kind == "xgboost" else {},
+                    "coefficients": model.info.get("coefficients", {}),
+                },
+                selected=kind == selected,
+            )
+        )
+    summary = {
+        "market": market,
+        "selected": selected,
+        "validated": validated,
+        "n_samples": len(data),
+        "walk_forward": result.metrics,
+        "importance": dict(list(result.importance.items())[:10]),
+    }
+    column = f"pred_{selected}"
+    if not validated or column not in result.predictions.columns:
+        # too little history for a single walk-forward fold: no out-of-sample predictions to store
+        return entries, summary, data.iloc[0:0].assign(predicted=pd.Series(dtype=float))
+    oos = result.predictions[["event_id", "decision_time", column]].rename(columns={column: "predicted"})
+    oos = data.merge(oos, on=["event_id", "decision_time"], how="inner")
+    return entries, summary, oos
+
+
+def training_table(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per model kind: its walk-forward figures against the no-change baseline."""
+    rows = []
+    for kind, raw in (summary.get("walk_forward") or {}).items():
+        figures = raw if isinstance(raw, dict) else {}
+        rows.append(
+            {
+                "model": kind,
+                "selected": kind == summary.get("selected"),
+                **{
+                    k: figures.get(k)
+                    for k in ("n", "r2", "rmse", "mae", "directional_accuracy", "skill_vs_no_change", "folds")
+                },
+            }
+        )
+    return rows
+
+
+def json_safe(value: Any) -> Any:
+    """NaN and infinities as None, numpy scalars as Python numbers (strict JSON for `--json`)."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return _finite(value)
+
+
+def score(model: ClvModel, data: pd.DataFrame, market: str) -> dict[str, Any]:
+    """A model's out-of-sample figures on `data`, with the no-change baseline under `baseline`."""
+    data = data[data["target"].notna()]
+    y = data["target"].to_numpy(dtype=float)
+    threshold = DEFAULT_THRESHOLDS[market]
+    predicted = model_predict(model, data)
+    figures = metrics(y, predicted, threshold=threshold)
+    base = metrics(y, np.zeros(len(y)), threshold=threshold)
+    keys = (
+        "n",
+        "r2",
+        "rmse",
+        "mae",
+        "directional_accuracy",
+        "spearman",
+        "skill_vs_no_change",
+        "clv_captured",
+        "n_acted",
+    )
+    out: dict[str, Any] = {k: _finite(figures[k]) for k in keys}
+    out["baseline"] = {k: _finite(base[k]) for k in ("n", "r2", "rmse", "mae", "directional_accuracy")}
+    low, high = skill_interval(y, predicted, data["event_id"].to_numpy())
+    out["skill_ci95"] = [_finite(low), _finite(high)]
+    out["threshold"] = threshold
+    return out
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float | np.floating) and not np.isfinite(value):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+# --------------------------------------------------------------------------------------------------------
+# Predict and recommend
+# --------------------------------------------------------------------------------------------------------
+
+
+def prediction_rows(
+    model_id: int,
+    data: pd.DataFrame,
+    predicted: np.ndarray,
+    recs: pd.DataFrame | None = None,
+    *,
+    with_features: bool = True,
+) -> list[dict[str, Any]]:
+    """`predictions` rows: one per side in the side's own orientation (see `recommend.side_values`),
+    with that side's best venue and expected CLV when `recs` has them."""
+    best = {}
+    if recs is not None and not recs.empty:
+        best = {(r.event_id, r.outcome): r for r in recs.itertuples(index=False)}
+    rows = []
+    for sample, delta in zip(data.to_dict(orient="records"), predicted, strict=True):
+        feats = None
+        if with_features:
+            feats = {
+                k: (None if pd.isna(sample[k]) else float(sample[k]))
+                for k in feature_columns(sample["market"])
+            }
+        sides = side_values(
+            sample["market"], sample["home_team"], sample["away_team"], float(sample["current"]), float(delta)
+        )
+        for _side, outcome, current, close in sides:
+            rec = best.get((sample["event_id"], outcome))
+            rows.append(
+                {
+                    "model_id": model_id,
+                    "event_id": sample["event_id"],
+                    "market": sample["market"],
+                    "outcome": outcome,
+                    "decision_time": pd.Timestamp(sample["decision_time"]).to_pydatetime(),
+                    "current_value": current,
+                    "predicted_delta": close - current,
+                    "predicted_close": close,
+                    "best_venue": rec.best_venue if rec is not None else None,
+                    "best_price_decimal": float(rec.best_price_decimal) if rec is not None else None,
+                    "expected_clv": float(rec.expected_clv) if rec is not None else None,
+                    "features": feats,
+                }
+            )
+    return rows
+
+
+def latest_quotes(
+    odds: pd.DataFrame, events: pd.DataFrame, decision_time: datetime, devig_method: str
+) -> pd.DataFrame:
+    """Each book's latest two-way quote strictly before the decision (what can be bet now)."""
+    quotes = book_quotes(odds, events, devig_method=devig_method)
+    quotes = quotes[quotes["snapshot_time"] < pd.Timestamp(decision_time)]
+    return (
+        quotes.sort_values("snapshot_time")
+        .groupby(["event_id", "market", "bookmaker"], as_index=False)
+        .tail(1)
+    )
+
+
+def recommendation_record(row: dict[str, Any]) -> dict[str, Any]:
+    """A recommendation row as plain Python values (timestamps as datetimes, NaN as None)."""
+    out = {}
+    for key, value in row.items():
+        if isinstance(value, pd.Timestamp):
+            out[key] = value.to_pydatetime()
+        elif isinstance(value, float | np.floating) and not np.isfinite(value):
+            out[key] = None
+        else:
+            out[key] = value.item() if hasattr(value, "item") else value
+    return out
+
+
+def artifact_row(rec: dict[str, Any]) -> dict[str, Any]:
+    """A recommendation as a row of the `clv-recommendations` table artifact."""
+    point = rec.get("best_point")
+    return {
+        "game": f"{rec.get('away_team')} @ {rec.get('home_team')}",
+        "market": rec["market"],
+        "side": rec["outcome"]
+        + (
+            f" {point:+g}"
+            if point is not None and rec["market"] == "spreads"
+            else (f" {point:g}" if point is not None else "")
+        ),
+        "venue": rec["best_venue"],
+        "price": round(rec["best_price_decimal"], 3),
+        "now": round(rec["current"], 3),
+        "predicted close": round(rec["predicted_close"], 3),
+        "expected CLV": f"{rec['expected_clv']:+.2%}",
+    }

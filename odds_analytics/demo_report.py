@@ -1,0 +1,200 @@
+"""The demo report's text and series, from the figures the demo read (pure: no files, no database).
+
+`report_markdown` is the text of `report.md`; `tasks.storage.demo_report.render_report` draws the charts
+(with `fair_home_probabilities` and `polymarket_home`) and writes both.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from odds_models.teams import resolve_team
+
+__all__ = [
+    "digest",
+    "fair_home_probabilities",
+    "model_summary_lines",
+    "polymarket_home",
+    "report_markdown",
+]
+
+
+def fair_home_probabilities(
+    h2h: list[tuple[datetime, str, str, float]], home: str
+) -> dict[str, list[tuple[datetime, float]]]:
+    """Per bookmaker, the devigged (multiplicative) home-win probability at each snapshot."""
+    by_key: dict[tuple[str, datetime], dict[str, float]] = {}
+    for moment, book, outcome, price in h2h:
+        if price and price > 1.0:
+            by_key.setdefault((book, moment), {})[outcome] = 1.0 / price
+    series: dict[str, list[tuple[datetime, float]]] = {}
+    for (book, moment), implied in sorted(by_key.items(), key=lambda kv: kv[0][1]):
+        if home in implied and len(implied) == 2:
+            series.setdefault(book, []).append((moment, implied[home] / sum(implied.values())))
+    return series
+
+
+def polymarket_home(
+    points: list[tuple[datetime, str, float, str]], home: str
+) -> list[tuple[datetime, float]]:
+    """The polled Polymarket price of the home team's token, over time."""
+    team = resolve_team(home)
+    out = []
+    for moment, outcome, price, source in points:
+        if price is None or source != "poll":
+            continue
+        if team is not None and resolve_team(outcome or "") is team:
+            out.append((moment, float(price)))
+    return out
+
+
+def report_markdown(
+    *,
+    figures: dict[str, Any],
+    steps: dict[str, Any],
+    replay: dict[str, Any],
+    meta: dict[str, Any],
+    charts: list[str],
+) -> str:
+    """The text of `report.md`; `charts` are the file names of the charts written next to it."""
+    counts = figures["counts"]
+    lines = [
+        "# odds-pipeline demo report",
+        "",
+        f"Source: **{meta['source']}** replay data (not real markets)"
+        + (f", seed {meta['seed']}" if meta["source"] == "simulated" else "")
+        + f". Simulated span {meta['start']:%Y-%m-%d %H:%M} → {meta['end']:%Y-%m-%d %H:%M} UTC, "
+        f"{steps['ticks']} ticks; faults {'ON' if meta['faults'] else 'off'}; wall time {meta['wall']:.0f} s.",
+        "",
+        "## What was collected",
+        "",
+        "| table | rows |",
+        "|---|---|",
+        *[f"| {k} | {v} |" for k, v in counts.items()],
+        "",
+        f"Events by status: {_inline(figures.get('events_by_status', {}))}.",
+        "",
+        "## Calls and quota",
+        "",
+        f"The Odds API credits spent (replay ledger): **{replay['credits_used']}** "
+        f"({_inline(replay['credits_by_route'])}). Requests by API: {_inline(replay['calls'])}.",
+        "",
+        "| api | calls logged | errors | credits | retried |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {r['api']} | {r['calls']} | {r['errors']} | {r['credits']} | {r['retried']} |"
+            for r in figures["fetch_logs"]
+        ],
+        "",
+    ]
+    if replay.get("faults_injected"):
+        lines += [f"Faults injected by the replay service: {_inline(replay['faults_injected'])} "
+                  f"over {replay['requests']} requests.", ""]  # fmt: skip
+    lines += ["## Data quality", ""]
+    lines += [f"- {q['check']} ({q['severity']}): {q['count']}" for q in figures["quality"]] or [
+        "- no findings"
+    ]
+    lines += ["", "## Polymarket links", "", f"{_inline(figures['links']) or 'no Polymarket events'}.", ""]
+    lines += [
+        "## Flows",
+        "",
+        "| flow | runs |",
+        "|---|---|",
+        *[f"| {k} | {v} |" for k, v in steps["runs"].items()],
+        "",
+    ]
+    if steps.get("missing"):
+        lines += [f"Not available yet (skipped): {', '.join(steps['missing'])}.", ""]
+    for name, why in steps.get("skipped", {}).items():
+        lines += [f"Skipped {name}: {why}.", ""]
+    if steps["failures"]:
+        lines += ["Failures (the demo went on):", ""]
+        lines += [f"- {f['at'][:16]} {f['flow']}: {f['error']}" for f in steps["failures"][:15]]
+        if len(steps["failures"]) > 15:
+            lines.append(f"- ... {len(steps['failures']) - 15} more")
+        lines.append("")
+    lines += ["## Analysis", ""]
+    for run in figures["backtests"]:
+        lines.append(f"- backtest `{run['strategy']}`: {_inline(_flat(run['metrics']))}")
+    for model in figures["models"]:
+        lines.append(f"- model `{model['name']}` ({model['kind']}): {_inline(_flat(model['metrics']))}")
+    if not figures["backtests"] and not figures["models"]:
+        lines.append("- no backtest or model results (see Flows above)")
+    lines.append("")
+    model_lines = model_summary_lines(steps.get("results", {}))
+    if model_lines:
+        lines += ["## Model: out-of-sample evaluation and recommendations", "", *model_lines, ""]
+    if charts:
+        chart = figures["chart"]
+        lines += ["## Line movement", "",
+                  f"{chart['away']} @ {chart['home']}, tip-off {chart['commence']:%Y-%m-%d %H:%M} UTC: the fair home-win "
+                  "probability of each book (vig removed) and the Polymarket mid, moving toward the close.", ""]  # fmt: skip
+        lines += [f"![{name.rsplit('.', 1)[0]}]({name})" for name in charts]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def model_summary_lines(results: dict[str, Any]) -> list[str]:
+    """The evaluation (model vs the no-change baseline) and the recommendations, one line each."""
+    lines: list[str] = []
+    evaluation = results.get("evaluate-model")
+    if isinstance(evaluation, dict) and "n" in evaluation:
+        base = evaluation.get("baseline") or {}
+
+        def fig(d: dict[str, Any], key: str) -> str:
+            value = d.get(key)
+            return f"{value:.4f}" if isinstance(value, int | float) else "-"
+
+        lines.append(
+            f"- evaluate `{evaluation.get('model', evaluation.get('kind', 'selected'))}` on {evaluation['n']} "
+            f"unseen samples: r2 {fig(evaluation, 'r2')}, rmse {fig(evaluation, 'rmse')}, mae "
+            f"{fig(evaluation, 'mae')}, directional accuracy {fig(evaluation, 'directional_accuracy')}; "
+            f"no-change baseline rmse {fig(base, 'rmse')}, mae {fig(base, 'mae')}"
+        )
+    prediction = results.get("predict")
+    if isinstance(prediction, dict):
+        recs = [r for r in prediction.get("recommendations") or [] if isinstance(r, dict)]
+        lines.append(
+            f"- predict: {prediction.get('predictions_written', 0)} predictions written, "
+            f"{len(prediction.get('recommendations') or [])} recommendations"
+        )
+        for rec in recs:
+            point = rec.get("best_point")
+            side = f"{rec.get('outcome')}" + (f" {point:+g}" if isinstance(point, int | float) else "")
+            clv = rec.get("expected_clv")
+            lines.append(
+                f"  - {rec.get('away_team')} @ {rec.get('home_team')} {rec.get('market')}: {side} at "
+                f"{rec.get('best_venue')} {rec.get('best_price_decimal')}"
+                + (f", expected CLV {clv:+.2%}" if isinstance(clv, int | float) else "")
+            )
+    return lines
+
+
+def digest(value: Any) -> Any:
+    """A JSON-friendly digest of a flow's return value (no data frames, lists cut short)."""
+    if isinstance(value, dict):
+        return {str(k): digest(v) for k, v in list(value.items())[:30]}
+    if isinstance(value, list | tuple):
+        return [digest(v) for v in value[:5]] + ([f"... {len(value) - 5} more"] if len(value) > 5 else [])
+    if isinstance(value, int | float | str | bool) or value is None:
+        return value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)[:200]
+
+
+def _flat(metrics: Any) -> dict[str, Any]:
+    if not isinstance(metrics, dict):
+        return {}
+    out = {}
+    for key, value in metrics.items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[key] = round(value, 4) if isinstance(value, float) else value
+        if len(out) >= 8:
+            break
+    return out
+
+
+def _inline(values: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in values.items())

@@ -1,0 +1,317 @@
+"""The demo's stage: a demo database, the replay app on a free loopback port, one simulated clock, settings.
+
+    with DemoStage(DemoOptions(seed=7, days=1)) as stage:
+        steps = stage.run(demo(start=stage.start, end=stage.end))   # any coroutine: the flows see the stage
+
+Entering the stage creates the demo database and its tables (emptied with `reset=True`), serves the replay
+app in a thread of this process, points the settings at it (a key the replay accepts: the user's
+`ODDS_API_KEY` if set, it only travels to loopback, else `replay-demo-key`), and installs one `FrozenClock`
+for the app and the pipeline (`odds_models.clock.use_clock`); the recipe moves it with `move_clock`.
+Leaving restores the clock, the environment and the settings, and stops the server.
+
+The demo never touches the user's data: it writes to its own database (`odds_demo` on the embedded server,
+or the URL given), and every row it stores comes from the simulated (or recorded) replay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Coroutine, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from odds_models.clock import FrozenClock, installed_clock, use_clock
+from odds_models.errors import ConfigError
+from odds_models.settings import get_settings
+from replay.faults import FaultPlan
+from replay.source import ReplaySource
+
+__all__ = [
+    "DEMO_DATABASE",
+    "DemoOptions",
+    "DemoStage",
+    "demo_database_url",
+    "ensure_schema",
+    "move_clock",
+    "patched_env",
+    "plan_ticks",
+    "reset_database",
+]
+
+DEMO_DATABASE = "odds_demo"
+FAULTY_TIMEOUT_SECONDS = 1.0  # the client's timeout when faults are on; the replay stalls longer
+
+
+@dataclass
+class DemoOptions:
+    """What `odds demo` was asked for."""
+
+    seed: int = 7
+    days: int = 1
+    source: str = "simulated"  # simulated | recorded
+    path: Path | None = None  # recorded: the folder of historical Odds API files
+    faults: bool = False
+    fault_spec: str | None = None  # replay.faults spec; default FaultPlan.standard()
+    database_url: str | None = None  # default: the embedded server's `odds_demo` database
+    report_dir: Path | None = None  # default: reports_dir / "demo"
+    analysis: bool = True
+    reset: bool = False  # empty the demo database's tables first
+    fingerprints: bool = False  # also read every stored row's key (tests and the fault campaign compare them)
+    fine_minutes: int = 30  # tick cadence in the 3 h before a tip
+    pm_lead_hours: float = 12.0  # simulated Polymarket events open this long before the tip (demo budget)
+    start: datetime | None = None  # default: the source's start (noon UTC of the first simulated day)
+    hours: float | None = None  # limit the span (tests); default: until the last game is resolved
+
+
+# ------------------------------------------------------------------------------------------------------
+# Environment, database, clock
+# ------------------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def patched_env(values: dict[str, str | None]) -> Iterator[None]:
+    """Set (or, for None, unset) environment variables inside the block; the settings are re-read."""
+    saved = {k: os.environ.get(k) for k in values}
+    for key, value in values.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        get_settings.cache_clear()
+
+
+def demo_database_url(explicit: str | None = None) -> str:
+    """The demo's database: `explicit`, or `odds_demo` on the embedded server (started if needed)."""
+    from odds_models.db import create_database_if_missing, embedded_database_url
+    from odds_models.settings import normalise_database_url
+
+    if explicit:
+        url = normalise_database_url(explicit)
+        create_database_if_missing(url)
+        return url
+    return embedded_database_url(get_settings().embedded_pgdata, database=DEMO_DATABASE)
+
+
+def ensure_schema(url: str) -> None:
+    """Create the tables that do not exist yet (the models are the schema's source of truth)."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlmodel import SQLModel
+
+    import odds_models.tables  # noqa: F401 - registers the tables
+    from odds_models.db import run_coro_blocking
+
+    async def create() -> None:
+        engine = create_async_engine(url)
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(SQLModel.metadata.create_all)
+        finally:
+            await engine.dispose()
+
+    run_coro_blocking(create())
+
+
+def reset_database(url: str) -> None:
+    """Empty every table of a demo or test database (refuses any other database name)."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlmodel import SQLModel
+
+    from odds_models.db import database_name, run_coro_blocking
+
+    name = database_name(url)
+    if not name.endswith(("_demo", "_test")) and not name.startswith("odds_faults"):
+        raise ConfigError(f"refusing to empty database {name!r}: only *_demo and *_test databases are reset")
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+
+    async def truncate() -> None:
+        engine = create_async_engine(url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        finally:
+            await engine.dispose()
+
+    run_coro_blocking(truncate())
+
+
+def move_clock(moment: datetime) -> None:
+    """Move the stage's simulated clock (the replay app and the pipeline both read it) to `moment`."""
+    current = installed_clock()
+    if not isinstance(current, FrozenClock):
+        raise ConfigError("the demo flow needs a FrozenClock installed with odds_models.clock.use_clock")
+    current.set(moment)
+
+
+def plan_ticks(start: datetime, end: datetime, tips: list[datetime], *, fine_minutes: int = 30,
+               game_minutes: int = 60, coarse_minutes: int = 120) -> list[datetime]:  # fmt: skip
+    """The simulated moments at which the demo runs the tick: every `fine_minutes` in the 3 h before a tip
+    (the <3 h tier), every `game_minutes` while games are played, every `coarse_minutes` otherwise."""
+    ticks = []
+    moment = start
+    while moment <= end:
+        ticks.append(moment)
+        if any(tip - timedelta(hours=3) <= moment < tip for tip in tips):
+            step = fine_minutes
+        elif any(tip <= moment <= tip + timedelta(hours=3) for tip in tips):
+            step = game_minutes
+        else:
+            step = coarse_minutes
+        moment += timedelta(minutes=step)
+    return ticks
+
+
+# ------------------------------------------------------------------------------------------------------
+# The stage
+# ------------------------------------------------------------------------------------------------------
+
+
+def _make_source(options: DemoOptions) -> Any:
+    if options.source == "recorded":
+        from replay.recorded import RecordedSource
+
+        if options.path is None:
+            raise ConfigError("--source recorded needs --path PATH (a folder of historical Odds API files)")
+        return RecordedSource(options.path)
+    if options.source != "simulated":
+        raise ConfigError(f"--source must be simulated or recorded, not {options.source!r}")
+    from replay.simulate import SimulatedSource
+
+    return SimulatedSource(
+        seed=options.seed, days=options.days, pm_lead=timedelta(hours=options.pm_lead_hours)
+    )
+
+
+def _span(source: Any, options: DemoOptions) -> tuple[datetime, datetime]:
+    start = options.start or source.default_start()
+    if options.source == "recorded":
+        end = start + timedelta(days=options.days)
+    else:
+        end = source.end_time()
+    if options.hours is not None:
+        end = min(end, start + timedelta(hours=options.hours))
+    return start, end
+
+
+def _fault_plan(options: DemoOptions) -> FaultPlan | None:
+    if not options.faults:
+        return None
+    if options.fault_spec:
+        return FaultPlan.from_spec(options.fault_spec, seed=options.seed)
+    return FaultPlan.standard(options.seed, timeout_seconds=FAULTY_TIMEOUT_SECONDS + 0.5)
+
+
+def _settings_env(database_url: str, *, faults: bool) -> dict[str, str | None]:
+    """The settings of a demo run (the replay server's URLs and key are added once it listens)."""
+    env: dict[str, str | None] = {
+        "DATABASE_URL": database_url,
+        "DO_NOT_TRACK": "1",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": os.environ.get(
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120"
+        ),
+        "MONTHLY_CREDIT_BUDGET": "100000",
+        "HTTP_MAX_RETRY_WAIT_SECONDS": "2",
+    }
+    if not os.environ.get("PREFECT_API_URL"):
+        # a temporary server for this run only: it need not record task runs and events (that recording is
+        # what makes a SQLite-backed server slow under load), nor serve the UI
+        env.update({
+            "PREFECT_SERVER_EPHEMERAL_ENABLED": "true",
+            "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED": "false",
+            "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED": "false",
+            "PREFECT_SERVER_UI_ENABLED": "false",
+        })  # fmt: skip
+    if faults:
+        env["HTTP_TIMEOUT_SECONDS"] = str(FAULTY_TIMEOUT_SECONDS)
+        env["HTTP_MAX_ATTEMPTS"] = "6"
+    return env
+
+
+def _reset_engine() -> None:
+    from odds_models.db import dispose_engine, run_coro_blocking
+
+    run_coro_blocking(dispose_engine())
+
+
+async def _disposing(coro: Coroutine[Any, Any, Any]) -> Any:
+    """Await `coro`, then close the pooled connections while their event loop still runs."""
+    from odds_models.db import dispose_engine
+
+    try:
+        return await coro
+    finally:
+        await dispose_engine()
+
+
+class DemoStage:
+    """The demo's database, replay server, clock and settings, for the length of a `with` block.
+
+    `source`, `start`, `end` and `database_url` are known once constructed (the embedded server is started
+    if the demo uses it); `app` once entered.
+    """
+
+    def __init__(self, options: DemoOptions) -> None:
+        self.options = options
+        self.source: ReplaySource = _make_source(options)
+        self.start, self.end = _span(self.source, options)
+        self.api_key = os.environ.get("ODDS_API_KEY") or None
+        self.fault_plan = _fault_plan(options)
+        self.database_url = demo_database_url(options.database_url)
+        self.app: Any = None
+        self._exit = ExitStack()
+
+    def __enter__(self) -> DemoStage:
+        from replay.app import DEMO_API_KEY, create_app
+        from replay.server import ReplayServer
+
+        ensure_schema(self.database_url)
+        if self.options.reset:
+            reset_database(self.database_url)
+        api_key = self.api_key or DEMO_API_KEY
+        clock = FrozenClock(self.start)
+        self.app = create_app(self.source, clock=clock, api_keys=(api_key,), quota_total=100_000,
+                              faults=self.fault_plan, control_routes=True)  # fmt: skip
+        with ExitStack() as stack:
+            server = stack.enter_context(ReplayServer(self.app))
+            env = _settings_env(self.database_url, faults=self.options.faults)
+            stack.enter_context(patched_env({**env, **server.settings_env(api_key)}))
+            stack.callback(_reset_engine)  # after the clock is restored, before the settings are
+            stack.enter_context(use_clock(clock))
+            _reset_engine()
+            self._exit = stack.pop_all()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._exit.close()
+
+    def run(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        """Run `coro` (a flow call) to completion on a new event loop; close its pooled connections after."""
+        return asyncio.run(_disposing(coro))
+
+    def replay_stats(self) -> dict[str, Any]:
+        """What the replay service saw: credits (total and per route), calls per API, requests, faults."""
+        state = self.app.state.replay
+        return {
+            "credits_used": state.used,
+            "credits_by_route": dict(state.credits_by_route),
+            "calls": dict(state.calls),
+            "requests": state.faults.requests,
+            "faults_injected": dict(state.faults.injected),
+        }
