@@ -703,6 +703,10 @@ async def _import_file(path: Path, token_id: str | None) -> ImportCounts:
     payload = read_json_file(path)
     try:
         return await import_payload(payload, name=path.name, token_id=token_id, at=clock.now())
+    except PayloadError as exc:
+        if str(path) in str(exc):
+            raise
+        raise PayloadError(f"{path}: {exc}"[:300]) from None  # which file, for an import of many
     except (OverflowError, ValueError) as exc:
         # a time at the edge of the calendar (a year-1 date with an offset) overflows while parsing; the
         # file is refused whole (its transaction never commits), like any other malformed payload
