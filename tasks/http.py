@@ -296,8 +296,9 @@ class ApiClient:
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
+            # `retrying` lets the `odds` console drop these when the command then fails with the error itself
             log.warning("%s %s: attempt %d failed (%s); retrying", self.api_name, path,
-                        state.attempt_number, exc)  # fmt: skip
+                        state.attempt_number, exc, extra={"retrying": True})  # fmt: skip
 
         retrying = tenacity.AsyncRetrying(
             retry=tenacity.retry_if_exception_type(TransientUpstreamError),

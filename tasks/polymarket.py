@@ -14,8 +14,6 @@ whole window; an empty answer or a missing tail is asked for again by the next r
 from __future__ import annotations
 
 import asyncio
-import gzip
-import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -45,6 +43,7 @@ from odds_models import clock
 from odds_models.db import async_session_maker
 from odds_models.errors import OddsPipelineError, PayloadError, TransientUpstreamError
 from odds_models.settings import get_settings
+from tasks.files import read_payload_file
 from tasks.http import CallRecord
 from tasks.polymarket_clob import ClobClient, make_clob_client
 from tasks.polymarket_gamma import GammaClient, make_gamma_client
@@ -564,14 +563,8 @@ _TOKEN_IN_NAME = re.compile(r"(?<!\d)(\d{60,80})(?!\d)")
 
 
 def read_json_file(path: Path) -> Any:
-    """A `.json` or `.json.gz` file; `PayloadError` when it is not JSON."""
-    try:
-        raw = gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes()
-        return json.loads(raw)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise PayloadError(f"{path.name}: cannot read ({type(exc).__name__}: {exc})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-        raise PayloadError(f"{path.name}: not valid JSON") from None
+    """A `.json` or `.json.gz` file, size-capped; `PayloadError` naming the file when it is not readable JSON."""
+    return read_payload_file(path)
 
 
 def detect_kind(payload: Any) -> str:
@@ -706,21 +699,32 @@ async def import_payload(
     return counts
 
 
+async def _import_file(path: Path, token_id: str | None) -> ImportCounts:
+    payload = read_json_file(path)
+    try:
+        return await import_payload(payload, name=path.name, token_id=token_id, at=clock.now())
+    except PayloadError as exc:
+        if str(path) in str(exc):
+            raise
+        raise PayloadError(f"{path}: {exc}"[:300]) from None  # which file, for an import of many
+    except (OverflowError, ValueError) as exc:
+        # a time at the edge of the calendar (a year-1 date with an offset) overflows while parsing; the
+        # file is refused whole (its transaction never commits), like any other malformed payload
+        raise PayloadError(f"{path}: {type(exc).__name__}: {exc}"[:300]) from None
+
+
 async def run_import(paths: Sequence[Path], *, token_id: str | None = None) -> ImportCounts:
     """Import saved Gamma/CLOB responses (`.json`, `.json.gz`), idempotently."""
     total = ImportCounts()
     for path in paths:
-        total.add(
-            await import_payload(read_json_file(path), name=path.name, token_id=token_id, at=clock.now())
-        )
+        total.add(await _import_file(path, token_id))
     return total
 
 
 @task(cache_policy=NONE, task_run_name="import-{path.name}", **_DB_RETRY)
 async def import_polymarket_file(path: Path, token_id: str | None = None) -> dict[str, Any]:
     """Import one saved Gamma or CLOB response."""
-    counts = await import_payload(read_json_file(path), name=path.name, token_id=token_id, at=clock.now())
-    return counts.as_dict()
+    return (await _import_file(path, token_id)).as_dict()
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -28,16 +28,12 @@ SEED = 3
 @pytest.fixture(scope="module")
 def replay_db(pg_url: str) -> str:
     """A database of its own on the test server (`odds_replay_test`): the demo empties it (`reset=True`)
-    at each run, and no other test's truncation can cut into a run."""
-    from urllib.parse import urlsplit, urlunsplit
+    at each run, and no other test's truncation can cut into a run. Its tables are made afresh (through the
+    test guard), so a schema change since the last session never meets an old table."""
+    from odds_models.dburl import with_database
+    from odds_models.testing import prepare_test_database
 
-    from odds_models.db import create_database_if_missing
-    from odds_models.testing import assert_test_database
-
-    url = urlunsplit(urlsplit(pg_url)._replace(path="/odds_replay_test"))
-    assert_test_database(url)
-    create_database_if_missing(url)
-    return url
+    return prepare_test_database(with_database(pg_url, "odds_replay_test"))
 
 
 def _options(db: str, report_dir: Path, **kwargs: object) -> DemoOptions:
