@@ -174,6 +174,7 @@ async def due_event_list(at: datetime | None = None) -> list[DueEvent]:
                 FROM events e LEFT JOIN odds_snapshots s ON s.event_id = e.id AND s.source = 'live'
                 WHERE e.commence_time > :at AND e.status IN ('scheduled', 'postponed') AND e.sport_key = :sport
                 GROUP BY e.id, e.commence_time, e.odds_requested_at
+                ORDER BY e.commence_time, e.id
                 """
             ),
             {"at": at, "sport": settings.odds_api_sport},
