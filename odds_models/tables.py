@@ -524,7 +524,8 @@ class Bet(SQLModel, table=True):
     shares: float | None = Field(default=None, sa_type=Float)  # Polymarket: shares bought
     stake: float = Field(sa_type=Float, nullable=False)
     model_id: int | None = Field(
-        default=None, sa_column=Column(BigInteger, ForeignKey("models.id", ondelete="SET NULL"), nullable=True)
+        default=None,
+        sa_column=Column(BigInteger, ForeignKey("models.id", ondelete="SET NULL"), nullable=True),
     )
     prediction_id: int | None = Field(
         default=None,
