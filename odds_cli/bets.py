@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from odds_cli.common import console, emit_json, parse_date, run_async
+from odds_cli.common import console, emit_json, parse_date, run_db
 
 app = typer.Typer(help="The bet ledger: your bets and the paper bets of published picks, against the close.",
                   no_args_is_help=True)  # fmt: skip
@@ -26,18 +26,6 @@ SinceOption = Annotated[
     str | None, typer.Option("--since", help="Only bets placed on or after this date (YYYY-MM-DD, UTC).")
 ]
 SourceOption = Annotated[str | None, typer.Option("--source", help="Only manual or paper bets.")]
-
-
-def _run(coro: Any) -> Any:
-    from odds_models.db import dispose_engine
-
-    async def wrapped() -> Any:
-        try:
-            return await coro
-        finally:
-            await dispose_engine()
-
-    return run_async(wrapped())
 
 
 def _source(value: str | None) -> str | None:
@@ -120,7 +108,7 @@ def add(  # noqa: PLR0917 - typer options are parameters
               "fee_rate": None if fee_rate is None else repr(fee_rate), "note": note}  # fmt: skip
     try:
         draft = draft_from_fields(fields)
-        result = _run(record_bets([(1, draft)]))
+        result = run_db(record_bets([(1, draft)]))
     except InvalidBet as exc:
         raise typer.BadParameter(str(exc), param_hint=_option(exc.field)) from None
     except BetsRejected as exc:
@@ -153,7 +141,7 @@ def import_bets(
                                  param_hint="CSV_PATH") from None  # fmt: skip
     drafts, errors = drafts_from_csv(text)
     try:
-        result = _run(record_bets(drafts, errors=errors))
+        result = run_db(record_bets(drafts, errors=errors))
     except BetsRejected as exc:
         typer.echo(f"error: {csv_path.name}: {len(exc.errors)} bad row(s); nothing was imported", err=True)
         for line_no, error in exc.errors[:50]:
@@ -193,7 +181,7 @@ def list_bets(
         async with async_session_maker() as session:
             return await read_ledger(session=session, since=start, source=source)
 
-    frame = bet_status(_run(read()), now=now())
+    frame = bet_status(run_db(read()), now=now())
     if open_only:
         frame = frame[frame["status"] == "open"]
     if settled_only:
@@ -256,7 +244,7 @@ def report(
                 await session.commit()
             return counts, await read_ledger(session=session, since=start, source=source)
 
-    counts, ledger = _run(go())
+    counts, ledger = run_db(go())
     figures = ledger_report(ledger, now=now())
     folder = output or get_settings().reports_dir / "bets"
     paths = write_ledger_report(figures, ledger, folder)
