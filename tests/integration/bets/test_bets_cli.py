@@ -181,3 +181,8 @@ def test_bets_list_and_report(
     assert rows[0]["placed_at"].endswith("+00:00")
     code, output = odds(["bets", "list", "--open", "--settled"], monkeypatch, capsys)
     assert code == 2
+    for filters, expected in ((["--since", "2026-01-12"], 2), (["--since", "2026-01-13"], 0),
+                              (["--source", "paper"], 0), (["--source", "manual"], 2)):  # fmt: skip
+        code, output = odds(["bets", "list", *filters, "--json"], monkeypatch, capsys)
+        assert code == 0
+        assert len(json.loads(output)) == expected, filters

@@ -242,3 +242,12 @@ async def test_a_close_at_a_book_only_is_the_consensus(ledger: Ledger) -> None:
     row = (await _ledger()).iloc[0]
     assert row["close_basis"] == "consensus"
     assert row["clv_prob"] == pytest.approx(fair(2.70, 1.50) - 1 / 2.70)
+
+
+async def test_two_ticks_at_once_record_each_pick_once(ledger: Ledger) -> None:
+    import asyncio
+
+    picks = paper_picks(ledger)
+    results = await asyncio.gather(*(record_paper_bets(picks) for _ in range(3)))
+    assert sum(len(r.added) for r in results) == 6
+    assert len(await _ledger()) == 6
