@@ -70,6 +70,7 @@ __all__ = [
     "resolve_bet",
     "settlement_updates",
     "summary_cells",
+    "verdict",
 ]
 
 MIN_N = 10  # bets needed before an interval is shown
@@ -809,6 +810,20 @@ def summary_cells(s: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
+def verdict(summary: Mapping[str, Any], min_n: int = MIN_N) -> str:
+    """One sentence: did these bets beat the close, as far as their CLV interval can tell?"""
+    n, ci = summary["clv_n"], summary["clv_ci_pp"]
+    if ci is None:
+        return f"Too few bets with a close ({n}) to tell whether they beat it: an interval needs {min_n}."
+    if ci[0] > 0:
+        return f"These bets beat the close: the 95 % interval of their CLV is above 0 ({n} bets)."
+    if ci[1] < 0:
+        return f"These bets lost to the close: the 95 % interval of their CLV is below 0 ({n} bets)."
+    return (
+        f"No evidence that these bets beat the close: the 95 % interval of their CLV includes 0 ({n} bets)."
+    )
+
+
 def report_markdown(report: Mapping[str, Any], *, title: str = "Bet ledger", heading: str = "#") -> list[str]:
     """The report as Markdown lines: the overall figures, then one table per breakdown."""
     overall = report["overall"]
@@ -825,6 +840,7 @@ def report_markdown(report: Mapping[str, Any], *, title: str = "Bet ledger", hea
         f"in probability points (pp); intervals are 95 % and need {report['min_n']} bets.",
         "",
     ]
+    lines += [verdict(overall, report["min_n"]), ""]
     cells = summary_cells(overall)
     header = ["", *cells.keys()]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

@@ -271,6 +271,8 @@ def test_intervals_need_ten_bets_and_every_figure_carries_its_count() -> None:
     assert "(10/11)" in text
     assert "n too small" not in text.split("| **all**")[1].split("\n")[0]
     assert "no close 1" in text
+    assert "includes 0 (10 bets)" in text  # the verdict: mean +0.90 pp, interval across 0
+    assert "Too few bets with a close (9)" in "\n".join(report_markdown(small))
 
 
 def test_bet_status_reasons() -> None:
