@@ -162,12 +162,12 @@ def ledger_lines(ledger: dict[str, Any] | None, chart: str | None) -> list[str]:
         return [*lines, "No paper bets: no pick was published (see the model section above).", ""]
     lines += ledger_markdown(ledger["report"], title="Figures", heading="###")
     lines += [
-        "### Every bet",
+        "### Every bet (in tip-off order)",
         "",
         "| # | tip-off (UTC) | game | bet | venue | price | paid (implied) | fair close | CLV (pp) | result | profit | status |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for bet in bets:
+    for bet in sorted(bets, key=lambda b: (b["commence_time"], b["placed_at"], b["id"])):
         line = bet.get("line")
         side = bet["outcome"] + (
             "" if line is None else f" {line:+g}" if bet["market"] == "spreads" else f" {line:g}"

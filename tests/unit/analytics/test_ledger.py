@@ -341,3 +341,38 @@ def test_sharp_consensus_is_the_median_of_the_sharp_books_else_every_book() -> N
     assert fair.loc[("e1", "H"), "basis"] == "sharp"
     assert fair.loc[("e2", "H"), "basis"] == "consensus"
     assert fair.loc[("e2", "H"), "fair_prob"] == pytest.approx(0.5)
+
+
+def test_the_demo_report_shows_the_ledger_in_tip_off_order(tmp_path) -> None:
+    from odds_analytics.demo_report import ledger_lines
+    from tasks.storage.demo_report import render_report
+
+    frame = _ledger(3, [0.02, -0.01, None], ["win", "loss", None])
+    frame = frame.assign(
+        id=[7, 3, 9], side=["home"] * 3, outcome=["Boston Celtics", "Miami Heat", "Over"], line=[None, None, 221.5],
+        market=["h2h", "h2h", "totals"], close_prob=[0.52, 0.49, None], home_team="Boston Celtics",
+        away_team="Miami Heat", commence_time=[TIP + timedelta(hours=2), TIP, TIP + timedelta(days=2)],
+    )  # fmt: skip
+    now = TIP + timedelta(hours=6)
+    records = bet_status(frame, now=now).to_dict(orient="records")
+    ledger = {"report": ledger_report(frame, now=now), "bets": records}
+    lines = ledger_lines(ledger, "cumulative_clv.png")
+    table = [line for line in lines if line.startswith(("| 7 ", "| 3 ", "| 9 "))]
+    assert [row.split(" | ")[0] for row in table] == ["| 3", "| 7", "| 9"]  # tip-off order, not id order
+    assert "| +2.00 | win | +1.00 | settled |" in table[1]
+    assert "totals Over 221.5" in table[2]
+    assert "open (before tip-off)" in table[2]
+    assert any("Too few bets with a close (2)" in line for line in lines)
+    assert "![cumulative CLV](cumulative_clv.png)" in lines
+    assert ledger_lines({"report": ledger_report(frame.iloc[:0], now=now), "bets": []}, None)[-2].startswith(
+        "No paper bets"
+    )
+
+    figures = {"counts": {}, "events_by_status": {}, "fetch_logs": [], "quality": [], "links": {}, "backtests": [],
+               "models": [], "chart": None, "ledger": ledger}  # fmt: skip
+    steps = {"ticks": 1, "runs": {}, "skipped": {}, "failures": []}
+    replay = {"credits_used": 0, "credits_by_route": {}, "calls": {}}
+    meta = {"source": "simulated", "seed": 7, "start": TIP, "end": now, "faults": False, "wall": 1.0}
+    path = render_report(figures=figures, steps=steps, replay=replay, meta=meta, folder=tmp_path)
+    assert "## Bet ledger" in path.read_text()
+    assert (tmp_path / "cumulative_clv.png").stat().st_size > 5_000
