@@ -43,10 +43,12 @@ def render_cumulative_clv(bets: pd.DataFrame, path: Path, *, title_note: str = "
     path.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(9, 4.8))
     x = list(range(len(series) + 1))
+    sources = sorted(series["source"].unique())
+    name = "all" if len(sources) > 1 else f"{sources[0]} bets"
     ax.plot(x, [0.0, *series["cumulative_pp"]], color="black", linewidth=2.2, marker="o", markersize=3.5,
-            label=f"all ({len(series)} bets, sum {series['cumulative_pp'].iloc[-1]:+.2f} pp, "
+            label=f"{name} ({len(series)} bets, sum {series['cumulative_pp'].iloc[-1]:+.2f} pp, "
                   f"mean {series['clv_pp'].mean():+.2f} pp)")  # fmt: skip
-    if series["source"].nunique() > 1:
+    if len(sources) > 1:
         for source, part in series.groupby("source", sort=True):
             positions = [0, *(i + 1 for i in part.index)]
             ax.plot(positions, [0.0, *part["source_cumulative_pp"]], linewidth=1.2, marker="o", markersize=3,
