@@ -411,7 +411,7 @@ def resolve_bet(
     if placed_at >= game.commence_time:
         raise InvalidBet(
             f"placed_at {placed_at.isoformat()} is after tip-off ({game.commence_time.isoformat()}): in-play bets "
-            "have no pre-game close; give the time the bet was placed with --placed-at",
+            "have no pre-game close (if it was placed earlier, give that time)",
             "placed_at",
         )
     token_id = fill_price = shares = fee_rate = None
@@ -448,6 +448,8 @@ def resolve_bet(
         ):
             if value is not None:
                 raise InvalidBet(f"{name} is for Polymarket bets only", name)
+        if draft.market is None:
+            raise InvalidBet("market is required: h2h, spreads or totals", "market")
         if draft.market not in ("h2h", "spreads", "totals"):
             raise InvalidBet(f"market {draft.market!r} is not h2h, spreads or totals", "market")
         market = draft.market

@@ -77,6 +77,7 @@ def test_a_sportsbook_bet_takes_its_side_from_a_team_name_and_american_odds() ->
         ("side", {"side": "Lakers"}, "Miami Heat @ Boston Celtics"),
         ("side", {"market": "totals", "side": "home", "line": "221.5"}, "over or under"),
         ("market", {"market": "moneyline"}, "h2h, spreads or totals"),
+        ("market", {"market": None}, "market is required"),
         ("line", {"line": None}, "required"),
         ("line", {"market": "h2h", "side": "home"}, "no line"),
         ("line", {"line": "55"}, "NBA spread"),
