@@ -38,6 +38,7 @@ _GROUPS: list[tuple[str, str, str | None]] = [
     ("odds_cli.polymarket", "app", "polymarket"),
     ("odds_cli.backtest", "app", "backtest"),
     ("odds_cli.model", "app", "model"),
+    ("odds_cli.bets", "app", "bets"),
     ("odds_cli.scheduler", "app", "scheduler"),
 ]
 # modules that add `odds import <kind>` commands: each exposes register(import_app)
