@@ -7,8 +7,10 @@ discovery, polls, links and both backfills) into its own emptied database (`odds
 server), through the Prefect engine and the replay service on loopback. The first run is clean; every
 other run injects faults (429 with Retry-After, 5xx, stalled responses past the client timeout, bodies cut
 mid-transfer, unknown fields, missing optional fields). Printed per run: faults injected by kind, requests,
-rows compared, rows lost / extra / duplicated per table, and every failure message with a check that it is
-one clear line (names the API and endpoint, no traceback, no key).
+rows compared, rows lost / extra / duplicated per table, The Odds API credits the replay's ledger charged
+against the credits `fetch_logs` counted (they must be equal: every attempt of every paid call is counted,
+including cut bodies, timeouts after the charge and responses that could not be stored), and every failure
+message with a check that it is one clear line (names the API and endpoint, no traceback, no key).
 
 The last run ("payload") cuts bodies into broken JSON with a valid HTTP framing. The HTTP layer treats a 2xx
 whose body is not JSON as a cut transfer: it retries, and only a body that stays broken becomes a
@@ -73,6 +75,21 @@ async def _fetch_log_errors(url: str) -> list[tuple[str, str, int | None, int, s
         await conn.close()
 
 
+async def _logged_credits(url: str) -> tuple[int, int]:
+    """(Odds API credits in fetch_logs, credit reservations never settled)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        row = await conn.fetchrow(
+            "SELECT COALESCE(sum(cost), 0) AS credits, count(*) FILTER (WHERE settled_at IS NULL) AS open "
+            "FROM fetch_logs WHERE api = 'oddsapi'"
+        )
+        return int(row["credits"]), int(row["open"])
+    finally:
+        await conn.close()
+
+
 async def _retried(url: str) -> int:
     import asyncpg
 
@@ -121,18 +138,24 @@ def main() -> None:
 
     clean, clean_seconds = run("clean", None, 0)
     base = clean.figures["fingerprints"]
+    logged, unsettled = asyncio.run(_logged_credits(url))
     print(
         f"clean run: {clean.replay['requests']} requests, {sum(len(v['rows']) for v in base.values())} rows in "
         f"{len(base)} tables, failures {len(clean.steps['failures'])}, {clean_seconds:.0f} s"
     )
+    print(
+        f"  credits: ledger {clean.replay['credits_used']}, fetch_logs {logged}, unsettled reservations {unsettled}"
+    )
     totals = {"runs": 0, "faults": 0, "requests": 0, "rows_compared": 0, "lost": 0, "extra": 0, "duplicated": 0,
-              "failures": 0, "unclear": 0}  # fmt: skip
+              "failures": 0, "unclear": 0, "credits_charged": 0, "credits_logged": 0}  # fmt: skip
     for i in range(args.runs):
         name, spec = PLANS[i % len(PLANS)]
         result, seconds = run(f"{name}-{i}", spec, i)
         diff = _compare(base, result.figures["fingerprints"])
         errors = asyncio.run(_fetch_log_errors(url))
         retried = asyncio.run(_retried(url))
+        logged, unsettled = asyncio.run(_logged_credits(url))
+        charged = result.replay["credits_used"]
         messages = [f["error"] for f in result.steps["failures"]] + [e[4] for e in errors]
         unclear = [m for m in messages if not _clear(m)]
         injected = result.replay["faults_injected"]
@@ -144,6 +167,8 @@ def main() -> None:
         print(f"  {result.replay['requests']} requests, faults injected {sum(injected.values())} {injected}, "
               f"calls retried {retried}, {seconds:.0f} s")  # fmt: skip
         print(f"  rows compared {compared}: lost {lost}, extra {extra}, duplicated {duplicated}")
+        print(f"  credits: ledger {charged} ({result.replay['credits_by_route']}), fetch_logs {logged}"
+              f"{'' if logged == charged else ' MISMATCH'}, unsettled reservations {unsettled}")  # fmt: skip
         for table, d in diff.items():
             if d["lost"] or d["extra"] or d["duplicated"]:
                 print(f"    {table}: {d}")
@@ -162,6 +187,8 @@ def main() -> None:
         totals["duplicated"] += duplicated
         totals["failures"] += len(messages)
         totals["unclear"] += len(unclear)
+        totals["credits_charged"] += charged
+        totals["credits_logged"] += logged
     print("\nsummary:")
     print("  " + ", ".join(f"{k} {v}" for k, v in totals.items()))
 

@@ -11,6 +11,7 @@ from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 
 from odds_analytics.backtest import BacktestConfig, decision_pairs, run_backtest_frames
 from odds_analytics.backtest.report import data_fingerprint, summary_markdown, summary_table
+from odds_models.errors import BadArgument, NoDataError
 from tasks.storage.backtests import store_backtest_run, write_backtest_report
 from tasks.storage.reads import (
     get_closing_lines,
@@ -27,6 +28,17 @@ async def _none() -> None:
     return None
 
 
+def _check_venues(config: BacktestConfig, odds: Any) -> None:
+    """The bettable venues must be books priced in the window: a typo would otherwise bet nothing, silently."""
+    if not config.venues:
+        return
+    books = sorted(set(odds["bookmaker"])) if len(odds) else []
+    unknown = [v for v in config.venues if v not in books]
+    if unknown:
+        raise BadArgument(f"venues: {', '.join(map(repr, unknown))} not among the books priced between "
+                          f"{config.start} and {config.end}: {', '.join(books) or 'none'}")  # fmt: skip
+
+
 @flow(name="run-backtest")
 async def run_backtest(
     config: BacktestConfig,
@@ -39,6 +51,9 @@ async def run_backtest(
     staleness = timedelta(minutes=config.max_staleness_minutes)
     # 1. the games and their decision times
     events = await get_events_between(config.start, config.end + timedelta(days=1))
+    if events.empty:
+        raise NoDataError(f"no games between {config.start} and {config.end} in the database; fetch or import "
+                          "that history first (`odds status show` lists what is stored)")  # fmt: skip
     pairs = decision_pairs(events, config.decision_hours)
     pair_list = list(zip(pairs["event_id"], pairs["decision_time"].dt.to_pydatetime(), strict=True))
     # 2. prices as of each decision (one query), Polymarket asks, closing lines, model predictions:
@@ -52,6 +67,7 @@ async def run_backtest(
         get_closing_lines(event_ids, markets=config.markets),
         get_predictions(event_ids, model_name) if config.strategy == "clv_model" else _none(),
     )
+    _check_venues(config, odds)
     # 3. the backtest itself (pure)
     result = run_backtest_frames(
         config,

@@ -10,7 +10,11 @@ writes the report (`tasks.storage.demo_report`) to `get_settings().reports_dir /
 
 The `demo` flow plays the span as a recipe of the real flows: event sync, the tiered odds tick, scores,
 Polymarket discovery, polling, linking, both backfills, then the analysis (backtest, model train,
-evaluate, predict). A flow that fails is reported in one line, and the demo goes on.
+evaluate, paper trading, predict). A flow that fails is reported in one line, and the demo goes on.
+
+Paper trading: the model trained on the first half of the span publishes its picks 2 h before each later
+game (the `predict` flow replayed at those simulated moments: every read is as of that moment), each pick is
+recorded as a paper bet, and `settle-bets` settles them against the simulated close and the final scores.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 from prefect import Flow, flow, get_run_logger
 
 from flows.backtest import run_backtest
+from flows.bets import settle_bets
 from flows.model import evaluate_model, predict, train_model
 from flows.odds import backfill_odds_history, fetch_odds, fetch_scores, sync_events
 from flows.polymarket import (
@@ -39,7 +44,7 @@ from odds_analytics.demo_report import digest
 from odds_models import clock
 from odds_models.errors import redact
 from odds_models.settings import get_settings
-from replay.stage import DemoOptions, DemoStage, move_clock, plan_ticks
+from replay.stage import DemoOptions, DemoStage, move_clock, paper_trading_moments, plan_ticks
 from tasks.retry import is_db_connection_error
 from tasks.storage.demo_figures import (
     read_demo_figures_task,
@@ -203,12 +208,19 @@ async def _analysis(log: StepLog, start: datetime, end: datetime) -> None:
     if split < end - timedelta(hours=12):
         await _run(log, train_model, market="spreads", until=split, config=config)
         await _run(log, evaluate_model, market="spreads", date_from=split.date(), date_to=end.date())
+        # paper trading: the first-half model's picks 2 h before each later game, each as of its moment
+        for moment in paper_trading_moments(await read_tip_times_task(split, end), split, end):
+            move_clock(moment)
+            await _run(log, predict, markets=["spreads"], horizon_hours=3.0)
+        move_clock(end)
     else:
         log.skipped[evaluate_model.name] = (
             "needs --days 2 or more (train on the first half, evaluate on the rest)"
         )
     await _run(log, train_model, market="spreads", until=end, config=config)
     await _run(log, predict, markets=["spreads"], horizon_hours=72.0)
+    # the ledger: the paper bets settled against the close and the final scores
+    await _run(log, settle_bets, always_publish=True)
 
 
 async def _figures_and_report(

@@ -9,7 +9,8 @@
 - `evaluate_model(market, date_from, date_to)`: the latest selected model trained before `date_from`
   scored on the events of the window, against the no-change baseline, with the same report.
 - `predict(...)`: after an odds fetch, score upcoming events as of now, write `predictions` (one row per
-  side), and publish the recommendations with expected CLV as a Prefect table artifact.
+  side), publish the recommendations with expected CLV as a Prefect table artifact, and record each
+  published pick as a paper bet (table `bets`, once per side of a game; see `flows/bets.py`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from odds_models.errors import OddsPipelineError
 from tasks.datasets import load_model_dataset
 from tasks.model import fit_models_task, score_model_task, score_upcoming_task
 from tasks.model_report import publish_model_report
+from tasks.storage.bets import record_paper_bets_task
 from tasks.storage.models import get_latest_model, register_models, write_predictions
 
 __all__ = [
@@ -178,15 +180,19 @@ async def predict(
         recommendations.extend(recs)
     recommendations.sort(key=lambda r: -(r.get("expected_clv") or -1e9))
     # 2. publish what to bet
-    table = [artifact_row(r) for r in recommendations if r["recommended"]]
+    picks = [r for r in recommendations if r["recommended"]]
+    table = [artifact_row(r) for r in picks]
     await acreate_table_artifact(
         table=table or [{"note": "no side clears the minimum expected CLV"}],
         key="clv-recommendations",
         description=f"CLV recommendations at {decision_time:%Y-%m-%d %H:%M} UTC (min edge {min_edge:.1%})",
     )
+    # 3. every published pick is a paper bet at its published price, once per side of a game
+    paper = await record_paper_bets_task(picks) if picks else None
     logger.info("%d predictions written, %d recommendations", written, len(table))
     return {
         "decision_time": decision_time,
         "predictions_written": written,
         "recommendations": recommendations,
+        "paper_bets": paper,
     }

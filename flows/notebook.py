@@ -18,6 +18,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_table_artifact
 
 from odds_models.db import run_coro_blocking
+from tasks.storage.bets import read_ledger_frame
 from tasks.storage.notebook import (
     TimeBound,
     read_backtest_runs,
@@ -30,6 +31,7 @@ from tasks.storage.notebook import (
 
 __all__ = [
     "load_backtest_runs",
+    "load_bets",
     "load_events",
     "load_fetch_logs",
     "load_odds",
@@ -96,6 +98,12 @@ def load_backtest_runs(strategy: str | None = None) -> pd.DataFrame:
 def load_fetch_logs(api: str | None = None, start: TimeBound = None, end: TimeBound = None) -> pd.DataFrame:
     """Load API call logs (cost, quota) as a DataFrame."""
     return run_coro_blocking(read_fetch_logs(api=api, start=start, end=end))
+
+
+@flow(name="load-bets")
+def load_bets(since: TimeBound = None, source: str | None = None) -> pd.DataFrame:
+    """Load the bet ledger (placed on or after `since`) with each bet's game, close, CLV and result."""
+    return run_coro_blocking(read_ledger_frame(since=since, source=source))
 
 
 @flow(name="pipeline-summary")

@@ -33,7 +33,7 @@ from tasks.odds_ingest import (
     store_events_task,
     store_spooled_task,
 )
-from tasks.retry import is_db_connection_error
+from tasks.retry import is_transient_db_error
 
 __all__ = [
     "backfill_odds_history",
@@ -71,12 +71,13 @@ async def _drain() -> dict[str, Any]:
     try:
         drained = await drain_spool_task()
     except Exception as exc:
-        if not is_db_connection_error(exc):
+        if not is_transient_db_error(exc):
             raise
         logger.error("spool: database unreachable (%s); spooled responses stay on disk", type(exc).__name__)
         return {"stored": 0, "error": type(exc).__name__}
     if drained.stored or drained.failed:
-        logger.info("spool: stored %d earlier response(s), %d unreadable", drained.stored, drained.failed)
+        logger.info("spool: stored %d earlier response(s), %d set aside in spool/failed/", drained.stored,
+                    drained.failed)  # fmt: skip
     return {"stored": drained.stored, "failed": drained.failed}
 
 
@@ -86,7 +87,7 @@ async def _store_spooled(spooled: SpooledFetch) -> dict[str, Any]:
     try:
         return await store_spooled_task(spooled.path)
     except Exception as exc:
-        if not is_db_connection_error(exc):
+        if not is_transient_db_error(exc):
             raise
         logger.error("database unreachable after a paid call; the response is kept in the spool (%s) and "
                      "the next run stores it", spooled.path.rsplit("/", 1)[-1])  # fmt: skip
@@ -139,8 +140,13 @@ async def fetch_odds(force: bool = False, predict_after: bool = True) -> dict[st
         summary["paid_call"] = f"blocked: {exc}"
         await _artifacts("oddsapi-fetch-odds", "fetch-odds", summary)
         return summary
-    # 4. one paid call for the whole slate (spooled first), then store
-    spooled = await fetch_odds_task()
+    # 4. one paid call for the whole slate (credits reserved under the budget lock, spooled), then store
+    try:
+        spooled = await fetch_odds_task()
+    except BudgetExceeded as exc:  # a run at the same moment took the last credits
+        logger.warning(str(exc))
+        summary["paid_call"] = f"blocked: {exc}"
+        return summary
     stored = await _store_spooled(spooled)
     summary.update(paid_call="done", events_in_response=spooled.events, cost=spooled.cost,
                    quota=spooled.quota, stored=stored)  # fmt: skip
@@ -179,7 +185,12 @@ async def fetch_scores(days_from: int | None = 1) -> dict[str, Any]:
         logger.warning(str(exc))
         summary["paid_call"] = f"blocked: {exc}"
         return summary
-    spooled = await fetch_scores_task(days_from)
+    try:
+        spooled = await fetch_scores_task(days_from)
+    except BudgetExceeded as exc:
+        logger.warning(str(exc))
+        summary["paid_call"] = f"blocked: {exc}"
+        return summary
     stored = await _store_spooled(spooled)
     summary.update(paid_call="done", games=spooled.events, cost=spooled.cost, quota=spooled.quota,
                    stored=stored)  # fmt: skip

@@ -139,7 +139,8 @@ async def backfill_polymarket_history(lookback_days: int | None = None) -> dict[
 
     async def one(target: Any, rng: Any) -> BackfillOutcome:
         async with semaphore:
-            result = await backfill_token_history(target.token_id, target.market_id, target.outcome, *rng)
+            result = await backfill_token_history(target.token_id, target.market_id, target.outcome, *rng,
+                                                  market_end=target.market_end)  # fmt: skip
         done.append(result)
         await aupdate_progress_artifact(artifact_id, progress=100.0 * len(done) / max(len(plan), 1))
         for listener in progress_listeners:

@@ -22,7 +22,7 @@ import csv
 import hashlib
 import io
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -30,6 +30,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from odds_analytics.prices import InvalidPriceError, american_to_decimal
+from odds_models.errors import PayloadError
 from odds_models.teams import resolve_team
 
 __all__ = [
@@ -53,6 +54,10 @@ __all__ = [
 ClosingFormat = Literal["kaggle", "sbr"]
 FORMATS: tuple[str, ...] = ("kaggle", "sbr")
 EASTERN = ZoneInfo("America/New_York")
+# the columns a file must have to be read at all, per format
+REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {"kaggle": ("date", "away", "home"),
+                                                "sbr": ("date", "away_team", "home_team")}  # fmt: skip
+_INT4 = 2**31 - 1  # moneylines and scores are stored as PostgreSQL integer
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,33 @@ def _int(text: str | None) -> int | None:
     return None if value is None else round(value)
 
 
+def _stored_int(row: dict[str, str], column: str, n: int) -> str | None:
+    """The cell of an integer column; `PayloadError` when its number cannot be stored (beyond ±2^31)."""
+    text = row.get(column)
+    value = _float(text)
+    if value is not None and abs(value) > _INT4:
+        raise PayloadError(f"row {n}: {column} {str(text).strip()[:20]} is out of range (at most ±{_INT4})")
+    return text
+
+
+def _rows(text: str, fmt: str) -> Iterator[tuple[int, dict[str, str]]]:
+    """The data rows (numbered from 1); `PayloadError` for missing columns or a row the CSV reader refuses."""
+    reader = csv.DictReader(io.StringIO(text))
+    n = 0
+    try:
+        columns = [c for c in reader.fieldnames or [] if c]
+        missing = [c for c in REQUIRED_COLUMNS[fmt] if c not in columns]
+        if missing:
+            found = ", ".join(c[:20] for c in columns[:6]) or "nothing"
+            raise PayloadError(
+                f"not a {fmt} file: no column {', '.join(missing)} (found {found}); check --format"
+            )
+        for n, row in enumerate(reader, start=1):
+            yield n, row
+    except csv.Error as exc:
+        raise PayloadError(f"row {n + 1}: {exc}") from None
+
+
 def _moneyline(kind: str, team: str, text: str | None) -> LineRecord | None:
     american = _float(text)
     if american is None:
@@ -156,9 +188,9 @@ def _teams(home_text: str, away_text: str) -> tuple[str, str] | str:
 
 
 def parse_kaggle(text: str) -> ParseResult:
-    """Parse the Kaggle closing-line CSV text (close only)."""
+    """Parse the Kaggle closing-line CSV text (close only). `PayloadError` if it cannot be stored whole."""
     result = ParseResult()
-    for n, row in enumerate(csv.DictReader(io.StringIO(text)), start=1):
+    for n, row in _rows(text, "kaggle"):
         try:
             game_date = datetime.strptime(row["date"].strip(), "%m/%d/%y").date()  # noqa: DTZ007 - a date
         except (KeyError, ValueError):
@@ -176,21 +208,22 @@ def parse_kaggle(text: str) -> ParseResult:
             home_point = -abs(spread) if favoured == "home" else abs(spread)
             lines += _spread_pair("close", home, away, home_point)
         lines += _total_pair("close", _float(row.get("total")))
-        ml_home = _moneyline("close", home, row.get("moneyline_home"))
-        ml_away = _moneyline("close", away, row.get("moneyline_away"))
+        ml_home = _moneyline("close", home, _stored_int(row, "moneyline_home", n))
+        ml_away = _moneyline("close", away, _stored_int(row, "moneyline_away", n))
         if ml_home and ml_away:  # one side alone cannot be devigged: keep both or neither
             lines += [ml_home, ml_away]
         result.games.append(
-            ImportedGame(game_date, home, away, _int(row.get("score_home")), _int(row.get("score_away")),
-                         tuple(lines), n)
+            ImportedGame(game_date, home, away, _int(_stored_int(row, "score_home", n)),
+                         _int(_stored_int(row, "score_away", n)), tuple(lines), n)
         )  # fmt: skip
     return result
 
 
 def parse_sbr(text: str) -> ParseResult:
-    """Parse the SportsbookReview open/close CSV text (open spread/total; close spread/total/moneyline)."""
+    """Parse the SportsbookReview open/close CSV text (open spread/total; close spread/total/moneyline).
+    `PayloadError` if it cannot be stored whole."""
     result = ParseResult()
-    for n, row in enumerate(csv.DictReader(io.StringIO(text)), start=1):
+    for n, row in _rows(text, "sbr"):
         if (row.get("suspect") or "0").strip() == "1":
             result.skipped += 1
             continue
@@ -208,23 +241,37 @@ def parse_sbr(text: str) -> ParseResult:
         lines += _total_pair("open", _float(row.get("total_open")))
         lines += _spread_pair("close", home, away, _float(row.get("home_spread_close")))
         lines += _total_pair("close", _float(row.get("total_close")))
-        ml_home = _moneyline("close", home, row.get("home_ml_close"))
-        ml_away = _moneyline("close", away, row.get("away_ml_close"))
+        ml_home = _moneyline("close", home, _stored_int(row, "home_ml_close", n))
+        ml_away = _moneyline("close", away, _stored_int(row, "away_ml_close", n))
         if ml_home and ml_away:
             lines += [ml_home, ml_away]
         result.games.append(
-            ImportedGame(game_date, home, away, _int(row.get("home_score")), _int(row.get("away_score")),
-                         tuple(lines), n)
+            ImportedGame(game_date, home, away, _int(_stored_int(row, "home_score", n)),
+                         _int(_stored_int(row, "away_score", n)), tuple(lines), n)
         )  # fmt: skip
     return result
 
 
 def parse_closing_lines(path: Path | str, fmt: ClosingFormat | str) -> ParseResult:
-    """Read and parse a closing-line file of format `kaggle` or `sbr`."""
+    """Read and parse a closing-line file of format `kaggle` or `sbr`.
+
+    `PayloadError` naming the file (and the row) when any of it cannot be read or stored: not UTF-8, the
+    format's columns missing, a field the CSV reader refuses (over 128 KiB), a number beyond the database's
+    integer range. Nothing of such a file is imported.
+    """
     if fmt not in FORMATS:
         raise ValueError(f"unknown closing-line format {fmt!r}; choose kaggle or sbr")
-    text = Path(path).read_text(encoding="utf-8-sig")
-    return parse_kaggle(text) if fmt == "kaggle" else parse_sbr(text)
+    try:
+        blob = Path(path).read_bytes()
+        text = blob.decode("utf-8-sig")
+        return parse_kaggle(text) if fmt == "kaggle" else parse_sbr(text)
+    except OSError as exc:
+        raise PayloadError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
+    except UnicodeDecodeError as exc:
+        line = blob.count(b"\n", 0, exc.start) + 1
+        raise PayloadError(f"{path}: not UTF-8 text (byte 0x{blob[exc.start]:02x} on line {line})") from None
+    except PayloadError as exc:
+        raise PayloadError(f"{path}: {exc}") from None
 
 
 def eastern_date(moment: datetime) -> date:

@@ -1,7 +1,8 @@
 """The demo report's text and series, from the figures the demo read (pure: no files, no database).
 
-`report_markdown` is the text of `report.md`; `tasks.storage.demo_report.render_report` draws the charts
-(with `fair_home_probabilities` and `polymarket_home`) and writes both.
+`report_markdown` is the text of `report.md` (with `ledger_lines`, the bet ledger's section);
+`tasks.storage.demo_report.render_report` draws the charts (with `fair_home_probabilities`,
+`polymarket_home` and the ledger's cumulative CLV) and writes both.
 """
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from odds_analytics.ledger import report_markdown as ledger_markdown
 from odds_models.teams import resolve_team
 
 __all__ = [
     "digest",
     "fair_home_probabilities",
+    "ledger_lines",
     "model_summary_lines",
     "polymarket_home",
     "report_markdown",
@@ -125,6 +128,10 @@ def report_markdown(
     model_lines = model_summary_lines(steps.get("results", {}))
     if model_lines:
         lines += ["## Model: out-of-sample evaluation and recommendations", "", *model_lines, ""]
+    lines += ledger_lines(
+        figures.get("ledger"), "cumulative_clv.png" if "cumulative_clv.png" in charts else None
+    )
+    charts = [c for c in charts if c != "cumulative_clv.png"]
     if charts:
         chart = figures["chart"]
         lines += ["## Line movement", "",
@@ -133,6 +140,50 @@ def report_markdown(
         lines += [f"![{name.rsplit('.', 1)[0]}]({name})" for name in charts]
         lines.append("")
     return "\n".join(lines)
+
+
+def ledger_lines(ledger: dict[str, Any] | None, chart: str | None) -> list[str]:
+    """The bet ledger's section: how the paper bets came about, the figures with their counts, every bet."""
+    if not ledger:
+        return []
+    bets = ledger["bets"]
+    lines = [
+        "## Bet ledger: paper bets against the close",
+        "",
+        "Every pick the `predict` flow published is a paper bet at its published price and stake (1 unit), "
+        "recorded once per side of a game. The picks on games after the first half of the span are those of the "
+        "model trained on the first half, published 2 h before each game (the `predict` tick replayed at that "
+        "simulated moment: every read is as of it); the last run's picks are on games after the span, still "
+        "before tip-off. `settle-bets` settled them against the simulated close (devigged consensus of the sharp "
+        "books' last snapshot before tip-off) and the final scores.",
+        "",
+    ]
+    if not bets:
+        return [*lines, "No paper bets: no pick was published (see the model section above).", ""]
+    lines += ledger_markdown(ledger["report"], title="Figures", heading="###")
+    lines += [
+        "### Every bet (in tip-off order)",
+        "",
+        "| # | tip-off (UTC) | game | bet | venue | price | paid (implied) | fair close | CLV (pp) | result | profit | status |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for bet in sorted(bets, key=lambda b: (b["commence_time"], b["placed_at"], b["id"])):
+        line = bet.get("line")
+        side = bet["outcome"] + (
+            "" if line is None else f" {line:+g}" if bet["market"] == "spreads" else f" {line:g}"
+        )
+        close, clv, profit = bet.get("close_prob"), bet.get("clv_prob"), bet.get("profit")
+        status = bet["status"] + (f" ({bet['open_reason']})" if bet.get("open_reason") else "")
+        lines.append(
+            f"| {bet['id']} | {bet['commence_time']:%m-%d %H:%M} | {bet['away_team']} @ {bet['home_team']} | "
+            f"{bet['market']} {side} | {bet['venue']} | {bet['price_decimal']:.3f} | {1 / bet['price_decimal']:.3f} | "
+            f"{'-' if close is None else f'{close:.3f}'} | {'-' if clv is None else f'{clv * 100:+.2f}'} | "
+            f"{bet.get('result') or '-'} | {'-' if profit is None else f'{profit:+.2f}'} | {status} |"
+        )
+    lines.append("")
+    if chart:
+        lines += [f"![cumulative CLV]({chart})", ""]
+    return lines
 
 
 def model_summary_lines(results: dict[str, Any]) -> list[str]:

@@ -11,10 +11,13 @@ row per (bookmaker, market, outcome) with `price_decimal` and `point`, plus any 
   - `sharp`: the first bookmaker of a priority list (e.g. pinnacle, circasports, lowvig, betonlineag) that
     quotes the market; optionally falling back to the consensus;
   - `consensus`: the median of the devigged books, renormalised to sum to 1. For spreads and totals only the
-    books quoting the most common line take part, so the fair price is "at the book's point".
+    books quoting the most common line take part, so the fair price is "at the book's point";
+  - `sharp_consensus`: the consensus of the sharp books that quote the market, else of every book.
 - `shift_probability(p, from_point, to_point, market, side)`: moves a spread/total probability to another
   point with a normal approximation of the final margin (sd 12.5 points) or total (sd 18 points); used only
   to compare a bet with a closing line quoted at a different point.
+- `closing_value(bets, closing_fair)`: each bet's CLV in probability points: the fair closing probability
+  of its outcome at its own point minus the implied probability it paid (1 / decimal price).
 
 >>> import pandas as pd
 >>> odds = pd.DataFrame({"bookmaker": ["a", "a"], "market": ["h2h", "h2h"], "outcome": ["X", "Y"],
@@ -39,12 +42,13 @@ __all__ = [
     "MARGIN_SD",
     "FairBasis",
     "closing_fair_prices",
+    "closing_value",
     "devig_books",
     "fair_prices",
     "shift_probability",
 ]
 
-FairBasis = Literal["book", "sharp", "consensus"]
+FairBasis = Literal["book", "sharp", "consensus", "sharp_consensus"]
 GROUP_KEYS = ("request_index", "event_id", "decision_time")
 # Standard deviation of the final margin around the spread, and of the total around the total line (NBA).
 MARGIN_SD = {"spreads": 12.5, "totals": 18.0}
@@ -167,16 +171,23 @@ def fair_prices(
         if not book:
             raise ValueError("fair_prices(basis='book') needs book=<bookmaker key>")
         return _from_books(books, keys, [book])
-    if basis == "sharp":
-        sharp = _from_books(books, keys, list(sharp_books))
+    if basis in ("sharp", "sharp_consensus"):
+        if basis == "sharp":
+            sharp = _from_books(books, keys, list(sharp_books))
+        else:
+            sharp = _consensus(books[books["bookmaker"].isin(list(sharp_books))], keys).assign(basis="sharp")
         if not fallback_to_consensus:
             return sharp
-        cons = _consensus(books, keys)
-        covered = sharp[[*keys, "market"]].drop_duplicates().assign(_covered=True)
-        cons = cons.merge(covered, on=[*keys, "market"], how="left")
-        cons = cons[cons["_covered"].isna()].drop(columns="_covered")
-        return pd.concat([sharp, cons], ignore_index=True) if len(cons) else sharp
-    raise ValueError(f"unknown fair-price basis {basis!r}; choose book, sharp or consensus")
+        return _fill_uncovered(sharp, _consensus(books, keys), keys)
+    raise ValueError(f"unknown fair-price basis {basis!r}; choose book, sharp, consensus or sharp_consensus")
+
+
+def _fill_uncovered(first: pd.DataFrame, rest: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """`first`, plus the markets of `rest` that `first` does not price."""
+    covered = first[[*keys, "market"]].drop_duplicates().assign(_covered=True)
+    rest = rest.merge(covered, on=[*keys, "market"], how="left")
+    rest = rest[rest["_covered"].isna()].drop(columns="_covered")
+    return pd.concat([first, rest], ignore_index=True) if len(rest) else first
 
 
 def shift_probability(
@@ -251,7 +262,46 @@ def closing_fair_prices(
         )
     imp = pd.concat(parts, ignore_index=True) if parts else _empty_fair(["event_id"])
     # Our own close wins where it exists; the import fills the rest.
-    have = own[["event_id", "market"]].drop_duplicates().assign(_own=True)
-    imp = imp.merge(have, on=["event_id", "market"], how="left")
-    imp = imp[imp["_own"].isna()].drop(columns="_own")
-    return pd.concat([own, imp], ignore_index=True) if len(own) else imp.reset_index(drop=True)
+    if own.empty:
+        return imp.reset_index(drop=True)
+    return _fill_uncovered(own, imp, ["event_id"])
+
+
+def closing_value(bets: pd.DataFrame, closing_fair: pd.DataFrame) -> pd.DataFrame:
+    """Each bet's closing-line value in probability points (the backtest and the bet ledger both use it).
+
+    `bets`: event_id, market, outcome, side (home/away/over/under), point (the bet's own line; NaN for h2h),
+    price_decimal (what was paid, a Polymarket taker fee included). `closing_fair`: `closing_fair_prices`
+    rows. Adds `close_prob` (the fair closing probability of the bet's outcome at the bet's own point: a
+    spread or total that closed at another point is moved with `shift_probability`), `close_point` (the
+    outcome's closing point), `close_basis`, `clv_prob` (= close_prob - 1 / price_decimal; NaN without a
+    close) and `beat_close`.
+
+    >>> bets = pd.DataFrame({"event_id": ["e"], "market": ["h2h"], "outcome": ["X"], "side": ["home"],
+    ...                      "point": [float("nan")], "price_decimal": [2.0]})
+    >>> close = pd.DataFrame({"event_id": ["e"], "market": ["h2h"], "outcome": ["X"], "fair_prob": [0.55],
+    ...                       "point": [float("nan")], "basis": ["consensus"]})
+    >>> round(float(closing_value(bets, close)["clv_prob"].iloc[0]), 4)
+    0.05
+    """
+    if closing_fair.empty or bets.empty:
+        return bets.assign(close_prob=np.nan, close_point=np.nan, close_basis=None, clv_prob=np.nan,
+                           beat_close=None)  # fmt: skip
+    basis = closing_fair["basis"] if "basis" in closing_fair else pd.Series(None, index=closing_fair.index)
+    close = closing_fair.assign(close_basis=basis)[["event_id", "market", "outcome", "fair_prob", "point",
+                                                    "close_basis"]]  # fmt: skip
+    close = close.rename(columns={"fair_prob": "close_fair", "point": "close_point"})
+    bets = bets.merge(close.drop_duplicates(["event_id", "market", "outcome"]), on=["event_id", "market", "outcome"],
+                      how="left")  # fmt: skip
+    close_prob = bets["close_fair"].to_numpy(dtype=float).copy()
+    for market in ("spreads", "totals"):
+        m = (bets["market"] == market).to_numpy() & np.isfinite(close_prob)
+        if m.any():
+            close_prob[m] = shift_probability(
+                close_prob[m], bets["close_point"].to_numpy(dtype=float)[m], bets["point"].to_numpy(dtype=float)[m],
+                market, bets["side"].to_numpy()[m],
+            )  # fmt: skip
+    bets["close_prob"] = close_prob
+    bets["clv_prob"] = close_prob - 1.0 / bets["price_decimal"].to_numpy(dtype=float)
+    bets["beat_close"] = np.where(np.isfinite(bets["clv_prob"]), bets["clv_prob"] > 0, None)
+    return bets.drop(columns="close_fair")

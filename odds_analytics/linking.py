@@ -47,6 +47,9 @@ def polymarket_code_index() -> dict[str, Team]:
 
 
 _CODES = polymarket_code_index()
+# a ticker dated outside these years is not an NBA game on Polymarket; year 1 or 9999 would also overflow
+# the ±days candidate window of every later link run
+_TICKER_YEARS = range(2000, 2101)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,8 @@ def parse_ticker(text: str) -> Ticker | None:
     try:
         game_date = date(int(match.group(3)), int(match.group(4)), int(match.group(5)))
     except ValueError:
+        return None
+    if game_date.year not in _TICKER_YEARS:
         return None
     return Ticker(away, home, game_date)
 

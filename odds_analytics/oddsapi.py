@@ -15,6 +15,7 @@ raises `PayloadError` naming the endpoint and the problem; it never returns half
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -29,10 +30,12 @@ __all__ = [
     "EventPayload",
     "OddsRow",
     "ParsedOddsPayload",
+    "RejectedEvent",
     "ScoreUpdate",
     "american_to_decimal",
     "decimal_to_american",
     "detect_payload_kind",
+    "markets_key",
     "odds_row_key",
     "parse_event",
     "parse_events_payload",
@@ -43,6 +46,7 @@ __all__ = [
 ]
 
 MAX_PRICE = 100_000.0  # beyond any real quote in either format; keeps American prices inside int32
+MAX_SCORE = 100_000  # far beyond any real score; keeps scores inside the int32 columns
 
 OddsFormat = Literal["decimal", "american"]
 PayloadKind = Literal["odds", "event_odds", "historical_odds", "historical_event_odds", "events",
@@ -72,7 +76,10 @@ def parse_timestamp(value: Any, *, endpoint: str = "", what: str = "timestamp") 
     if isinstance(value, int | float):
         if not math.isfinite(value) or abs(value) > 1e11:
             raise PayloadError(f"{endpoint}: {what} is not a time: {value!r}", endpoint=endpoint)
-        return datetime.fromtimestamp(value, UTC)
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, ValueError, OSError):  # before year 1 (negative seconds)
+            raise PayloadError(f"{endpoint}: {what} is out of range: {value!r}", endpoint=endpoint) from None
     if not isinstance(value, str) or not value:
         raise PayloadError(
             f"{endpoint}: {what} is missing or not a string: {value!r}"[:300], endpoint=endpoint
@@ -82,13 +89,17 @@ def parse_timestamp(value: Any, *, endpoint: str = "", what: str = "timestamp") 
         text = text[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(text)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00, which is before year 1 in UTC
+        raise PayloadError(
+            f"{endpoint}: {what} is out of range: {value!r}"[:300], endpoint=endpoint
+        ) from None
     except ValueError:
         raise PayloadError(
             f"{endpoint}: {what} is not ISO 8601: {value!r}"[:300], endpoint=endpoint
         ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def _optional_timestamp(value: Any, *, endpoint: str, what: str) -> datetime | None:
@@ -161,6 +172,42 @@ def odds_row_key(row: OddsRow) -> tuple[str, str, str, str, float | None]:
     return (row.bookmaker, row.market, row.outcome, row.description, row.point)
 
 
+MARKETS_KEY_MAX = 512
+
+
+def markets_key(bookmakers: Sequence[Any]) -> str:
+    """The market part of a snapshot's key: the sorted, comma-joined market keys its bookmakers hold.
+
+    A featured file (`h2h,spreads,totals`) and a player-props file of the same event and moment get
+    different keys, so both are stored. Keys longer than 512 characters end in `+md5:<hash of the whole>`.
+    Migration 0002 computes the same value in SQL for the rows stored before it.
+
+    >>> markets_key([{"markets": [{"key": "totals"}, {"key": "h2h"}]}, {"markets": [{"key": "h2h"}]}])
+    'h2h,totals'
+    """
+    keys: set[str] = set()
+    for book in bookmakers:
+        markets = book.get("markets") if isinstance(book, dict) else None
+        for market in markets if isinstance(markets, list) else ():
+            key = market.get("key") if isinstance(market, dict) else None
+            if isinstance(key, str):
+                keys.add(key)
+    text = ",".join(sorted(keys))
+    if len(text) > MARKETS_KEY_MAX:
+        digest = hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+        text = f"{text[: MARKETS_KEY_MAX - 37]}+md5:{digest}"
+    return text
+
+
+@dataclass(frozen=True)
+class RejectedEvent:
+    """An event of an odds response that did not parse: where it was, its id if readable, and why."""
+
+    index: int
+    event_id: str | None
+    reason: str
+
+
 @dataclass
 class EventOdds:
     """One event's odds in one response: the raw bookmakers (kept as JSONB) and the normalised rows."""
@@ -181,6 +228,7 @@ class ParsedOddsPayload:
     timestamp: datetime | None = None  # historical wrapper's `timestamp`
     previous_timestamp: datetime | None = None
     next_timestamp: datetime | None = None
+    rejected: list[RejectedEvent] = field(default_factory=list)  # lenient parsing only
 
     @property
     def latest_update(self) -> datetime | None:
@@ -402,12 +450,16 @@ def detect_payload_kind(data: Any, *, endpoint: str = "file") -> PayloadKind:
 
 
 def parse_odds_payload(
-    data: Any, *, endpoint: str = "/odds", odds_format: OddsFormat | None = None
+    data: Any, *, endpoint: str = "/odds", odds_format: OddsFormat | None = None, lenient: bool = False
 ) -> ParsedOddsPayload:
     """Parse `/odds`, `/events/{id}/odds` or a historical wrapper into events with normalised rows.
 
     Raises PayloadError (naming `endpoint` and the problem) on any missing required field; returns
     nothing partial. Events without bookmakers parse to an `EventOdds` with no rows.
+
+    `lenient=True` (paid responses): an event that does not parse is left out and listed in `rejected`
+    (index, id when readable, reason) so the good events of the same response are kept. The envelope
+    (wrapper, list) must still parse, and a response in which no event parses raises PayloadError.
     """
     data = strip_nul(data)
     kind = detect_payload_kind(data, endpoint=endpoint)
@@ -423,12 +475,26 @@ def parse_odds_payload(
         items = [data]
     else:
         items = _require_list(data, endpoint=endpoint, where="response")
-    events = [
-        _parse_event_odds(item, endpoint=endpoint, index=i, odds_format=odds_format)
-        for i, item in enumerate(items)
-    ]
+    if not lenient:
+        events = [
+            _parse_event_odds(item, endpoint=endpoint, index=i, odds_format=odds_format)
+            for i, item in enumerate(items)
+        ]
+        return ParsedOddsPayload(kind=kind, events=events, timestamp=timestamp, previous_timestamp=previous,
+                                 next_timestamp=nxt)  # fmt: skip
+    events, rejected = [], []
+    for i, item in enumerate(items):
+        try:
+            events.append(_parse_event_odds(item, endpoint=endpoint, index=i, odds_format=odds_format))
+        except PayloadError as exc:
+            raw_id = item.get("id") if isinstance(item, dict) else None
+            rejected.append(RejectedEvent(i, raw_id[:64] if isinstance(raw_id, str) else None, str(exc)))
+    if rejected and not events:
+        first = rejected[0].reason
+        more = f" (and {len(rejected) - 1} more event(s))" if len(rejected) > 1 else ""
+        raise PayloadError(f"{first}{more}"[:300], endpoint=endpoint)
     return ParsedOddsPayload(kind=kind, events=events, timestamp=timestamp, previous_timestamp=previous,
-                             next_timestamp=nxt)  # fmt: skip
+                             next_timestamp=nxt, rejected=rejected)  # fmt: skip
 
 
 def parse_events_payload(data: Any, *, endpoint: str = "/events") -> list[EventPayload]:
@@ -445,15 +511,19 @@ def _score_value(value: Any, *, endpoint: str, where: str) -> int | None:
         return None
     if isinstance(value, bool):
         raise PayloadError(f"{endpoint}: {where} score is not a number: {value!r}", endpoint=endpoint)
+    number: int | None = None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if text.isdigit():
-            return int(text)
-    raise PayloadError(f"{endpoint}: {where} score is not a whole number: {value!r}"[:300], endpoint=endpoint)
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 12:
+        number = int(value.strip())
+    if number is not None and 0 <= number <= MAX_SCORE:
+        return number
+    raise PayloadError(
+        f"{endpoint}: {where} score is not a whole number from 0 to {MAX_SCORE}: {value!r}"[:300],
+        endpoint=endpoint,
+    )
 
 
 def parse_scores_payload(data: Any, *, endpoint: str = "/scores") -> list[ScoreUpdate]:

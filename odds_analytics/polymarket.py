@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -44,9 +45,11 @@ __all__ = [
     "backfill_staleness",
     "book_metrics",
     "classify_market",
+    "covered_by_answer",
     "expires_within",
     "find_teams",
     "history_windows",
+    "next_history_start",
     "parse_book",
     "parse_books",
     "parse_gamma_datetime",
@@ -95,11 +98,13 @@ def parse_gamma_datetime(value: Any, *, name: str = "time") -> datetime | None:
         text = text[:-1] + "+00:00"
     try:
         parsed = datetime.fromisoformat(text)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00: before year 1 once in UTC
+        raise PayloadError(f"{name}: {value[:40]!r} is out of range") from None
     except ValueError:
         raise PayloadError(f"{name}: {value[:40]!r} is not a time") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def _parse_date(value: Any, *, name: str) -> date | None:
@@ -897,7 +902,9 @@ def parse_price_history(
     """`/prices-history` `{"history": [{"t": secs, "p": float}, ...]}` as sorted, de-duplicated points.
 
     A broken envelope raises `PayloadError`; a single bad point (no t, a price outside [0, 1]) is dropped and
-    reported as a `Finding`. Empty history is valid.
+    reported as a `Finding`. A timestamp sent twice with the same price is merged silently; with two
+    different prices the last one is kept and one `pm_history_duplicate` finding reports them. Empty
+    history is valid.
     """
     if not isinstance(payload, dict) or "history" not in payload:
         raise PayloadError("clob prices-history: expected {'history': [...]}")
@@ -907,6 +914,7 @@ def parse_price_history(
     if not isinstance(history, list):
         raise PayloadError("clob prices-history: 'history' is not a list")
     points: dict[int, float] = {}
+    duplicates: list[tuple[int, float, float]] = []
     findings: list[Finding] = []
     for item in history:
         if not isinstance(item, dict):
@@ -923,7 +931,15 @@ def parse_price_history(
                 Finding("warning", "pm_history_point", f"dropped point t={t!r:.30} p={p!r:.30}", token_id)
             )
             continue
-        points[int(seconds)] = price
+        second = int(seconds)
+        if second in points and points[second] != price:
+            duplicates.append((second, points[second], price))
+        points[second] = price
+    if duplicates:
+        t, first, last = duplicates[0]
+        findings.append(Finding("warning", "pm_history_duplicate",
+                                f"{len(duplicates)} timestamp(s) with two different prices (first t={t}: {first:g} "
+                                f"then {last:g}); the last one is kept", token_id))  # fmt: skip
     ordered = [HistoryPoint(datetime.fromtimestamp(t, UTC), points[t]) for t in sorted(points)]
     return ordered, findings
 
@@ -953,6 +969,48 @@ def history_windows(
         windows.append((cursor, stop))
         cursor = stop
     return windows
+
+
+HISTORY_SETTLE = timedelta(hours=1)  # after a market closes, its history is final once this has passed
+
+
+def covered_by_answer(
+    *,
+    window_start: datetime,
+    window_end: datetime,
+    point_times: Sequence[datetime],
+    market_end: datetime | None,
+    now: datetime,
+    settle: timedelta = HISTORY_SETTLE,
+) -> tuple[datetime, datetime] | None:
+    """The range one prices-history answer lets a token's watermark cover, or None.
+
+    - a market that closed (`market_end`) at least `settle` ago: its history is final, so the whole
+      window is covered, even when the answer is empty (the API confirms there is nothing there);
+    - otherwise only up to the newest point stored: an empty answer covers nothing and a tail the API has
+      not published yet (the newest minutes) stays to fetch, so a rerun asks for it again.
+
+    >>> t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    >>> covered_by_answer(window_start=t0, window_end=t0 + timedelta(days=1), point_times=[],
+    ...                   market_end=None, now=t0 + timedelta(days=1)) is None
+    True
+    """
+    if market_end is not None and now >= market_end + settle:
+        return window_start, window_end
+    inside = [t for t in point_times if window_start < t <= window_end]
+    if not inside:
+        return None
+    return window_start, max(inside)
+
+
+def next_history_start(
+    window_start: datetime, window_end: datetime, covered: tuple[datetime, datetime] | None
+) -> datetime:
+    """Where the next window of one backfill starts: at the end of what this answer covered (so the
+    watermark's ranges stay contiguous), or at this window's end when the answer covered nothing new."""
+    if covered is not None and window_start < covered[1] < window_end:
+        return covered[1]
+    return window_end
 
 
 def backfill_range(

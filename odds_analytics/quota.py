@@ -13,11 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from odds_analytics.tiers import TierSpec, hours_to_commence
+from odds_analytics.tiers import TierSpec, due_events, hours_to_commence
 
 __all__ = [
     "MonthPlan",
     "QuotaStatus",
+    "attempt_credits",
     "budget_allows",
     "month_start",
     "odds_call_cost",
@@ -76,6 +77,35 @@ def quota_warnings(status: QuotaStatus, fractions: Sequence[float] = (0.2, 0.1))
         f"The Odds API quota is low: {status.remaining} credits remaining ({frac:.1%} of "
         f"{(status.remaining or 0) + (status.used or 0)}), below the {crossed[0]:.0%} warning level."
     ]
+
+
+def attempt_credits(answers: Sequence[tuple[int | None, Mapping[str, str] | None]], cost: int) -> int:
+    """Credits of every attempt of one call: (status or None, headers or None) each; `cost` is documented.
+
+    - an answer with `x-requests-last`: that figure (the API's own count; a body cut mid-transfer keeps it);
+    - an error answer (status >= 400) without it: 0 (errors are not charged);
+    - a success without the quota headers: the documented `cost`;
+    - no answer at all (a timeout, a connection cut before the headers), which the server may have charged:
+      what the same request cost when it was answered in this call (the last `x-requests-last`), else `cost`.
+
+    >>> attempt_credits([(None, None), (200, {"x-requests-last": "3"})], 3)
+    6
+    >>> attempt_credits([(None, None), (200, {"x-requests-last": "0"})], 3)  # an empty slate: free
+    0
+    """
+    lasts = [quota_from_headers(headers).last for _, headers in answers if headers is not None]
+    known = [last for last in lasts if last is not None]
+    unanswered = known[-1] if known else cost
+    total = 0
+    for status, headers in answers:
+        last = quota_from_headers(headers).last if headers is not None else None
+        if last is not None:
+            total += last
+        elif status is None:
+            total += unanswered
+        elif status < 400:
+            total += cost
+    return total
 
 
 def region_units(regions: Sequence[str], bookmakers: Sequence[str] = ()) -> int:
@@ -175,40 +205,37 @@ def plan_month(
     spent_so_far: int = 0,
     budget: int = 0,
     until: datetime | None = None,
+    last_requested: Sequence[datetime | None] | None = None,
 ) -> MonthPlan:
     """Simulate the `fetch-odds` tick from `now` to the month end over the known schedule.
 
-    At each tick, one paid `/odds` call happens when some game is due in its tier; that call snapshots every
-    listed game (the slate), as the real flow does. Returns credits and average snapshots per game by tier.
+    The same decision as the real tick (`tiers.due_events`): at each tick, one paid `/odds` call happens
+    when some listed game is due in its tier, and that call covers every listed game (the slate), so each
+    game's clock restarts then, whether or not books priced it yet. `last_requested` (per game, optional)
+    is when a paid call last covered it. Every call is charged `cost_per_call`: a call that returns no
+    game at all costs 0, so the plan is an upper bound, exact when some listed game always has odds.
+    Returns credits and average snapshots per game by tier.
     """
     end = until or month_end(now)
     plan = MonthPlan(start=now, end=end, tick_minutes=tick_minutes, cost_per_call=cost_per_call,
                      games=len(commence_times), spent_so_far=spent_so_far, budget=budget)  # fmt: skip
     names = spec.names
-    last: dict[int, datetime | None] = dict.fromkeys(range(len(commence_times)))
+    last: list[datetime | None] = (
+        list(last_requested) if last_requested is not None else [None] * len(commence_times)
+    )
     counts = dict.fromkeys(names, 0)
     step = timedelta(minutes=tick_minutes)
     t = now
     while t < end:
-        upcoming = [(i, c) for i, c in enumerate(commence_times) if c > t]
-        is_due = False
-        for i, c in upcoming:
-            index = spec.index(hours_to_commence(c, t))
-            if index is None:
-                continue
-            interval = timedelta(minutes=spec.intervals_minutes[index])
-            prev = last[i]
-            if prev is None or t - prev >= interval - timedelta(minutes=2):
-                is_due = True
-                break
-        if is_due:
+        listed = [(str(i), c, last[i]) for i, c in enumerate(commence_times) if c > t]
+        if due_events(listed, now=t, spec=spec):
             plan.calls += 1
             plan.credits += cost_per_call
-            for i, c in upcoming:
+            for key, c, _ in listed:
                 index = spec.index(hours_to_commence(c, t))
                 if index is not None:
                     counts[names[index]] += 1
-                    last[i] = t
+                    last[int(key)] = t
         t += step
     games = max(1, len(commence_times))
     plan.snapshots_by_tier = {name: round(n / games, 2) for name, n in counts.items()}

@@ -107,10 +107,13 @@ class DueEvent:
 def due_events(
     events: Iterable[tuple[str, datetime, datetime | None]], *, now: datetime, spec: TierSpec | None = None
 ) -> list[DueEvent]:
-    """Events due a snapshot: (event_id, commence_time, last snapshot time or None) → the due ones.
+    """Events due a snapshot: (event_id, commence_time, last time) → the due ones.
 
-    An event is due when it has not started and its last snapshot is older than its tier's interval
-    (less `DUE_TOLERANCE`), or it has none.
+    The last time is when the game was last covered: its last live snapshot, or the last paid call that
+    could have returned it (a game listed before any book prices it has no snapshot, and must not make
+    every tick pay), whichever is later; None when neither happened. An event is due when it has not
+    started and that time is older than its tier's interval (less `DUE_TOLERANCE`), or it has none.
+    The month plan (`odds_analytics.quota.plan_month`) runs this same rule.
     """
     spec = spec or TierSpec()
     due: list[DueEvent] = []

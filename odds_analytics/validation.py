@@ -13,6 +13,7 @@ Checks, per event / bookmaker / market:
 | `total_points_mismatch` | error | the market (Over and Under on different totals) |
 | `unknown_outcome_name` | error | the outcome (not one of the event's teams, or not Over/Under) |
 | `future_timestamp` | warning | the bookmaker's rows (last_update after the snapshot time) |
+| `malformed_event` | error | the whole event (it did not parse; the other events of the response are kept) |
 
 A finding lists the row keys it affects; the writer marks them `is_valid=false` (or drops them when
 `REJECT_INVALID_ODDS=true`). Lay markets (`h2h_lay`) and player props are checked for prices and
@@ -23,12 +24,13 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from odds_analytics.oddsapi import EventOdds, OddsRow, odds_row_key
+from odds_analytics.oddsapi import EventOdds, OddsRow, RejectedEvent, odds_row_key
 
-__all__ = ["MAX_DECIMAL", "MAX_OVERROUND", "Finding", "validate_event_odds"]
+__all__ = ["MAX_DECIMAL", "MAX_OVERROUND", "Finding", "rejected_event_findings", "validate_event_odds"]
 
 MAX_DECIMAL = 1001.0
 MAX_OVERROUND = 0.25  # 25 % above fair: no NBA book prices a two-way market like that
@@ -49,6 +51,7 @@ class Finding:
     market: str | None
     detail: str
     rows: frozenset[RowKey] = field(default_factory=frozenset)
+    dropped: bool = False  # the data it describes was not stored at all (an event that did not parse)
 
     def fingerprint(self, *, source: str, snapshot_time: datetime | None) -> str:
         """Stable id: the same finding on the same data is one `data_quality_logs` row."""
@@ -147,3 +150,12 @@ def validate_event_odds(event: EventOdds, *, snapshot_time: datetime | None) -> 
                                 f"last_update {latest.isoformat()} is after the snapshot time",
                                 frozenset(odds_row_key(r) for r in rows)))  # fmt: skip
     return findings
+
+
+def rejected_event_findings(rejected: Sequence[RejectedEvent]) -> list[Finding]:
+    """One `malformed_event` error per event of a response that did not parse (and was left out)."""
+    return [
+        Finding("error", "malformed_event", r.event_id or f"#{r.index}", None, None,
+                f"event #{r.index} of the response was not stored: {r.reason}", dropped=True)
+        for r in rejected
+    ]  # fmt: skip

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-__all__ = ["console", "emit_json", "parse_date", "parse_hours_list", "run_async"]
+__all__ = ["console", "emit_json", "parse_date", "parse_hours_list", "run_async", "run_db"]
 
 console = Console()
 
@@ -53,3 +53,16 @@ def run_async(coro: Any) -> Any:
     import asyncio
 
     return asyncio.run(coro)
+
+
+def run_db(coro: Any) -> Any:
+    """`run_async` for a coroutine that uses the database: the engine is disposed before the loop closes."""
+    from odds_models.db import dispose_engine
+
+    async def wrapped() -> Any:
+        try:
+            return await coro
+        finally:
+            await dispose_engine()
+
+    return run_async(wrapped())

@@ -121,5 +121,6 @@ def backfill(  # noqa: PLR0917 - typer options
     if not plan["plan"]["calls"]:
         return
     if not yes and not typer.confirm(f"Spend {plan['plan']['credits']} credits?"):
+        typer.echo("error: not confirmed; nothing was spent", err=True)
         raise typer.Exit(1)
     _show("backfill", _run(backfill_odds_history(first, last, budget, hours)), json_output)

@@ -56,7 +56,14 @@ def oddsapi(
         for error in summary.errors[:20]:
             console.print(f"[red]skipped[/red] {error}", highlight=False)
     if summary.files_failed:
-        raise typer.Exit(1)
+        from odds_models.errors import PayloadError
+
+        first = summary.errors[0] if summary.errors else ""
+        stored = summary.files - summary.files_failed
+        done = f"the other {stored} were stored" if stored else "nothing was stored"
+        raise PayloadError(
+            f"{summary.files_failed} of {summary.files} file(s) not imported ({done}); first: {first}"
+        )
 
 
 def register(import_app: typer.Typer) -> None:

@@ -1,7 +1,8 @@
 """The `odds` command: thin calls of flows and readers, rendered with rich.
 
 Each command group lives in its own module and is attached here lazily-imported, so `odds --help` stays
-fast. Expected failures (`OddsPipelineError`) print one line and exit 1; bad arguments exit 2.
+fast. `main()` applies the error policy: an expected failure prints one line and exits 2 (bad arguments or
+settings) or 1 (a failed run); see `failure_line`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 
 import typer
 
-from odds_models.errors import ConfigError, OddsPipelineError
+from odds_models.errors import BadArgument, ConfigError, OddsPipelineError, UnsafeDatabaseError
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -37,6 +38,7 @@ _GROUPS: list[tuple[str, str, str | None]] = [
     ("odds_cli.polymarket", "app", "polymarket"),
     ("odds_cli.backtest", "app", "backtest"),
     ("odds_cli.model", "app", "model"),
+    ("odds_cli.bets", "app", "bets"),
     ("odds_cli.scheduler", "app", "scheduler"),
 ]
 # modules that add `odds import <kind>` commands: each exposes register(import_app)
@@ -71,30 +73,172 @@ def _attach() -> None:
 _attach()
 
 
-def main() -> None:
-    """Entry point with the error policy: typed errors are one line, never a traceback."""
-    logging.basicConfig(
-        level=os.environ.get("ODDS_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
-    )
+def failure_line(exc: BaseException) -> tuple[int, str] | None:
+    """The exit code and the one line for a failure the user can act on; None for a bug (keeps its traceback).
+
+    2: bad arguments or settings (including a database that cannot be reached with the settings given);
+    1: a run that failed (an upstream refusal, a bad file, no data for the request).
+    """
+    from odds_models.db import describe_connection_failure
+
+    if isinstance(exc, typer.TyperException):  # typer's public base of its command-line errors (usage: 2)
+        return exc.exit_code, exc.format_message()
+    if isinstance(exc, ConfigError | UnsafeDatabaseError | BadArgument):
+        return 2, str(exc)
+    if isinstance(exc, OddsPipelineError):
+        return 1, f"{type(exc).__name__}: {exc}"
+    reason = describe_connection_failure(exc)
+    if reason is not None:
+        return 2, f"{_database_setting()}: cannot connect: {reason}"
+    api = _prefect_api_failure(exc)
+    if api is not None:
+        return 2, api
+    return None
+
+
+def _prefect_api_failure(exc: BaseException) -> str | None:
+    """Our API clients wrap every httpx error in an `UpstreamError`; a raw httpx connection error is the
+    Prefect client's (PREFECT_API_URL set to a server that is not running)."""
+    import httpx
+
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    transport = next((e for e in chain if isinstance(e, httpx.TransportError)), None)
+    if transport is None:
+        return None
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    where = f"PREFECT_API_URL ({url})" if url else "the Prefect API"
+    return f"{where}: cannot connect ({type(transport).__name__}); start the server or unset PREFECT_API_URL"
+
+
+def _database_setting() -> str:
+    from odds_models.db import hide_password
+    from odds_models.settings import get_settings
+
     try:
-        app(standalone_mode=False)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.exit(1)
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        url = get_settings().database_url
+    except ConfigError:
+        return "DATABASE_URL"
+    return f"DATABASE_URL ({hide_password(url)})" if url else "ODDS_HOME (embedded PostgreSQL)"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+class _HoldExpectedFailures(logging.Filter):
+    """Prefect logs a failed task or flow run with its traceback before the exception reaches `main()`. For an
+    expected failure those records are held back: `main()` prints the error once, in one line, and shows
+    the held records (without traceback) only when they were about something else."""
+
+    _FAILED_RUN = ("Finished in state Failed", "Finished in state Crashed")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[logging.LogRecord] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        expected = exc is not None and failure_line(exc) is not None
+        failed_run = record.name.startswith("prefect.") and record.getMessage().startswith(self._FAILED_RUN)
+        retry = getattr(record, "retrying", False)  # an HTTP retry: news only if the command then succeeds
+        if not (expected or failed_run or retry):
+            return True
+        self.held.append(record)
+        del self.held[:-100]  # a long-running command (the scheduler) must not grow this without bound
+        return False
+
+
+class _Console:
+    """The console log handler of one `odds` run: level ODDS_LOG_LEVEL (WARNING by default, so Prefect's
+    per-run INFO lines stay in the Prefect UI), expected failures held back (see above)."""
+
+    def __init__(self, level: str) -> None:
+        self.handler = logging.StreamHandler(sys.stderr)
+        self.handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        self.handler.setLevel(level)
+        self.held = _HoldExpectedFailures()
+        self.handler.addFilter(self.held)
+        root = logging.getLogger()
+        # Prefect installs its own console handler on the root logger when it is imported first: while
+        # `odds` runs, this handler is the only console output.
+        self.replaced = [h for h in root.handlers if type(h).__name__ == "PrefectConsoleHandler"]
+        for handler in self.replaced:
+            root.removeHandler(handler)
+        self.root_level = root.level
+        root.setLevel(min(logging.getLevelNamesMapping()[level], root.level or logging.WARNING))
+        root.addHandler(self.handler)
+
+    def release(self, final: BaseException | None) -> None:
+        """Show the held records that are not about `final` (one line each), then detach."""
+        related: set[int] = set()
+        current = final
+        while current is not None and id(current) not in related:
+            related.add(id(current))
+            current = current.__cause__ or current.__context__
+        final_text = _one_line(str(final)) if final is not None else None
+        for record in self.held.held:
+            exc = record.exc_info[1] if record.exc_info else None
+            if final is not None and (exc is None or id(exc) in related or _one_line(str(exc)) == final_text):
+                continue
+            shown = logging.makeLogRecord(record.__dict__)
+            shown.exc_info, shown.exc_text, shown.stack_info = None, None, None
+            shown.msg, shown.args = _one_line(record.getMessage()), None
+            self.handler.emit(shown)
+        root = logging.getLogger()
+        root.removeHandler(self.handler)
+        root.setLevel(self.root_level)
+        for handler in self.replaced:
+            root.addHandler(handler)
+        if not root.handlers:
+            # what Prefect logs while the process exits (its services flushing) is not for the user;
+            # without a handler, logging's last resort would print it bare on stderr
+            root.addHandler(logging.NullHandler())
+
+
+def main() -> None:
+    """Entry point with the error policy: an expected failure is one line on stderr and exit code 2 (bad
+    arguments or settings) or 1 (a failed run), never a traceback."""
+    from odds_models.db import check_before_first_use
+
+    level = os.environ.get("ODDS_LOG_LEVEL", "WARNING").strip().upper()
+    if level not in logging.getLevelNamesMapping():
+        typer.echo(f"error: ODDS_LOG_LEVEL: {level!r} is not one of DEBUG, INFO, WARNING, ERROR", err=True)
         sys.exit(2)
-    except OddsPipelineError as exc:
-        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
-        sys.exit(1)
-    except typer.TyperException as exc:  # typer's public base of its command-line errors
-        if type(exc).__name__ == "NoArgsIsHelpError":  # a group called without a command: its help
-            exc.show()  # type: ignore[attr-defined]
-            sys.exit(0)
-        # usage errors exit 2 (their exit_code), other command-line errors theirs
-        typer.echo(f"error: {exc.format_message()}", err=True)
-        sys.exit(exc.exit_code)
+    console = _Console(level)
+    check_before_first_use(True)  # a wrong DATABASE_URL fails at once, in one line, before any work
+    final: BaseException | None = None
+    code = 0
+    try:
+        result = app(standalone_mode=False)
+        # Without standalone mode click *returns* the code of `raise typer.Exit(n)` (and `ctx.exit(n)`)
+        # instead of exiting with it; commands themselves return None. Honour it here, for every command.
+        if isinstance(result, int) and not isinstance(result, bool):
+            code = result
+    except typer.Abort as exc:
+        final = exc
+        typer.echo("error: aborted", err=True)
+        code = 1
+    except Exception as exc:
+        final = exc
+        if isinstance(exc, typer.TyperException) and type(exc).__name__ == "NoArgsIsHelpError":
+            exc.show()  # type: ignore[attr-defined]  # a group called without a command: its help
+        else:
+            failure = failure_line(exc)
+            if failure is None:
+                raise  # a bug: keep the traceback (the finally block still shows what was held)
+            code, line = failure
+            typer.echo(f"error: {_one_line(line)}", err=True)
+    finally:
+        check_before_first_use(False)
+        console.release(final)
+    if code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -80,7 +80,9 @@ def quota(
 
     overview = run_async(collect())
     spec = TierSpec.from_settings(settings)
-    plan = plan_month(overview.pop("upcoming"), now=now(), spec=spec, tick_minutes=tick_minutes,
+    upcoming = overview.pop("upcoming")
+    plan = plan_month([c for c, _ in upcoming], last_requested=[last for _, last in upcoming], now=now(),
+                      spec=spec, tick_minutes=tick_minutes,
                       cost_per_call=odds_call_cost(settings.markets, settings.regions, settings.bookmakers),
                       spent_so_far=overview["spent_this_month"], budget=settings.monthly_credit_budget)  # fmt: skip
     payload = {**overview, "plan": plan.as_dict(), "ideal_snapshots_per_game": snapshots_per_game(spec)}
@@ -93,6 +95,10 @@ def quota(
                       f"last call {latest['last']} (at {latest['at']})")  # fmt: skip
     else:
         console.print("[bold]quota[/bold] no Odds API call recorded yet")
+    held = overview["open_reservations"]
+    if held["calls"]:
+        console.print(f"[yellow]{held['calls']} credit reservation(s) not settled ({held['credits']} credits, "
+                      "counted as spent): a paid call in flight, or one whose run died mid-call[/yellow]")  # fmt: skip
     spend = Table(
         "day", "endpoint", "calls", "credits", "errors", title=f"credits per endpoint, last {days} days"
     )

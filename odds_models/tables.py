@@ -33,6 +33,10 @@ from sqlmodel import Field, SQLModel
 
 __all__ = [
     "BACKTEST_STATUSES",
+    "BET_MARKETS",
+    "BET_RESULTS",
+    "BET_SIDES",
+    "BET_SOURCES",
     "CLOSING_KINDS",
     "EVENT_STATUSES",
     "LINK_STATUSES",
@@ -41,6 +45,7 @@ __all__ = [
     "PRICE_SOURCES",
     "SEVERITIES",
     "BacktestRun",
+    "Bet",
     "ClosingLine",
     "DataQualityLog",
     "Event",
@@ -67,6 +72,10 @@ MARKET_PERIODS = ("game", "1h", "2h", "q1", "q2", "q3", "q4")
 PRICE_SOURCES = ("poll", "backfill", "import")
 CLOSING_KINDS = ("open", "close")
 BACKTEST_STATUSES = ("completed", "failed")
+BET_SOURCES = ("manual", "paper")
+BET_MARKETS = ("h2h", "spreads", "totals")
+BET_SIDES = ("home", "away", "over", "under")
+BET_RESULTS = ("win", "loss", "push", "void")
 
 
 def utc_now() -> datetime:
@@ -119,16 +128,29 @@ class Event(SQLModel, table=True):
     scores_updated_at: datetime | None = _ts()
     completed_at: datetime | None = _ts()
     origin: str = Field(default="oddsapi", sa_type=Text, nullable=False)  # oddsapi | import:<name>
+    # The last paid /odds call that could have returned this game (it was listed and upcoming): a game with
+    # no odds yet is due again only on its tier's cadence from this time (see odds_analytics.tiers).
+    odds_requested_at: datetime | None = _ts()
     created_at: datetime = _created()
     updated_at: datetime = _created()
 
 
 class OddsSnapshot(SQLModel, table=True):
-    """One fetch of one event's odds from one source at one time: the raw bookmakers as JSONB."""
+    """One fetch of one event's odds from one source at one time: the raw bookmakers as JSONB.
+
+    `markets` (the sorted market keys the snapshot holds, `odds_analytics.oddsapi.markets_key`) is part of
+    the key: a featured-markets file and a player-props file of the same event and moment are two snapshots.
+    """
 
     __tablename__ = "odds_snapshots"
     __table_args__ = (
-        UniqueConstraint("event_id", "source", "snapshot_time", name="uq_odds_snapshots_event_source_time"),
+        UniqueConstraint(
+            "event_id",
+            "source",
+            "snapshot_time",
+            "markets",
+            name="uq_odds_snapshots_event_source_time_markets",
+        ),
         Index("ix_odds_snapshots_event_time", "event_id", "snapshot_time"),
     )
 
@@ -136,6 +158,10 @@ class OddsSnapshot(SQLModel, table=True):
     event_id: str = Field(sa_column=Column(Text, ForeignKey("events.id", ondelete="CASCADE"), nullable=False))
     source: str = Field(sa_type=Text, nullable=False)  # live | historical | import:<file kind>
     snapshot_time: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
+    # '' for a writer that names no markets (bulk loaders of generated data)
+    markets: str = Field(
+        default="", sa_type=Text, nullable=False, sa_column_kwargs={"server_default": text("''")}
+    )
     fetch_tier: str | None = Field(default=None, sa_type=Text)
     hours_to_commence: float | None = Field(default=None, sa_type=Float)
     bookmaker_count: int = Field(default=0, sa_type=Integer, nullable=False)
@@ -202,7 +228,11 @@ class ClosingLine(SQLModel, table=True):
 
 
 class FetchLog(SQLModel, table=True):
-    """One API call: endpoint (never the key), cost and quota figures, status, latency, error."""
+    """One API call: endpoint (never the key), cost and quota figures, status, latency, error.
+
+    A paid Odds API call is first a reservation (inserted under an advisory lock before the call, `cost` =
+    the credits reserved, `settled_at` NULL) and is settled in place after the call (real cost, status).
+    """
 
     __tablename__ = "fetch_logs"
     __table_args__ = (Index("ix_fetch_logs_api_time", "api", "created_at"),)
@@ -221,6 +251,7 @@ class FetchLog(SQLModel, table=True):
     error: str | None = Field(default=None, sa_type=Text)
     flow_run_id: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = _created()
+    settled_at: datetime | None = _ts()  # NULL: a credit reservation whose call has not been settled yet
 
 
 class DataQualityLog(SQLModel, table=True):
@@ -465,3 +496,72 @@ class BacktestRun(SQLModel, table=True):
     bets: Any = Field(default=None, sa_column=Column(JSONB, nullable=False))
     report_path: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = _created()
+
+
+# --------------------------------------------------------------------------------------------------------
+# The bet ledger
+# --------------------------------------------------------------------------------------------------------
+
+
+class Bet(SQLModel, table=True):
+    """A bet: placed by hand (`manual`) or a published pick recorded at its published price (`paper`).
+
+    Filled later by the `settle-bets` flow: the closing fair probability of the side at the bet's own line and
+    the CLV in probability points (after tip-off), then the result and profit (after the game). `bet_key` (a
+    hash of what identifies the bet, see `odds_analytics.ledger.bet_key`) makes entering a bet twice one row.
+    Polymarket bets keep the token, the fill price per share, the taker fee rate and the shares bought;
+    `price_decimal` is then 1 / (fill_price x (1 + fee_rate)).
+    """
+
+    __tablename__ = "bets"
+    __table_args__ = (
+        CheckConstraint(_in("source", BET_SOURCES), name="ck_bets_source"),
+        CheckConstraint(_in("market", BET_MARKETS), name="ck_bets_market"),
+        CheckConstraint(_in("side", BET_SIDES), name="ck_bets_side"),
+        CheckConstraint(_in("result", BET_RESULTS), name="ck_bets_result"),
+        CheckConstraint("price_decimal > 1 AND stake > 0", name="ck_bets_price_stake"),
+        CheckConstraint(
+            "venue <> 'polymarket' OR (token_id IS NOT NULL AND fill_price > 0 AND fill_price < 1 "
+            "AND shares > 0)",
+            name="ck_bets_polymarket",
+        ),
+        Index("ix_bets_event", "event_id"),
+        Index("ix_bets_placed_at", "placed_at"),
+    )
+
+    id: int | None = Field(default=None, sa_type=BigInteger, primary_key=True)
+    bet_key: str = Field(sa_type=Text, nullable=False, unique=True)
+    source: str = Field(sa_type=Text, nullable=False)  # manual | paper
+    placed_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
+    event_id: str = Field(sa_column=Column(Text, ForeignKey("events.id"), nullable=False))
+    market: str = Field(sa_type=Text, nullable=False)  # h2h | spreads | totals
+    side: str = Field(sa_type=Text, nullable=False)  # home | away | over | under
+    outcome: str = Field(sa_type=Text, nullable=False)  # team full name, or Over / Under
+    line: float | None = Field(default=None, sa_type=Float)  # the side's own point (spreads, totals)
+    venue: str = Field(sa_type=Text, nullable=False)  # bookmaker key, or polymarket
+    token_id: str | None = Field(default=None, sa_type=Text)  # Polymarket token (a string)
+    price_decimal: float = Field(sa_type=Float, nullable=False)  # what was paid, fee included
+    fill_price: float | None = Field(default=None, sa_type=Float)  # Polymarket: price per share, no fee
+    fee_rate: float | None = Field(default=None, sa_type=Float)  # Polymarket: taker fee rate
+    shares: float | None = Field(default=None, sa_type=Float)  # Polymarket: shares bought
+    stake: float = Field(sa_type=Float, nullable=False)
+    model_id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger, ForeignKey("models.id", ondelete="SET NULL"), nullable=True),
+    )
+    prediction_id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger, ForeignKey("predictions.id", ondelete="SET NULL"), nullable=True),
+    )
+    expected_return: float | None = Field(default=None, sa_type=Float)  # as published: p_close x d - 1
+    note: str | None = Field(default=None, sa_type=Text)
+    close_prob: float | None = Field(default=None, sa_type=Float)  # fair closing prob. at the bet's line
+    close_line: float | None = Field(default=None, sa_type=Float)  # the side's closing line
+    close_basis: str | None = Field(default=None, sa_type=Text)  # sharp | consensus | import:<source>
+    clv_prob: float | None = Field(default=None, sa_type=Float)  # close_prob - 1 / price_decimal
+    closed_at: datetime | None = _ts()  # when the close was filled
+    result: str | None = Field(default=None, sa_type=Text)  # win | loss | push | void
+    profit: float | None = Field(default=None, sa_type=Float)
+    settled_at: datetime | None = _ts()
+    created_at: datetime = _created()
+    updated_at: datetime = _created()

@@ -38,6 +38,7 @@ __all__ = [
     "demo_database_url",
     "ensure_schema",
     "move_clock",
+    "paper_trading_moments",
     "patched_env",
     "plan_ticks",
     "reset_database",
@@ -173,6 +174,14 @@ def plan_ticks(start: datetime, end: datetime, tips: list[datetime], *, fine_min
             step = coarse_minutes
         moment += timedelta(minutes=step)
     return ticks
+
+
+def paper_trading_moments(tips: list[datetime], after: datetime, end: datetime, *,
+                          lead: timedelta = timedelta(hours=2)) -> list[datetime]:  # fmt: skip
+    """When the demo replays the `predict` tick for paper trading: `lead` before each tip in (after, end],
+    on the hour (one moment serves the games that tip within the next hours)."""
+    moments = {(tip - lead).replace(minute=0, second=0, microsecond=0) for tip in tips if after < tip <= end}
+    return sorted(m for m in moments if m >= after)
 
 
 # ------------------------------------------------------------------------------------------------------

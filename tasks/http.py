@@ -4,7 +4,12 @@
   with jittered exponential waits, bounded attempts and total time. 4xx are final and never retried.
 - Errors are translated once, at this boundary, onto `odds_models.errors`; callers never see httpx types.
 - Query secrets (`apiKey`) are added to the request here and stripped from every URL, message and record.
-- Every finished call (success or final failure) produces a `CallRecord` for `fetch_logs`.
+- Every finished call (success or final failure) produces a `CallRecord` for `fetch_logs`, with every
+  attempt's answer (status, headers: none when the connection failed first) so a paid API can count the
+  credits of each attempt (`ApiClient.credits_of`; a body cut mid-transfer still brought its headers).
+- A paid call can guard its retries: `before_retry(credits)` runs before each retry with the credits the
+  call will have cost if that attempt is charged too (the Odds API client extends its credit reservation
+  there, or stops with `BudgetExceeded`).
 
 Clients subclass `ApiClient` and take an injected `httpx.AsyncClient` (tests pass `MockTransport` or an
 `ASGITransport` around the replay app).
@@ -15,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +31,7 @@ from odds_models.errors import (
     AuthRejected,
     BadRequest,
     NotFound,
+    OddsPipelineError,
     PayloadError,
     QuotaExhausted,
     RateLimited,
@@ -37,7 +43,7 @@ from odds_models.errors import (
     redact,
 )
 
-__all__ = ["ApiClient", "ApiResponse", "CallRecord", "RedactKeyFilter", "RetryPolicy"]
+__all__ = ["ApiClient", "ApiResponse", "Attempt", "CallRecord", "RedactKeyFilter", "RetryPolicy"]
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +73,21 @@ class RetryPolicy:
     initial_wait_seconds: float = 0.5
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt's answer: its status and headers, or None for both when no answer came (timeout or
+    connection error before the headers). A body cut mid-transfer keeps its status and headers."""
+
+    status_code: int | None
+    headers: dict[str, str] | None
+
+
 @dataclass
 class CallRecord:
-    """What `fetch_logs` stores about one logical call (after retries)."""
+    """What `fetch_logs` stores about one logical call (after retries).
+
+    `credits`: what the call cost over all its attempts (`ApiClient.credits_of`); None for free APIs.
+    """
 
     api: str
     endpoint: str
@@ -79,6 +97,7 @@ class CallRecord:
     attempts: int
     headers: dict[str, str] = field(default_factory=dict)
     error: str | None = None
+    credits: int | None = None
 
 
 @dataclass
@@ -128,6 +147,12 @@ class ApiClient:
         self._secrets = tuple(v for v in self._secret_params.values() if v)
         self.on_call = on_call
         self.calls: list[CallRecord] = []
+        # a paid call's guard, run before each retry with the credits spent if that attempt is charged too
+        self.before_retry: Callable[[int], Awaitable[None]] | None = None
+
+    def credits_of(self, attempts: Sequence[Attempt], cost: int | None) -> int | None:
+        """Credits the attempts of one call cost (`cost`: the documented price of one answer). None: free API."""
+        return None
 
     async def aclose(self) -> None:
         if self._owns_client:
@@ -196,21 +221,42 @@ class ApiClient:
         )
         return expo(state)
 
+    def _transport_failure(self, exc: httpx.TransportError, endpoint: str) -> TransportFailure:
+        if isinstance(exc, httpx.TimeoutException):
+            return TransportFailure(f"{self.api_name} {endpoint}: timed out ({type(exc).__name__})",
+                                    endpoint=endpoint)  # fmt: skip
+        return TransportFailure(
+            self._clean(f"{self.api_name} {endpoint}: transport error {type(exc).__name__}: {exc}"),
+            endpoint=endpoint,
+        )
+
     async def _send_once(
-        self, method: str, url: str, params: dict[str, Any], json_body: Any, endpoint: str
+        self,
+        method: str,
+        url: str,
+        params: dict[str, Any],
+        json_body: Any,
+        endpoint: str,
+        *,
+        tries: list[Attempt],
     ) -> tuple[httpx.Response, Any]:
+        request = self._client.build_request(
+            method, url, params={**params, **self._secret_params} or None, json=json_body
+        )
         try:
-            response = await self._client.request(
-                method, url, params={**params, **self._secret_params} or None, json=json_body
-            )
-        except httpx.TimeoutException as exc:
-            raise TransportFailure(f"{self.api_name} {endpoint}: timed out ({type(exc).__name__})",
-                                   endpoint=endpoint) from None  # fmt: skip
+            # streamed, so that the headers (and their quota figures) survive a body cut mid-transfer
+            response = await self._client.send(request, stream=True)
         except httpx.TransportError as exc:
-            raise TransportFailure(
-                self._clean(f"{self.api_name} {endpoint}: transport error {type(exc).__name__}: {exc}"),
-                endpoint=endpoint,
-            ) from None
+            tries.append(Attempt(None, None))
+            raise self._transport_failure(exc, endpoint) from None
+        try:
+            await response.aread()
+        except httpx.TransportError as exc:
+            tries.append(Attempt(response.status_code, {k.lower(): v for k, v in response.headers.items()}))
+            raise self._transport_failure(exc, endpoint) from None
+        finally:
+            await response.aclose()
+        tries.append(Attempt(response.status_code, {k.lower(): v for k, v in response.headers.items()}))
         if response.status_code >= 400:
             raise self.map_error(response, endpoint)
         try:
@@ -232,12 +278,17 @@ class ApiClient:
         *,
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
+        cost: int | None = None,
     ) -> ApiResponse:
-        """Send with retries; parse JSON; record the call. Raises the typed errors."""
+        """Send with retries; parse JSON; record the call. Raises the typed errors.
+
+        `cost`: the documented credits of one answer, for paid APIs (see `credits_of`, `before_retry`).
+        """
         clean_params = {k: v for k, v in (params or {}).items() if v is not None}
         url = f"{self.base_url}{path}"
         started = time.perf_counter()
         attempts = 0
+        tries: list[Attempt] = []
         response: httpx.Response | None = None
         data: Any = None
         error: BaseException | None = None
@@ -245,8 +296,9 @@ class ApiClient:
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
+            # `retrying` lets the `odds` console drop these when the command then fails with the error itself
             log.warning("%s %s: attempt %d failed (%s); retrying", self.api_name, path,
-                        state.attempt_number, exc)  # fmt: skip
+                        state.attempt_number, exc, extra={"retrying": True})  # fmt: skip
 
         retrying = tenacity.AsyncRetrying(
             retry=tenacity.retry_if_exception_type(TransientUpstreamError),
@@ -260,14 +312,21 @@ class ApiClient:
             async for attempt in retrying:
                 with attempt:
                     attempts = attempt.retry_state.attempt_number
-                    response, data = await self._send_once(method, url, clean_params, json_body, path)
+                    if attempts > 1 and self.before_retry is not None and cost:
+                        await self.before_retry((self.credits_of(tries, cost) or 0) + cost)
+                    response, data = await self._send_once(
+                        method, url, clean_params, json_body, path, tries=tries
+                    )
         except _BrokenBody as exc:
             error = PayloadError(str(exc), endpoint=path)
             broken_status = exc.status
             response = exc.response  # its quota headers still count
         except UpstreamError as exc:
             error = exc
+        except OddsPipelineError as exc:  # the retry guard stopped the call (BudgetExceeded)
+            error = exc
         latency = (time.perf_counter() - started) * 1000
+        answered = [t.headers for t in tries if t.headers is not None]
         record = CallRecord(
             api=self.api_name,
             endpoint=path,
@@ -277,8 +336,9 @@ class ApiClient:
             ),
             latency_ms=latency,
             attempts=max(attempts, 1),
-            headers={k.lower(): v for k, v in response.headers.items()} if response is not None else {},
+            headers=answered[-1] if answered else {},
             error=self._clean(str(error)) if error else None,
+            credits=self.credits_of(tries, cost),
         )
         if broken_status is not None:
             record.status_code = broken_status

@@ -9,9 +9,6 @@ file that does not parse is reported (with the reason) and skipped whole; the ot
 
 from __future__ import annotations
 
-import gzip
-import json
-import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +17,7 @@ from typing import Any
 from odds_analytics.oddsapi import detect_payload_kind, parse_events_payload, parse_odds_payload
 from odds_analytics.tiers import TierSpec
 from odds_models.errors import PayloadError
+from tasks.files import read_payload_file
 from tasks.storage.events import EventRecord
 from tasks.storage.odds import SnapshotItem, StoreCounts, build_snapshot_items, write_snapshots
 
@@ -41,23 +39,6 @@ def iter_payload_files(paths: Iterable[str | Path]) -> list[Path]:
         else:
             raise PayloadError(f"{path}: no such file or folder")
     return sorted(found)
-
-
-def read_payload_file(path: Path) -> Any:
-    """The JSON inside a `.json` or `.json.gz` file; PayloadError naming the file on any problem."""
-    try:
-        blob = path.read_bytes()
-        if path.name.endswith(".gz") or blob[:2] == b"\x1f\x8b":
-            blob = gzip.decompress(blob)
-        return json.loads(blob)
-    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise PayloadError(
-            f"{path}: cannot read ({type(exc).__name__}: {exc})"[:300], endpoint=str(path)
-        ) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PayloadError(f"{path}: not valid JSON ({exc})"[:300], endpoint=str(path)) from None
-    except RecursionError:
-        raise PayloadError(f"{path}: JSON nested too deeply", endpoint=str(path)) from None
 
 
 @dataclass
@@ -84,13 +65,18 @@ def parse_payload_file(path: Path, spec: TierSpec) -> tuple[list[SnapshotItem], 
     """Parse one file into snapshot items (odds) or event records (events files). PayloadError if bad."""
     data = read_payload_file(path)
     where = str(path)
-    kind = detect_payload_kind(data, endpoint=where)
-    if kind in ("events", "historical_events"):
-        events = parse_events_payload(data, endpoint=where)
-        return [], [EventRecord(id=e.id, home_team=e.home_team, away_team=e.away_team,
-                                commence_time=e.commence_time, sport_key=e.sport_key) for e in events]  # fmt: skip
-    parsed = parse_odds_payload(data, endpoint=where)
-    items = build_snapshot_items(parsed, source=_SOURCES[kind], snapshot_time=None, spec=spec)
+    try:
+        kind = detect_payload_kind(data, endpoint=where)
+        if kind in ("events", "historical_events"):
+            events = parse_events_payload(data, endpoint=where)
+            return [], [EventRecord(id=e.id, home_team=e.home_team, away_team=e.away_team,
+                                    commence_time=e.commence_time, sport_key=e.sport_key) for e in events]  # fmt: skip
+        parsed = parse_odds_payload(data, endpoint=where)
+        items = build_snapshot_items(parsed, source=_SOURCES[kind], snapshot_time=None, spec=spec)
+    except (OverflowError, ValueError) as exc:
+        # a time at the edge of the calendar (year 1, 9999) overflows the tier and validation arithmetic;
+        # the file is refused here, whole, like any other malformed payload
+        raise PayloadError(f"{where}: {type(exc).__name__}: {exc}"[:300], endpoint=where) from None
     return items, []
 
 

@@ -86,7 +86,7 @@ async def score_upcoming(
     )
     rows = prediction_rows(model_id, data, predicted, recs)
     teams = data.set_index("event_id")[["home_team", "away_team", "commence_time"]]
-    recs = recs.join(teams, on="event_id")
+    recs = recs.join(teams, on="event_id").assign(model_id=model_id, decision_time=decision_time)
     return rows, [recommendation_record(r) for r in recs.to_dict(orient="records")]
 
 

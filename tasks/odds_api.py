@@ -10,11 +10,15 @@ Built on `tasks.http.ApiClient` (the one retry layer: 429 honouring Retry-After,
 
 Each method returns an `OddsApiResponse` (parsed JSON, quota figures, endpoint); parsing into typed values
 is `odds_analytics.oddsapi`'s job.
+
+Credits: every attempt of a call is counted (`credits_of`): its `x-requests-last` when the answer carried
+the quota headers; 0 for an error answer without them; for an attempt that got no answer (a timeout after
+the server may have charged) what the same request cost when it was answered, else the documented cost.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,10 +26,10 @@ from typing import Any
 
 import httpx
 
-from odds_analytics.quota import QuotaStatus, quota_from_headers
+from odds_analytics.quota import QuotaStatus, attempt_credits, odds_call_cost, quota_from_headers
 from odds_models.errors import ConfigError
 from odds_models.settings import Settings, get_settings
-from tasks.http import ApiClient, CallRecord, RetryPolicy
+from tasks.http import ApiClient, Attempt, CallRecord, RetryPolicy
 
 __all__ = ["OddsApiClient", "OddsApiResponse", "make_odds_api_client", "use_http_client_factory"]
 
@@ -91,8 +95,17 @@ class OddsApiClient(ApiClient):
     async def __aenter__(self) -> OddsApiClient:
         return self
 
-    async def _get(self, path: str, params: dict[str, Any] | None = None) -> OddsApiResponse:
-        response = await self.request("GET", path, params=params)
+    def credits_of(self, attempts: Sequence[Attempt], cost: int | None) -> int | None:
+        """Every attempt's credits (see the module docstring; the rule is `odds_analytics.quota`)."""
+        answers: list[tuple[int | None, Mapping[str, str] | None]] = [
+            (a.status_code, a.headers) for a in attempts
+        ]
+        return attempt_credits(answers, cost or 0)
+
+    async def _get(
+        self, path: str, params: dict[str, Any] | None = None, *, cost: int = 0
+    ) -> OddsApiResponse:
+        response = await self.request("GET", path, params=params, cost=cost)
         return OddsApiResponse(
             data=response.data,
             quota=quota_from_headers(response.headers),
@@ -160,6 +173,7 @@ class OddsApiClient(ApiClient):
             f"/v4/sports/{sport or self.sport}/odds",
             self._odds_params(regions=regions, markets=markets, bookmakers=bookmakers, odds_format=odds_format,
                               event_ids=event_ids, commence_from=commence_from, commence_to=commence_to),
+            cost=odds_call_cost(markets or ("h2h",), regions or (), bookmakers or ()),
         )  # fmt: skip
 
     async def event_odds(
@@ -173,6 +187,9 @@ class OddsApiClient(ApiClient):
             self._odds_params(
                 regions=regions, markets=markets, bookmakers=bookmakers, odds_format=odds_format
             ),
+            cost=odds_call_cost(
+                markets or ("h2h",), regions or (), bookmakers or ()
+            ),  # at most: markets returned
         )
 
     async def scores(self, *, sport: str | None = None, days_from: int | None = None) -> OddsApiResponse:
@@ -180,7 +197,9 @@ class OddsApiClient(ApiClient):
         if days_from is not None and not 1 <= days_from <= 3:
             raise ValueError("days_from must be 1, 2 or 3")
         return await self._get(
-            f"/v4/sports/{sport or self.sport}/scores", {"daysFrom": days_from, "dateFormat": "iso"}
+            f"/v4/sports/{sport or self.sport}/scores",
+            {"daysFrom": days_from, "dateFormat": "iso"},
+            cost=2 if days_from else 1,
         )
 
     async def historical_odds(
@@ -192,12 +211,15 @@ class OddsApiClient(ApiClient):
         params = self._odds_params(regions=regions, markets=markets, bookmakers=bookmakers,
                                    odds_format=odds_format, event_ids=event_ids)  # fmt: skip
         params["date"] = _iso(date)
-        return await self._get(f"/v4/historical/sports/{sport or self.sport}/odds", params)
+        cost = odds_call_cost(markets or ("h2h",), regions or (), bookmakers or (), historical=True)
+        return await self._get(f"/v4/historical/sports/{sport or self.sport}/odds", params, cost=cost)
 
     async def historical_events(self, *, date: datetime, sport: str | None = None) -> OddsApiResponse:
         """`GET /v4/historical/sports/{sport}/events?date=` (1 credit; 0 when empty)."""
         return await self._get(
-            f"/v4/historical/sports/{sport or self.sport}/events", {"date": _iso(date), "dateFormat": "iso"}
+            f"/v4/historical/sports/{sport or self.sport}/events",
+            {"date": _iso(date), "dateFormat": "iso"},
+            cost=1,
         )
 
 

@@ -1,13 +1,16 @@
 """The sportsbook steps: plain async functions (tested directly) and the thin Prefect tasks around them.
 
-Paid calls (`/odds`, `/scores`, historical) write their response to the spool *before* anything touches
-the database, and the store step deletes the spool file once the rows are committed: a paid response is
-never lost. Free calls (`/events`) are stored directly. Every call ends as a `fetch_logs` row.
+Paid calls (`/odds`, `/scores`, historical) first reserve their credits under the budget lock
+(`tasks.credits`), then write their response to the spool *before* anything else touches the database,
+and the store step deletes the spool file once the rows are committed: a paid response is never lost.
+Free calls (`/events`) are stored directly. Every call ends as a `fetch_logs` row (a paid call's row is its
+reservation, settled with what every attempt really cost).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -18,12 +21,13 @@ from prefect.cache_policies import NONE
 from sqlalchemy import text
 
 from odds_analytics.oddsapi import parse_events_payload
-from odds_analytics.quota import budget_allows, month_start, odds_call_cost, quota_from_headers
+from odds_analytics.quota import odds_call_cost, quota_from_headers
 from odds_analytics.tiers import DueEvent, TierSpec, due_events
 from odds_models.clock import now
-from odds_models.errors import BudgetExceeded, PayloadError, UpstreamError
+from odds_models.errors import PayloadError, UpstreamError
 from odds_models.settings import get_settings
-from tasks.odds_api import OddsApiClient, make_odds_api_client
+from tasks.credits import Reservation, check_budget, credits_spent_this_month, reserve_credits
+from tasks.odds_api import OddsApiClient, OddsApiResponse, make_odds_api_client
 from tasks.retry import retry_on_db_connection_error
 from tasks.spool import DrainResult, drain_spool, spool_response, store_spool_file
 from tasks.storage.events import EventRecord
@@ -50,6 +54,7 @@ __all__ = [
     "fetch_scores_to_spool",
     "import_files",
     "import_files_task",
+    "listed_event_ids",
     "odds_cost_from_settings",
     "store_events_payload",
     "store_events_task",
@@ -87,12 +92,33 @@ def _quota_dict(headers: dict[str, str]) -> dict[str, int | None]:
     return {"remaining": q.remaining, "used": q.used, "last": q.last}
 
 
-async def _log_failed_calls(api: OddsApiClient) -> None:
-    """Best effort: a failed call still leaves its fetch_logs row (never masks the original error)."""
+async def _log_failed_calls(api: OddsApiClient, reservation: Reservation | None = None) -> None:
+    """Best effort: a failed call still leaves its fetch_logs row, settling its credit reservation with
+    what its attempts cost (never masks the original error)."""
+    rid = reservation.id if reservation is not None else None
     try:
-        await store_fetch_logs([fetch_log_dict(c) for c in api.calls])
+        await store_fetch_logs([fetch_log_dict(c, reservation_id=rid) for c in api.calls])
     except Exception as exc:
         log.warning("could not write fetch_logs for a failed call: %s", type(exc).__name__)
+
+
+async def _paid_call(
+    call: Callable[[OddsApiClient], Awaitable[OddsApiResponse]], *, endpoint: str, credits: int, what: str
+) -> tuple[OddsApiResponse, list[dict[str, Any]]]:
+    """Reserve the credits (BudgetExceeded: no call), make the call, return it with its settling log dict.
+
+    Retries that may be charged again extend the reservation first. A failed call settles its reservation
+    at once; a successful one settles it when its spooled response is stored.
+    """
+    reservation = await reserve_credits(endpoint=endpoint, credits=credits, what=what)
+    async with make_odds_api_client() as api:
+        api.before_retry = reservation.extend
+        try:
+            response = await call(api)
+        except Exception:
+            await _log_failed_calls(api, reservation)
+            raise
+        return response, [fetch_log_dict(c, reservation_id=reservation.id) for c in api.calls]
 
 
 # -- free ---------------------------------------------------------------------------------------------------
@@ -129,7 +155,12 @@ async def store_events_payload(fetched: FetchedFree) -> dict[str, int]:
 
 
 async def due_event_list(at: datetime | None = None) -> list[DueEvent]:
-    """Upcoming games (scheduled/postponed) due a live snapshot in their tier."""
+    """Upcoming games (scheduled/postponed) due a live snapshot in their tier.
+
+    A game's clock runs from its last live snapshot or from the last paid /odds call that could have
+    returned it (`events.odds_requested_at`), whichever is later: a game listed before the books open is
+    asked for on its tier's cadence, not at every tick.
+    """
     from odds_models.db import async_session_maker
 
     at = at or now()
@@ -139,10 +170,11 @@ async def due_event_list(at: datetime | None = None) -> list[DueEvent]:
         rows = await session.execute(
             text(
                 """
-                SELECT e.id, e.commence_time, max(s.snapshot_time) AS last
+                SELECT e.id, e.commence_time, GREATEST(max(s.snapshot_time), e.odds_requested_at) AS last
                 FROM events e LEFT JOIN odds_snapshots s ON s.event_id = e.id AND s.source = 'live'
                 WHERE e.commence_time > :at AND e.status IN ('scheduled', 'postponed') AND e.sport_key = :sport
-                GROUP BY e.id, e.commence_time
+                GROUP BY e.id, e.commence_time, e.odds_requested_at
+                ORDER BY e.commence_time, e.id
                 """
             ),
             {"at": at, "sport": settings.odds_api_sport},
@@ -151,65 +183,53 @@ async def due_event_list(at: datetime | None = None) -> list[DueEvent]:
     return due_events(listed, now=at, spec=spec)
 
 
-async def credits_spent_this_month(at: datetime | None = None) -> int:
-    """Credits our own calls spent since the start of this calendar month (UTC), from fetch_logs."""
+async def listed_event_ids(at: datetime, event_ids: list[str] | None = None) -> list[str]:
+    """The listed upcoming games a slate /odds call at `at` could return (within `event_ids` when given)."""
     from odds_models.db import async_session_maker
 
-    start = month_start(at or now())
     async with async_session_maker() as session:
-        value = (
-            await session.execute(
-                text(
-                    "SELECT COALESCE(sum(cost), 0) FROM fetch_logs WHERE api = 'oddsapi' AND created_at >= :s"
-                ),
-                {"s": start},
-            )
-        ).scalar_one()
-    return int(value)
-
-
-def check_budget(*, spent: int, cost: int, budget: int, what: str) -> None:
-    """Raise BudgetExceeded when a paid call would take the month over the budget (free calls pass)."""
-    if not budget_allows(spent_this_month=spent, cost=cost, budget=budget):
-        raise BudgetExceeded(
-            f"{what} would cost {cost} credits; {spent} of the monthly budget of {budget} are spent "
-            f"({budget - spent} left). Paid calls are stopped until next month; raise MONTHLY_CREDIT_BUDGET to "
-            "allow more. Free calls (/events, /sports) continue."
+        rows = await session.execute(
+            text(
+                "SELECT id FROM events WHERE commence_time > :at AND status IN ('scheduled', 'postponed') "
+                "AND sport_key = :sport AND (CAST(:ids AS text[]) IS NULL OR id = ANY(CAST(:ids AS text[]))) "
+                "ORDER BY id"
+            ),
+            {"at": at, "sport": get_settings().odds_api_sport, "ids": event_ids},
         )
+        return [r.id for r in rows]
 
 
 # -- paid ----------------------------------------------------------------------------------------------------
 
 
 async def fetch_odds_to_spool(*, event_ids: list[str] | None = None) -> SpooledFetch:
-    """One paid `/odds` call for the slate; the response goes to the spool before anything else."""
+    """One paid `/odds` call for the slate (credits reserved first); the response goes to the spool before
+    anything else. The listed games it could return are recorded with it (their `odds_requested_at`)."""
     settings = get_settings()
     fetched_at = now()
-    async with make_odds_api_client() as api:
-        try:
-            response = await api.odds(regions=settings.regions, markets=settings.markets,
-                                      bookmakers=settings.bookmakers or None, odds_format=settings.odds_format,
-                                      event_ids=event_ids)  # fmt: skip
-        except (UpstreamError, PayloadError):
-            await _log_failed_calls(api)
-            raise
-        logs = [fetch_log_dict(c) for c in api.calls]
+    requested = await listed_event_ids(fetched_at, event_ids)
+    response, logs = await _paid_call(
+        lambda api: api.odds(regions=settings.regions, markets=settings.markets,
+                             bookmakers=settings.bookmakers or None, odds_format=settings.odds_format,
+                             event_ids=event_ids),
+        endpoint=f"/v4/sports/{settings.odds_api_sport}/odds", credits=odds_cost_from_settings(),
+        what="The /odds call",
+    )  # fmt: skip
     path = spool_response(kind="odds", endpoint=response.endpoint, data=response.data, source="live",
-                          snapshot_time=fetched_at, odds_format=settings.odds_format, fetch_logs=logs)  # fmt: skip
+                          snapshot_time=fetched_at, odds_format=settings.odds_format, fetch_logs=logs,
+                          requested_event_ids=requested)  # fmt: skip
     events = len(response.data) if isinstance(response.data, list) else 0
     return SpooledFetch(path=str(path), endpoint=response.endpoint, events=events, cost=response.quota.last,
                         quota=_quota_dict(logs[-1]["headers"] if logs else {}))  # fmt: skip
 
 
 async def fetch_scores_to_spool(*, days_from: int | None = None) -> SpooledFetch:
-    """One paid `/scores` call (1 credit, 2 with daysFrom) to the spool."""
-    async with make_odds_api_client() as api:
-        try:
-            response = await api.scores(days_from=days_from)
-        except (UpstreamError, PayloadError):
-            await _log_failed_calls(api)
-            raise
-        logs = [fetch_log_dict(c) for c in api.calls]
+    """One paid `/scores` call (1 credit, 2 with daysFrom; reserved first) to the spool."""
+    response, logs = await _paid_call(
+        lambda api: api.scores(days_from=days_from),
+        endpoint=f"/v4/sports/{get_settings().odds_api_sport}/scores", credits=2 if days_from else 1,
+        what="The /scores call",
+    )  # fmt: skip
     path = spool_response(kind="scores", endpoint=response.endpoint, data=response.data, days_from=days_from,
                           fetch_logs=logs)  # fmt: skip
     events = len(response.data) if isinstance(response.data, list) else 0
@@ -218,17 +238,15 @@ async def fetch_scores_to_spool(*, days_from: int | None = None) -> SpooledFetch
 
 
 async def fetch_historical_odds_to_spool(*, date: datetime) -> SpooledFetch:
-    """One paid historical `/odds` call (10 × markets × regions) to the spool; snapshot time = `timestamp`."""
+    """One paid historical `/odds` call (10 × markets × regions; reserved first) to the spool; snapshot
+    time = `timestamp`."""
     settings = get_settings()
-    async with make_odds_api_client() as api:
-        try:
-            response = await api.historical_odds(date=date, regions=settings.regions, markets=settings.markets,
-                                                 bookmakers=settings.bookmakers or None,
-                                                 odds_format=settings.odds_format)  # fmt: skip
-        except (UpstreamError, PayloadError):
-            await _log_failed_calls(api)
-            raise
-        logs = [fetch_log_dict(c) for c in api.calls]
+    response, logs = await _paid_call(
+        lambda api: api.historical_odds(date=date, regions=settings.regions, markets=settings.markets,
+                                        bookmakers=settings.bookmakers or None, odds_format=settings.odds_format),
+        endpoint=f"/v4/historical/sports/{settings.odds_api_sport}/odds",
+        credits=odds_cost_from_settings(historical=True), what="A historical /odds call",
+    )  # fmt: skip
     path = spool_response(kind="historical_odds", endpoint=response.endpoint, data=response.data,
                           source="historical", odds_format=settings.odds_format, fetch_logs=logs)  # fmt: skip
     inner = response.data.get("data") if isinstance(response.data, dict) else None

@@ -6,14 +6,14 @@ DB-write tasks retry only connection-type DB errors (`tasks.retry`).
 
 One exception to "one call per task", on purpose: `backfill_token_history` fetches a token's windows and
 stores each one (points + watermark in one transaction) as it goes, so a crash half-way loses at most the
-window in flight and a rerun resumes at the watermark.
+window in flight and a rerun resumes at the watermark. The watermark covers only what an answer really
+holds (`odds_analytics.polymarket.covered_by_answer`): up to the newest point stored, or a closed market's
+whole window; an empty answer or a missing tail is asked for again by the next run.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gzip
-import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -28,12 +28,14 @@ from prefect.cache_policies import NONE
 
 from odds_analytics.linking import Candidate, LinkResult, match_event, parse_ticker
 from odds_analytics.polymarket import (
+    HISTORY_WINDOW,
     Finding,
     OrderBook,
     ParsedEvent,
     TokenQuote,
     backfill_range,
-    history_windows,
+    covered_by_answer,
+    next_history_start,
     parse_gamma_event,
 )
 from odds_analytics.tiers import TierSpec, hours_to_commence, tier_for
@@ -41,6 +43,7 @@ from odds_models import clock
 from odds_models.db import async_session_maker
 from odds_models.errors import OddsPipelineError, PayloadError, TransientUpstreamError
 from odds_models.settings import get_settings
+from tasks.files import read_payload_file
 from tasks.http import CallRecord
 from tasks.polymarket_clob import ClobClient, make_clob_client
 from tasks.polymarket_gamma import GammaClient, make_gamma_client
@@ -412,9 +415,15 @@ async def backfill_token(
     *,
     on_window: Callable[[int], None] | None = None,
 ) -> BackfillOutcome:
-    """Fetch [start, end] in ≤15-day windows, oldest first; store each window with its watermark at once."""
+    """Fetch [start, end] in ≤15-day windows, oldest first; store each window with its watermark at once.
+
+    Each window starts where the previous answer's coverage ended, so the covered ranges stay contiguous;
+    the last window's unanswered tail (the newest minutes) is left to the next run.
+    """
     outcome = BackfillOutcome(target.token_id)
-    for window_start, window_end in history_windows(start, end):
+    window_start = start
+    while window_start < end:
+        window_end = min(window_start + HISTORY_WINDOW, end)
         try:
             points, findings = await clob.price_history(target.token_id, window_start, window_end)
         except OddsPipelineError as exc:
@@ -430,6 +439,9 @@ async def backfill_token(
                 )
                 await session.commit()
             return outcome
+        at = clock.now()
+        covered = covered_by_answer(window_start=window_start, window_end=window_end,
+                                    point_times=[p.t for p in points], market_end=target.market_end, now=at)  # fmt: skip
         async with async_session_maker() as session:
             inserted = await store.store_history_window(
                 session,
@@ -437,9 +449,9 @@ async def backfill_token(
                 token_id=target.token_id,
                 outcome=target.outcome,
                 points=points,
-                window_start=window_start,
-                window_end=window_end,
-                at=clock.now(),
+                window_start=covered[0] if covered else None,  # None: the watermark stays where it was
+                window_end=covered[1] if covered else None,
+                at=at,
             )
             if findings:
                 await store.insert_findings(
@@ -457,6 +469,9 @@ async def backfill_token(
         outcome.points += inserted
         if on_window is not None:
             on_window(inserted)
+        if window_end >= end:
+            break
+        window_start = next_history_start(window_start, window_end, covered)
     return outcome
 
 
@@ -504,11 +519,19 @@ def backfill_verdict(outcomes: Sequence[BackfillOutcome], staleness: tuple[str, 
 
 
 @task(cache_policy=NONE, task_run_name="backfill-{token_id:.10}", **_DB_RETRY)
-async def backfill_token_history(
-    token_id: str, market_id: str, outcome: str | None, start: datetime, end: datetime
+async def backfill_token_history(  # noqa: PLR0917 - task parameters are positional in the UI too
+    token_id: str,
+    market_id: str,
+    outcome: str | None,
+    start: datetime,
+    end: datetime,
+    market_end: datetime | None = None,
 ) -> BackfillOutcome:
-    """Fetch and store one token's missing price history (≤15-day windows, 1-minute fidelity)."""
-    target = store.BackfillTarget(market_id, token_id, outcome, "", None, None)
+    """Fetch and store one token's missing price history (≤15-day windows, 1-minute fidelity).
+
+    `market_end`: when the market closed (its settled history is final, so an empty answer covers it).
+    """
+    target = store.BackfillTarget(market_id, token_id, outcome, "", None, market_end)
     clob = make_clob_client()
     try:
         return await backfill_token(clob, target, start, end)
@@ -540,14 +563,8 @@ _TOKEN_IN_NAME = re.compile(r"(?<!\d)(\d{60,80})(?!\d)")
 
 
 def read_json_file(path: Path) -> Any:
-    """A `.json` or `.json.gz` file; `PayloadError` when it is not JSON."""
-    try:
-        raw = gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes()
-        return json.loads(raw)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise PayloadError(f"{path.name}: cannot read ({type(exc).__name__}: {exc})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
-        raise PayloadError(f"{path.name}: not valid JSON") from None
+    """A `.json` or `.json.gz` file, size-capped; `PayloadError` naming the file when it is not readable JSON."""
+    return read_payload_file(path)
 
 
 def detect_kind(payload: Any) -> str:
@@ -682,21 +699,32 @@ async def import_payload(
     return counts
 
 
+async def _import_file(path: Path, token_id: str | None) -> ImportCounts:
+    payload = read_json_file(path)
+    try:
+        return await import_payload(payload, name=path.name, token_id=token_id, at=clock.now())
+    except PayloadError as exc:
+        if str(path) in str(exc):
+            raise
+        raise PayloadError(f"{path}: {exc}"[:300]) from None  # which file, for an import of many
+    except (OverflowError, ValueError) as exc:
+        # a time at the edge of the calendar (a year-1 date with an offset) overflows while parsing; the
+        # file is refused whole (its transaction never commits), like any other malformed payload
+        raise PayloadError(f"{path}: {type(exc).__name__}: {exc}"[:300]) from None
+
+
 async def run_import(paths: Sequence[Path], *, token_id: str | None = None) -> ImportCounts:
     """Import saved Gamma/CLOB responses (`.json`, `.json.gz`), idempotently."""
     total = ImportCounts()
     for path in paths:
-        total.add(
-            await import_payload(read_json_file(path), name=path.name, token_id=token_id, at=clock.now())
-        )
+        total.add(await _import_file(path, token_id))
     return total
 
 
 @task(cache_policy=NONE, task_run_name="import-{path.name}", **_DB_RETRY)
 async def import_polymarket_file(path: Path, token_id: str | None = None) -> dict[str, Any]:
     """Import one saved Gamma or CLOB response."""
-    counts = await import_payload(read_json_file(path), name=path.name, token_id=token_id, at=clock.now())
-    return counts.as_dict()
+    return (await _import_file(path, token_id)).as_dict()
 
 
 # --------------------------------------------------------------------------------------------------------

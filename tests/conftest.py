@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -33,8 +35,7 @@ for _var in ("DATABASE_URL", "ODDS_API_KEY", "PREFECT_API_URL", "PREFECT_API_KEY
 
 import pytest  # noqa: E402
 
-from odds_models.db import run_coro_blocking  # noqa: E402
-from odds_models.testing import assert_test_database  # noqa: E402
+from odds_models.testing import assert_connected_to_test_database, prepare_test_database  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 FIXTURES = SHARED / "fixtures"
@@ -87,38 +88,17 @@ def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def pg_url() -> str:
     """The test database URL (asyncpg form), schema created, refusing non-`_test` databases."""
-    from odds_models.db import create_database_if_missing, embedded_database_url
-    from odds_models.settings import normalise_database_url
+    from odds_models.db import embedded_database_url
 
     explicit = os.environ.get("TEST_DATABASE_URL")
     if explicit:
-        url = normalise_database_url(explicit)
-        assert_test_database(url)
-        create_database_if_missing(url)
-    else:
-        # one server per checkout: two clones testing at once never truncate each other's tables
-        checkout = hashlib.sha1(str(Path(__file__).resolve()).encode(), usedforsecurity=False).hexdigest()[:8]
-        pgdata = Path(tempfile.gettempdir()) / f"odds-test-pgdata-{os.getuid()}-{checkout}"
-        url = embedded_database_url(pgdata, database="odds_test")
-        assert_test_database(url)
-    _create_schema(url)
-    return url
-
-
-def _create_schema(url: str) -> None:
-    from sqlalchemy.ext.asyncio import create_async_engine
-    from sqlmodel import SQLModel
-
-    import odds_models.tables  # noqa: F401 - registers the tables
-
-    async def run() -> None:
-        engine = create_async_engine(url)
-        async with engine.begin() as conn:
-            await conn.run_sync(SQLModel.metadata.drop_all)
-            await conn.run_sync(SQLModel.metadata.create_all)
-        await engine.dispose()
-
-    run_coro_blocking(run())
+        # refused before any connection when any database the URL may reach (path, ?database=, ?dbname=,
+        # PGDATABASE) does not end in _test; the server is asked again before the tables are dropped
+        return prepare_test_database(explicit)
+    # one server per checkout: two clones testing at once never truncate each other's tables
+    checkout = hashlib.sha1(str(Path(__file__).resolve()).encode(), usedforsecurity=False).hexdigest()[:8]
+    pgdata = Path(tempfile.gettempdir()) / f"odds-test-pgdata-{os.getuid()}-{checkout}"
+    return prepare_test_database(embedded_database_url(pgdata, database="odds_test"))
 
 
 @pytest.fixture
@@ -135,6 +115,7 @@ async def db(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[str]
     await dbmod.dispose_engine()
     names = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
     async with dbmod.get_engine().begin() as conn:
+        await assert_connected_to_test_database(conn)
         await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     yield pg_url
     await dbmod.dispose_engine()
@@ -149,6 +130,49 @@ def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch
     get_settings.cache_clear()
     yield monkeypatch
     get_settings.cache_clear()
+
+
+class OddsCommand:
+    """The real `odds` entry point, in-process: `odds_cli.main.main()` with its error policy and its console
+    log handler bound to the captured stderr, so `err` is what a user would see, Prefect's logs included."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+        self.monkeypatch, self.capsys = monkeypatch, capsys
+
+    def __call__(self, *argv: str) -> tuple[int, str, str]:
+        """`code, out, err = odds("import", "oddsapi", path)`."""
+        from odds_cli.main import main
+        from odds_models.settings import get_settings
+
+        self.capsys.readouterr()
+        self.monkeypatch.setattr(sys, "argv", ["odds", *argv])
+        get_settings.cache_clear()
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        finally:
+            get_settings.cache_clear()
+        captured = self.capsys.readouterr()
+        return code, captured.out, captured.err
+
+    def fails(self, code: int, pattern: str, *argv: str) -> str:
+        """Run; assert exit `code`, no traceback, and exactly one stderr line `error: ...` matching `pattern`."""
+        exit_code, out, err = self(*argv)
+        assert "Traceback" not in out + err, err
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert exit_code == code, f"exit {exit_code}, stderr:\n{err}"
+        assert len(lines) == 1, f"expected one line on stderr, got:\n{err}"
+        assert lines[0].startswith("error: "), lines[0]
+        assert re.search(pattern, lines[0]), lines[0]
+        return lines[0]
+
+
+@pytest.fixture
+def odds(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> OddsCommand:
+    """Run the `odds` command in-process (see `OddsCommand`)."""
+    return OddsCommand(monkeypatch, capsys)
 
 
 # ------------------------------------------------------------------------------------------------------

@@ -11,7 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from odds_analytics.devig import DEVIG_METHODS
 
-__all__ = ["BacktestConfig"]
+__all__ = ["MARKETS", "BacktestConfig"]
+
+MARKETS = ("h2h", "spreads", "totals")
 
 
 class BacktestConfig(BaseModel):
@@ -94,9 +96,9 @@ class BacktestConfig(BaseModel):
     @field_validator("markets")
     @classmethod
     def _known_markets(cls, value: list[str]) -> list[str]:
-        bad = [m for m in value if m not in ("h2h", "spreads", "totals")]
+        bad = [m for m in value if m not in MARKETS]
         if bad or not value:
-            raise ValueError(f"markets must be among h2h, spreads, totals (got {value})")
+            raise ValueError(f"markets must be among {', '.join(MARKETS)} (got {value})")
         return value
 
     @model_validator(mode="after")

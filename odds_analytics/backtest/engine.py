@@ -22,7 +22,7 @@ from odds_analytics.backtest.quotes import build_quotes, decision_pairs
 from odds_analytics.backtest.settlement import bet_margin, settle
 from odds_analytics.backtest.sizing import edge, size_bets
 from odds_analytics.backtest.strategies import StrategyContext, get_strategy
-from odds_analytics.fair import closing_fair_prices, shift_probability
+from odds_analytics.fair import closing_fair_prices, closing_value
 from odds_analytics.prices import decimal_to_american
 
 __all__ = ["BET_COLUMNS", "BacktestResult", "run_backtest_frames"]
@@ -117,28 +117,6 @@ def _alt_profit(bets: pd.DataFrame) -> np.ndarray:
     return np.where(np.isfinite(price) & np.isfinite(margin), profit, np.nan)
 
 
-def _attach_clv(bets: pd.DataFrame, closing_fair: pd.DataFrame) -> pd.DataFrame:
-    if closing_fair.empty or bets.empty:
-        return bets.assign(close_prob=np.nan, close_point=np.nan, clv_prob=np.nan, beat_close=None)
-    close = closing_fair[["event_id", "market", "outcome", "fair_prob", "point"]].rename(
-        columns={"fair_prob": "close_fair", "point": "close_point"}
-    )
-    bets = bets.merge(close.drop_duplicates(["event_id", "market", "outcome"]), on=["event_id", "market", "outcome"],
-                      how="left")  # fmt: skip
-    close_prob = bets["close_fair"].to_numpy(dtype=float).copy()
-    for market in ("spreads", "totals"):
-        m = (bets["market"] == market).to_numpy() & np.isfinite(close_prob)
-        if m.any():
-            close_prob[m] = shift_probability(
-                close_prob[m], bets["close_point"].to_numpy(dtype=float)[m], bets["point"].to_numpy(dtype=float)[m],
-                market, bets["side"].to_numpy()[m],
-            )  # fmt: skip
-    bets["close_prob"] = close_prob
-    bets["clv_prob"] = close_prob - 1.0 / bets["price_decimal"].to_numpy(dtype=float)
-    bets["beat_close"] = np.where(np.isfinite(bets["clv_prob"]), bets["clv_prob"] > 0, None)
-    return bets.drop(columns="close_fair")
-
-
 def run_backtest_frames(
     config: BacktestConfig,
     *,
@@ -194,7 +172,7 @@ def run_backtest_frames(
         closing, basis=config.fair_basis, method=config.devig_method, sharp_books=config.sharp_books,
         close_window=window,
     )  # fmt: skip
-    bets = _attach_clv(bets, closing_fair)
+    bets = closing_value(bets, closing_fair)
     commence = pd.to_datetime(bets["commence_time"], utc=True)
     bets["month"] = commence.dt.tz_convert("America/New_York").dt.strftime("%Y-%m") if len(bets) else []
     bets["price_american"] = [decimal_to_american(p) for p in bets["price_decimal"]]

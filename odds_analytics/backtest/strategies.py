@@ -28,6 +28,7 @@ Built in:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -35,6 +36,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from odds_analytics.backtest.config import MARKETS
 from odds_analytics.fair import shift_probability
 
 __all__ = [
@@ -100,8 +102,29 @@ def get_strategy(name: str, **params: Any) -> Strategy:
         )
     try:
         return STRATEGIES[name](**params)
-    except TypeError as exc:
+    except (
+        TypeError,
+        ValueError,
+    ) as exc:  # an unknown keyword, or a value of the wrong kind ("abc" for a number)
         raise UnknownStrategyError(f"bad parameters for strategy {name!r}: {exc}") from exc
+
+
+def _number(
+    strategy: str, name: str, value: Any, *, integer: bool = False, minimum: float | None = None
+) -> float:
+    """A numeric strategy parameter, or `UnknownStrategyError` saying what it must be."""
+    wanted = ("a whole number" if integer else "a number") + ("" if minimum is None else f" >= {minimum:g}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if (
+        not math.isfinite(number)
+        or (minimum is not None and number < minimum)
+        or (integer and not number.is_integer())
+    ):
+        raise UnknownStrategyError(f"{strategy}: {name} must be {wanted}, not {value!r}")
+    return number
 
 
 def _best(quotes: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -127,6 +150,8 @@ class Flat(Strategy):
     def __init__(self, side: str = "home", market: str = "h2h") -> None:
         if side not in self.SIDES:
             raise UnknownStrategyError(f"flat: side must be one of {', '.join(self.SIDES)}")
+        if market not in MARKETS:
+            raise UnknownStrategyError(f"flat: market must be one of {', '.join(MARKETS)}")
         if (side in ("over", "under")) != (market == "totals"):
             raise UnknownStrategyError("flat: over/under go with market totals, teams with h2h or spreads")
         self.side, self.market = side, market
@@ -161,9 +186,7 @@ class BasicEV(Strategy):
     name = "basic_ev"
 
     def __init__(self, min_edge: float = 0.02) -> None:
-        if min_edge < 0:
-            raise UnknownStrategyError("basic_ev: min_edge must be >= 0")
-        self.min_edge = float(min_edge)
+        self.min_edge = _number(self.name, "min_edge", min_edge, minimum=0)
 
     def params(self) -> dict[str, Any]:
         return {"min_edge": self.min_edge}
@@ -184,8 +207,8 @@ class LineShopping(Strategy):
     name = "line_shopping"
 
     def __init__(self, min_improvement: float = 0.03, min_books: int = 3) -> None:
-        self.min_improvement = float(min_improvement)
-        self.min_books = int(min_books)
+        self.min_improvement = _number(self.name, "min_improvement", min_improvement)
+        self.min_books = int(_number(self.name, "min_books", min_books, integer=True, minimum=1))
 
     def params(self) -> dict[str, Any]:
         return {"min_improvement": self.min_improvement, "min_books": self.min_books}
@@ -219,7 +242,7 @@ class ClvModel(Strategy):
     name = "clv_model"
 
     def __init__(self, min_edge: float = 0.01) -> None:
-        self.min_edge = float(min_edge)
+        self.min_edge = _number(self.name, "min_edge", min_edge)
 
     def params(self) -> dict[str, Any]:
         return {"min_edge": self.min_edge}

@@ -12,12 +12,16 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+import pandas as pd
 from prefect import task
 from prefect.cache_policies import NONE
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from odds_analytics.ledger import bet_status, ledger_report
+from odds_models import clock
 from odds_models.db import async_session_maker
+from tasks.storage.bets import read_ledger
 
 __all__ = [
     "FINGERPRINT_SQL",
@@ -33,7 +37,7 @@ __all__ = [
 # with and without faults, must give the same set of tuples, and no tuple twice.
 FINGERPRINT_SQL: dict[str, str] = {
     "events": "SELECT id, home_team, away_team, status, home_score, away_score FROM events",
-    "odds_snapshots": "SELECT event_id, source, snapshot_time FROM odds_snapshots",
+    "odds_snapshots": "SELECT event_id, source, snapshot_time, markets FROM odds_snapshots",
     "odds": "SELECT event_id, snapshot_time, bookmaker, market, outcome, description, point, price_decimal "
     "FROM odds",
     "polymarket_events": "SELECT id, slug, event_id, link_status FROM polymarket_events",
@@ -43,10 +47,11 @@ FINGERPRINT_SQL: dict[str, str] = {
     "polymarket_orderbook_snapshots": "SELECT token_id, snapshot_time, best_bid, best_ask "
     "FROM polymarket_orderbook_snapshots",
     "predictions": "SELECT event_id, market, outcome, decision_time FROM predictions",
+    "bets": "SELECT source, event_id, market, outcome, venue, placed_at FROM bets",
 }
 _COUNTED = ("events", "odds_snapshots", "odds", "fetch_logs", "data_quality_logs", "polymarket_events",
             "polymarket_markets", "polymarket_price_snapshots", "polymarket_orderbook_snapshots", "closing_lines",
-            "backtest_runs", "models", "predictions")  # fmt: skip
+            "backtest_runs", "models", "predictions", "bets")  # fmt: skip
 
 
 async def read_tip_times(*, session: AsyncSession, start: datetime, end: datetime) -> list[datetime]:
@@ -76,8 +81,8 @@ def _plain(value: Any) -> Any:
 
 
 async def read_demo_figures(*, session: AsyncSession) -> dict[str, Any]:
-    """Counts per table, calls and credits by API, quality findings, link results, analysis rows, and the
-    data of the line-movement chart (the game with the most snapshots)."""
+    """Counts per table, calls and credits by API, quality findings, link results, analysis rows, the
+    data of the line-movement chart (the game with the most snapshots) and the bet ledger."""
 
     async def rows(sql: str, **params: Any) -> list[Any]:
         return list((await session.execute(text(sql), params)).all())
@@ -108,7 +113,23 @@ async def read_demo_figures(*, session: AsyncSession) -> dict[str, Any]:
         for r in await rows("SELECT name, kind, metrics FROM models")
     ]
     figures["chart"] = await _chart_data(rows)
+    figures["ledger"] = await _ledger_figures(session)
     return figures
+
+
+async def _ledger_figures(session: AsyncSession) -> dict[str, Any]:
+    """The ledger's report (`odds_analytics.ledger.ledger_report`) and its bets as plain records."""
+    ledger = await read_ledger(session=session)
+    report = ledger_report(ledger, now=clock.now())
+    bets = bet_status(ledger, now=clock.now()) if len(ledger) else ledger.assign(status=[], open_reason=[])
+    records = [
+        {
+            k: (None if pd.isna(v) else v.to_pydatetime() if isinstance(v, pd.Timestamp) else v)
+            for k, v in r.items()
+        }
+        for r in bets.to_dict(orient="records")
+    ]
+    return {"report": report, "bets": records}
 
 
 async def _chart_data(rows: Callable[..., Awaitable[list[Any]]]) -> dict[str, Any] | None:

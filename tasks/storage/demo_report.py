@@ -1,4 +1,5 @@
-"""The demo report on disk: `report.md`, `line_movement.png`, `spread_movement.png` and `run.json`.
+"""The demo report on disk: `report.md`, `line_movement.png`, `spread_movement.png`, `cumulative_clv.png` (the
+bet ledger) and `run.json`.
 
 The text comes from `odds_analytics.demo_report`; this module draws the charts (matplotlib, no display)
 and writes the files, like `tasks.storage.backtests` does for a backtest.
@@ -11,8 +12,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from odds_analytics.demo_report import fair_home_probabilities, polymarket_home, report_markdown
 from odds_models.settings import get_settings
+from tasks.storage.bet_report import CHART_NAME, render_cumulative_clv
 
 __all__ = ["render_charts", "render_report", "write_run_json"]
 
@@ -94,6 +98,11 @@ def render_report(
     folder.mkdir(parents=True, exist_ok=True)
     sharp_books = get_settings().sharp_books
     charts = render_charts(figures["chart"], folder, sharp_books) if figures.get("chart") else []
+    ledger = figures.get("ledger")
+    if ledger and ledger["bets"]:
+        bets = pd.DataFrame(ledger["bets"])
+        chart = render_cumulative_clv(bets, folder / CHART_NAME, title_note=" (simulated replay data)")
+        charts += [chart] if chart else []
     text = report_markdown(
         figures=figures, steps=steps, replay=replay, meta=meta, charts=[p.name for p in charts]
     )

@@ -24,7 +24,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from odds_models.tables import EVENT_STATUSES
 
-__all__ = ["EventRecord", "UpsertCounts", "mark_events_status", "store_events", "upsert_events"]
+__all__ = ["EventRecord", "UpsertCounts", "mark_events_status", "mark_odds_requested", "store_events",
+           "upsert_events"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,31 @@ async def mark_events_status(*, session: AsyncSession, event_ids: Sequence[str],
             "WHERE id = ANY(CAST(:ids AS text[])) AND status NOT IN ('final', :status)"
         ),
         {"status": status, "ids": sorted(event_ids)},
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def mark_odds_requested(
+    *, session: AsyncSession, event_ids: Sequence[str], at: datetime, lock_also: Sequence[str] = ()
+) -> int:
+    """Record that a paid /odds call at `at` could have returned these games (never moves the time back).
+
+    The rows of `event_ids` and `lock_also` (the games the same transaction writes next) are locked first,
+    in id order, as every writer of `events` locks them: concurrent writers queue instead of deadlocking.
+    """
+    ids = sorted(set(event_ids))
+    if not ids:
+        return 0
+    await session.execute(
+        text("SELECT 1 FROM events WHERE id = ANY(CAST(:ids AS text[])) ORDER BY id FOR UPDATE"),
+        {"ids": sorted(set(ids) | set(lock_also))},
+    )
+    result = await session.execute(
+        text(
+            "UPDATE events SET odds_requested_at = :at WHERE id = ANY(CAST(:ids AS text[])) "
+            "AND (odds_requested_at IS NULL OR odds_requested_at < :at)"
+        ),
+        {"at": at, "ids": ids},
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

@@ -23,6 +23,7 @@ from sqlmodel import SQLModel
 from odds_models.db import async_session_maker
 from odds_models.tables import (
     BacktestRun,
+    Bet,
     ClosingLine,
     DataQualityLog,
     Event,
@@ -66,6 +67,7 @@ _FRESHNESS: list[tuple[type[SQLModel], str]] = [
     (ModelRecord, "created_at"),
     (Prediction, "decision_time"),
     (BacktestRun, "created_at"),
+    (Bet, "placed_at"),
 ]
 # Above this many rows (planner estimate) the summary reports the estimate instead of COUNT(*).
 _EXACT_COUNT_LIMIT = 2_000_000

@@ -24,12 +24,19 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from odds_analytics.oddsapi import EventPayload, OddsFormat, OddsRow, ParsedOddsPayload, odds_row_key
+from odds_analytics.oddsapi import (
+    EventPayload,
+    OddsFormat,
+    OddsRow,
+    ParsedOddsPayload,
+    markets_key,
+    odds_row_key,
+)
 from odds_analytics.oddsapi import parse_odds_payload as _parse
 from odds_analytics.tiers import TierSpec, hours_to_commence
-from odds_analytics.validation import Finding, validate_event_odds
+from odds_analytics.validation import Finding, rejected_event_findings, validate_event_odds
 from odds_models.errors import PayloadError
-from tasks.storage.events import EventRecord, upsert_events
+from tasks.storage.events import EventRecord, mark_odds_requested, upsert_events
 from tasks.storage.fetch_logs import insert_fetch_logs
 from tasks.storage.quality import insert_quality_rows, quality_rows
 
@@ -60,6 +67,7 @@ class SnapshotItem:
     raw: list[Any]
     rows: list[OddsRow]
     findings: list[Finding] = field(default_factory=list)
+    markets: str = ""  # the market part of the snapshot key (`markets_key(raw)`)
 
 
 @dataclass
@@ -106,6 +114,7 @@ def build_snapshot_items(
                 event=ev.event, source=source, snapshot_time=at,
                 fetch_tier=None if index is None else spec.names[index], hours_to_commence=round(hours, 4),
                 raw=ev.bookmakers, rows=ev.rows, findings=validate_event_odds(ev, snapshot_time=at),
+                markets=markets_key(ev.bookmakers),
             )
         )  # fmt: skip
     return items
@@ -144,35 +153,38 @@ async def write_snapshots(
     upserted = await upsert_events(session=session, events=events.values())
     counts.events_new, counts.events_updated = upserted.inserted, upserted.updated
 
-    by_key: dict[tuple[str, str, datetime], SnapshotItem] = {}
+    # The snapshot key includes the markets: a featured and a props response of the same moment are two
+    # snapshots. The same response twice (or twice in one batch) is one.
+    by_key: dict[tuple[str, str, datetime, str], SnapshotItem] = {}
     for it in items:
-        by_key.setdefault((it.event.id, it.source, it.snapshot_time), it)
+        by_key.setdefault((it.event.id, it.source, it.snapshot_time, it.markets), it)
     ordered = [by_key[k] for k in sorted(by_key)]
     result = await session.execute(
         text(
             """
-            INSERT INTO odds_snapshots (event_id, source, snapshot_time, fetch_tier, hours_to_commence,
+            INSERT INTO odds_snapshots (event_id, source, snapshot_time, markets, fetch_tier, hours_to_commence,
                                         bookmaker_count, raw, created_at)
-            SELECT u.ev, u.src, u.ts, u.tier, u.hrs, u.cnt, CAST(u.raw AS jsonb), now()
+            SELECT u.ev, u.src, u.ts, u.mk, u.tier, u.hrs, u.cnt, CAST(u.raw AS jsonb), now()
             FROM unnest(CAST(:ev AS text[]), CAST(:src AS text[]), CAST(:ts AS timestamptz[]),
-                        CAST(:tier AS text[]), CAST(:hrs AS float8[]), CAST(:cnt AS int[]),
-                        CAST(:raw AS text[])) AS u(ev, src, ts, tier, hrs, cnt, raw)
-            ORDER BY u.ev, u.src, u.ts
-            ON CONFLICT ON CONSTRAINT uq_odds_snapshots_event_source_time DO NOTHING
-            RETURNING id, event_id, source, snapshot_time
+                        CAST(:mk AS text[]), CAST(:tier AS text[]), CAST(:hrs AS float8[]), CAST(:cnt AS int[]),
+                        CAST(:raw AS text[])) AS u(ev, src, ts, mk, tier, hrs, cnt, raw)
+            ORDER BY u.ev, u.src, u.ts, u.mk
+            ON CONFLICT ON CONSTRAINT uq_odds_snapshots_event_source_time_markets DO NOTHING
+            RETURNING id, event_id, source, snapshot_time, markets
             """
         ),
         {
             "ev": [it.event.id for it in ordered],
             "src": [it.source for it in ordered],
             "ts": [it.snapshot_time for it in ordered],
+            "mk": [it.markets for it in ordered],
             "tier": [it.fetch_tier for it in ordered],
             "hrs": [it.hours_to_commence for it in ordered],
             "cnt": [len(it.raw) for it in ordered],
             "raw": [json.dumps(it.raw, separators=(",", ":")) for it in ordered],
         },
     )
-    new_ids = {(r.event_id, r.source, r.snapshot_time): r.id for r in result}
+    new_ids = {(r.event_id, r.source, r.snapshot_time, r.markets): r.id for r in result}
     counts.snapshots = len(new_ids)
     counts.snapshots_existing = len(ordered) - len(new_ids)
 
@@ -220,8 +232,14 @@ async def store_parsed_payload(
     reject_invalid: bool | None = None,
     fetch_logs: Sequence[Mapping[str, Any]] = (),
     spec: TierSpec | None = None,
+    requested_event_ids: Sequence[str] = (),
+    requested_at: datetime | None = None,
 ) -> StoreCounts:
-    """Write a parsed payload (and the fetch_logs of the calls that produced it) in one transaction."""
+    """Write a parsed payload (and the fetch_logs of the calls that produced it) in one transaction.
+
+    Events the parser left out (`parsed.rejected`) become `malformed_event` findings. `requested_event_ids`
+    (the games a live /odds call could have returned) get `odds_requested_at = requested_at`.
+    """
     from odds_models.db import async_session_maker
     from odds_models.settings import get_settings
 
@@ -229,8 +247,17 @@ async def store_parsed_payload(
     reject = settings.reject_invalid_odds if reject_invalid is None else reject_invalid
     items = build_snapshot_items(parsed, source=source, snapshot_time=snapshot_time,
                                  spec=spec or TierSpec.from_settings(settings))  # fmt: skip
+    when = snapshot_time or parsed.timestamp or parsed.latest_update
     async with async_session_maker() as session:
+        if requested_event_ids and requested_at is not None:
+            # first, locking the response's games too: every game row of this transaction in one id order
+            await mark_odds_requested(session=session, event_ids=requested_event_ids, at=requested_at,
+                                      lock_also=[it.event.id for it in items])  # fmt: skip
         counts = await write_snapshots(session=session, items=items, reject_invalid=reject)
+        if parsed.rejected:
+            rows = quality_rows(rejected_event_findings(parsed.rejected), source=source, snapshot_time=when,
+                                reject_invalid=reject)  # fmt: skip
+            counts.quality_issues += await insert_quality_rows(session=session, rows=rows)
         if fetch_logs:
             counts.fetch_logs = await insert_fetch_logs(session=session, records=fetch_logs)
         await session.commit()
@@ -246,8 +273,17 @@ async def store_odds_payload(
     reject_invalid: bool | None = None,
     odds_format: OddsFormat | None = None,
     fetch_logs: Sequence[Mapping[str, Any]] = (),
+    requested_event_ids: Sequence[str] = (),
+    lenient: bool = False,
 ) -> StoreCounts:
-    """Parse (PayloadError on a malformed payload, before any write) and store an odds response."""
-    parsed = _parse(data, endpoint=endpoint, odds_format=odds_format)
+    """Parse (PayloadError on a malformed payload, before any write) and store an odds response.
+
+    `lenient=True` (a paid response, from the spool): an event that does not parse is logged to
+    `data_quality_logs` as `malformed_event` and the others are stored; only a broken envelope (or a
+    response none of whose events parse) raises PayloadError, before any write.
+    """
+    parsed = _parse(data, endpoint=endpoint, odds_format=odds_format, lenient=lenient)
     return await store_parsed_payload(parsed, source=source, snapshot_time=snapshot_time,
-                                      reject_invalid=reject_invalid, fetch_logs=fetch_logs)  # fmt: skip
+                                      reject_invalid=reject_invalid, fetch_logs=fetch_logs,
+                                      requested_event_ids=requested_event_ids,
+                                      requested_at=snapshot_time)  # fmt: skip

@@ -357,11 +357,17 @@ async def store_history_window(
     token_id: str,
     outcome: str | None,
     points: Sequence[HistoryPoint],
-    window_start: datetime,
-    window_end: datetime,
+    window_start: datetime | None,
+    window_end: datetime | None,
     at: datetime,
 ) -> int:
-    """One window's points and the widened watermark, in the caller's transaction (commit both or none)."""
+    """One window's points and the widened watermark, in the caller's transaction (commit both or none).
+
+    `window_start`/`window_end` is the range the answer covers (`odds_analytics.polymarket.covered_by_answer`
+    decides it: up to the newest point stored, or a closed market's whole window), not the range asked for.
+    None for both: the answer covers nothing new (empty, or only the boundary point); its points are stored
+    and the successful call recorded, and the covered range stays where it was (asked for again).
+    """
     inserted = await insert_price_history(
         session, market_id=market_id, token_id=token_id, outcome=outcome, points=points
     )

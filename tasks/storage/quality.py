@@ -34,7 +34,7 @@ def quality_rows(
     """Findings → rows; `action` says whether the affected odds rows were kept or rejected."""
     rows = []
     for f in findings:
-        action = "rejected" if reject_invalid and f.rows else "kept"
+        action = "rejected" if f.dropped or (reject_invalid and f.rows) else "kept"
         rows.append(QualityRow(f.fingerprint(source=source, snapshot_time=snapshot_time), f.severity,
                                f.check_type, source, f.event_id, f.bookmaker, f.market, snapshot_time,
                                f.detail[:2000], action))  # fmt: skip

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from alembic import command
@@ -15,6 +14,7 @@ from sqlmodel import SQLModel
 
 import odds_models.tables  # noqa: F401
 from odds_models.db import create_database_if_missing
+from odds_models.dburl import with_database
 from odds_models.testing import assert_test_database
 
 pytestmark = pytest.mark.db
@@ -23,8 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def migrations_url(pg_url: str) -> str:
-    parts = urlsplit(pg_url)
-    url = urlunsplit(parts._replace(path="/odds_migrations_test"))
+    url = with_database(pg_url, "odds_migrations_test")
     assert_test_database(url)
     create_database_if_missing(url)
     return url

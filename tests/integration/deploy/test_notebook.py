@@ -179,6 +179,7 @@ def test_flows_called_as_plain_python_return_dataframes(db: str) -> None:
     """What a notebook does: import the flows, call them, get DataFrames (each call is a Prefect run)."""
     from flows.notebook import (
         load_backtest_runs,
+        load_bets,
         load_events,
         load_odds,
         load_polymarket_prices,
@@ -201,6 +202,13 @@ def test_flows_called_as_plain_python_return_dataframes(db: str) -> None:
 
     runs = load_backtest_runs()
     assert list(runs["strategy"]) == ["clv_edge"]
+
+    bets = load_bets()  # an empty ledger: the columns are there, the times tz-aware UTC all the same
+    assert bets.empty
+    assert "clv_prob" in bets.columns
+    for column in ("placed_at", "commence_time", "closed_at", "settled_at"):
+        assert isinstance(bets[column].dtype, pd.DatetimeTZDtype), column
+        assert str(bets[column].dt.tz) == "UTC", column
 
     summary = run_coro_blocking(pipeline_summary())
     assert isinstance(summary, pd.DataFrame)

@@ -18,7 +18,7 @@ async def test_train_evaluate_predict(db: str, seed_market) -> None:
     from odds_analytics.clv_training import TrainConfig
     from odds_models.clock import FrozenClock, use_clock
     from odds_models.db import async_session_maker
-    from odds_models.tables import ModelRecord, Prediction
+    from odds_models.tables import Bet, ModelRecord, Prediction
 
     odds, events, closing = simulate_market(n_games=60, seed=21)
     await seed_market(odds, events, closing)
@@ -60,6 +60,24 @@ async def test_train_evaluate_predict(db: str, seed_market) -> None:
         n_preds = (await session.execute(select(func.count()).select_from(Prediction))).scalar_one()
     assert n_models == len(MODEL_KINDS)
     assert n_preds == len(recs) + len(oos)
+
+    # every published pick is a paper bet at its published price, once: the same tick run again adds none
+    picks = [r for r in recs if r["recommended"]]
+    with use_clock(FrozenClock(tip - timedelta(hours=10))):
+        again = await predict(["spreads"], 12.0, 0.0)
+    async with async_session_maker() as session:
+        bets = (await session.execute(select(Bet))).scalars().all()
+    assert out["paper_bets"]["added"] == len(picks) == len(bets) > 0
+    assert again["paper_bets"] == {**again["paper_bets"], "added": 0, "already_recorded": len(picks)}
+    by_side = {(r["event_id"], r["outcome"]): r for r in picks}
+    for bet in bets:
+        pick = by_side[(bet.event_id, bet.outcome)]
+        assert bet.source == "paper"
+        assert bet.price_decimal == pytest.approx(pick["best_price_decimal"])
+        assert bet.venue == pick["best_venue"]
+        assert bet.placed_at == tip - timedelta(hours=10)
+        assert bet.model_id == pick["model_id"]
+        assert bet.prediction_id is not None  # linked to the prediction that suggested it
 
     # the training figures are published where a person looks: a table artifact, one row per model
     from prefect.client.orchestration import get_client

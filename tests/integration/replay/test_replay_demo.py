@@ -28,22 +28,23 @@ SEED = 3
 @pytest.fixture(scope="module")
 def replay_db(pg_url: str) -> str:
     """A database of its own on the test server (`odds_replay_test`): the demo empties it (`reset=True`)
-    at each run, and no other test's truncation can cut into a run."""
-    from urllib.parse import urlsplit, urlunsplit
+    at each run, and no other test's truncation can cut into a run. Its tables are made afresh (through the
+    test guard), so a schema change since the last session never meets an old table."""
+    from odds_models.dburl import with_database
+    from odds_models.testing import prepare_test_database
 
-    from odds_models.db import create_database_if_missing
-    from odds_models.testing import assert_test_database
-
-    url = urlunsplit(urlsplit(pg_url)._replace(path="/odds_replay_test"))
-    assert_test_database(url)
-    create_database_if_missing(url)
-    return url
+    return prepare_test_database(with_database(pg_url, "odds_replay_test"))
 
 
 def _options(db: str, report_dir: Path, **kwargs: object) -> DemoOptions:
     start = SimulatedSource(seed=SEED).default_start() + timedelta(hours=9, minutes=30)  # 21:30 UTC
     return DemoOptions(seed=SEED, database_url=db, report_dir=report_dir, analysis=False, start=start,
                        hours=5.0, fine_minutes=60, pm_lead_hours=6.0, fingerprints=True, **kwargs)  # type: ignore[arg-type]  # fmt: skip
+
+
+def _credits_logged(result: object) -> int:
+    """The Odds API credits the run's `fetch_logs` counted."""
+    return sum(r["credits"] for r in result.figures["fetch_logs"] if r["api"] == "oddsapi")  # type: ignore[attr-defined]
 
 
 class _Collect(logging.Handler):
@@ -102,6 +103,7 @@ def test_demo_flows_faults_rerun_and_sentinel_key(
     assert clean.figures["events_by_status"].get("final", 0) >= 1
     assert clean.figures["links"].get("linked", 0) >= 1
     assert clean.replay["credits_used"] > 0
+    assert _credits_logged(clean) == clean.replay["credits_used"]  # fetch_logs agrees with the API's ledger
     assert (tmp_path / "clean" / "report.md").read_text().startswith("# odds-pipeline demo report")
     assert (tmp_path / "clean" / "line_movement.png").stat().st_size > 10_000
     fingerprints = clean.figures["fingerprints"]
@@ -120,6 +122,8 @@ def test_demo_flows_faults_rerun_and_sentinel_key(
             logger.removeHandler(collect)
     assert sum(faulty.replay["faults_injected"].values()) >= 10
     assert not faulty.steps["failures"], faulty.steps["failures"]
+    # every attempt the replay charged (cut bodies, timeouts after the charge included) is in fetch_logs
+    assert _credits_logged(faulty) == faulty.replay["credits_used"]
     for table, found in faulty.figures["fingerprints"].items():
         assert found["duplicates"] == 0, table
         assert sorted(found["rows"], key=repr) == sorted(fingerprints[table]["rows"], key=repr), table

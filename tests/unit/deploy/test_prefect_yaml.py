@@ -246,7 +246,7 @@ def test_scheduler_serves_the_same_deployment(dep: dict[str, Any], monkeypatch: 
 # Reader flows for notebooks (flows/notebook.py): called from Python, never scheduled.
 NOT_DEPLOYED = {
     "flows/notebook.py:load_events", "flows/notebook.py:load_odds", "flows/notebook.py:load_polymarket_prices",
-    "flows/notebook.py:load_backtest_runs", "flows/notebook.py:load_fetch_logs",
+    "flows/notebook.py:load_backtest_runs", "flows/notebook.py:load_fetch_logs", "flows/notebook.py:load_bets",
 }  # fmt: skip
 
 

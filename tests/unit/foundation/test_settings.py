@@ -25,6 +25,9 @@ def test_every_setting_is_documented_in_env_example() -> None:
         ("postgresql://u:p@h:5432/db", "postgresql+asyncpg://u:p@h:5432/db"),
         ("postgres://u@h/db", "postgresql+asyncpg://u@h/db"),
         ("postgresql+asyncpg://u@h/db", "postgresql+asyncpg://u@h/db"),
+        ("postgresql://u@h/db?sslmode=require", "postgresql+asyncpg://u@h/db?ssl=require"),
+        ("postgresql://u@h/?dbname=db", "postgresql+asyncpg://u@h/db"),
+        ("postgresql://u:@/db?host=/tmp/pg sock", "postgresql+asyncpg://u:@/db?host=/tmp/pg sock"),
     ],
 )
 def test_database_url_accepts_both_schemes(raw: str, expected: str) -> None:
@@ -39,6 +42,10 @@ def test_database_url_accepts_both_schemes(raw: str, expected: str) -> None:
         ("SCHEDULER_BACKEND", "kubernetes", "SCHEDULER_BACKEND"),
         ("PRICE_POLL_INTERVAL", "often", "PRICE_POLL_INTERVAL"),
         ("REJECT_INVALID_ODDS", "maybe", "REJECT_INVALID_ODDS"),
+        ("DATABASE_URL", "postgresql://u@h:abc/db", "DATABASE_URL"),
+        ("DATABASE_URL", "postgresql://u@h/db?sslmode=sometimes", "DATABASE_URL"),
+        ("DATABASE_URL", "postgresql://u@h/db?database=other", "DATABASE_URL"),
+        ("ODDS_HOME", "/dev/null/odds", "ODDS_HOME"),
     ],
 )
 def test_malformed_setting_names_the_variable(

@@ -1,0 +1,148 @@
+"""Bad input through the real `odds` entry point, with a database: one line, the right exit code, no traceback,
+and nothing partial written. (The cases that need no database are in `tests/unit/deploy/test_cli_failures.py`.)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from odds_models.db import run_coro_blocking
+from odds_models.dburl import with_database
+
+if TYPE_CHECKING:
+    from tests.conftest import OddsCommand
+
+pytestmark = pytest.mark.db
+
+FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures"
+KAGGLE_HEADER = (
+    "date,away,home,whos_favored,spread,total,moneyline_away,moneyline_home,score_away,score_home\n"
+)
+GOOD_ROW = "10/31/17,bos,cle,home,4.5,216,170,-200,99,102\n"
+
+
+def _count(table: str) -> int:
+    from sqlalchemy import text
+
+    from odds_models.db import async_session_maker, dispose_engine
+
+    async def run() -> int:
+        try:
+            async with async_session_maker() as session:
+                return int((await session.execute(text(f'SELECT count(*) FROM "{table}"'))).scalar_one())
+        finally:
+            await dispose_engine()
+
+    return run_coro_blocking(run())
+
+
+# --- odds import closing-lines -----------------------------------------------------------------------------
+
+CLOSING_CASES = {
+    "non-utf8": (KAGGLE_HEADER.encode() + GOOD_ROW.encode() + b"10/31/17,bos,cle,home,4.5,216,\xff170,-200,99,102\n",
+                 r"not UTF-8 text \(byte 0xff on line 3\)"),
+    "moneyline-int32": ((KAGGLE_HEADER + GOOD_ROW + "11/1/17,bos,cle,home,4.5,216,99999999999,-200,99,102\n").encode(),
+                        r"row 2: moneyline_away 99999999999 is out of range"),
+    "score-int32": ((KAGGLE_HEADER + GOOD_ROW + "11/1/17,bos,cle,home,4.5,216,170,-200,99,3000000000\n").encode(),
+                    r"row 2: score_home 3000000000 is out of range"),
+    "5MB-field": ((KAGGLE_HEADER + GOOD_ROW + "11/1/17,bos,cle,home,4.5,216,170,-200,99," + "1" * 5_000_000 + "\n").encode(),
+                  r"row 2: field larger than field limit"),
+    "wrong-columns": (b"a,b,c\n1,2,3\n", r"not a kaggle file: no column date, away, home \(found a, b, c\)"),
+}  # fmt: skip
+
+
+@pytest.mark.engine
+@pytest.mark.usefixtures("prefect_harness")
+@pytest.mark.parametrize("case", sorted(CLOSING_CASES))
+def test_import_closing_lines_bad_file(case: str, db: str, tmp_path: Path, odds: OddsCommand) -> None:
+    blob, pattern = CLOSING_CASES[case]
+    path = tmp_path / f"{case}.csv"
+    path.write_bytes(blob)
+    line = odds.fails(1, pattern, "import", "closing-lines", str(path))
+    assert str(path) in line
+    # the good first row was not stored either: a file is imported whole or not at all
+    assert (_count("events"), _count("closing_lines")) == (0, 0)
+
+
+# --- odds import oddsapi: the good files are stored, the run still fails -----------------------------------
+
+
+@pytest.mark.shared
+def test_import_oddsapi_stores_the_good_file_and_exits_1(db: str, tmp_path: Path, odds: OddsCommand) -> None:
+    good = tmp_path / "good.json"
+    good.write_bytes((FIXTURES / "oddsapi_odds_basketball_nba_2023-12-11_bigdataproject.json").read_bytes())
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"id": ')
+    line = odds.fails(1, r"1 of 2 file\(s\) not imported", "import", "oddsapi", str(tmp_path))
+    assert "the other 1 were stored" in line
+    assert "bad.json: not valid JSON" in line
+    assert _count("odds") > 0
+
+
+# --- odds import polymarket ----------------------------------------------------------------------------------
+
+
+@pytest.mark.shared
+def test_import_polymarket_year_one_date_exits_1_and_stores_nothing(
+    db: str, tmp_path: Path, odds: OddsCommand
+) -> None:
+    raw = (FIXTURES / "gamma_events_nba_2890-mavs-grizzlies-2021_wom-strategy.json").read_text()
+    path = tmp_path / "events.json"
+    path.write_text(raw.replace("2021-12-04T00:00:00Z", "0001-01-01T00:00:00+05:00"))
+    odds.fails(1, r"events\.json: .*out of range", "import", "polymarket", str(path))
+    assert (_count("polymarket_events"), _count("polymarket_markets")) == (0, 0)
+
+
+@pytest.mark.shared
+def test_a_year_one_ticker_does_not_poison_linking(db: str, tmp_path: Path, odds: OddsCommand) -> None:
+    raw = json.loads((FIXTURES / "gamma_events_nba_2890-mavs-grizzlies-2021_wom-strategy.json").read_text())
+    raw[0]["slug"] = raw[0]["ticker"] = "nba-dal-mem-0001-01-01"
+    path = tmp_path / "events.json"
+    path.write_text(json.dumps(raw))
+    code, _, err = odds("import", "polymarket", str(path))
+    assert code == 0, err
+    code, out, err = odds("polymarket", "link")  # every discovery links again: it must not crash for good
+    assert code == 0, err
+    assert "Traceback" not in out + err
+
+
+# --- settings that reach a real server -------------------------------------------------------------------------
+
+
+def _with_user(url: str, user: str) -> str:
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
+
+
+@pytest.mark.parametrize(
+    ("make", "pattern"),
+    [
+        (lambda url: with_database(url, "odds_no_such_database_test"),
+         r'DATABASE_URL.*database "odds_no_such_database_test" does not exist'),
+        (lambda url: _with_user(url, "no_such_role"), r'DATABASE_URL.*role "no_such_role" does not exist'),
+    ],
+    ids=["missing-database", "missing-role"],
+)  # fmt: skip
+def test_missing_database_or_role_names_the_setting(
+    make: Callable[[str], str], pattern: str, pg_url: str, odds: OddsCommand, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", make(pg_url))
+    odds.fails(2, pattern, "status", "show")
+
+
+@pytest.mark.engine
+@pytest.mark.usefixtures("prefect_harness")
+def test_unreachable_database_fails_before_the_flow_works(
+    odds: OddsCommand, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first database use inside a flow: one settings line (exit 2), not a retried connection error."""
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:9/odds_nowhere_test")
+    odds.fails(2, r"DATABASE_URL: cannot connect to .*127\.0\.0\.1:9.*connection refused",
+               "backtest", "run", "--strategy", "flat", "--start", "2024-01-01", "--end", "2024-01-02")  # fmt: skip
