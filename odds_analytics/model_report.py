@@ -77,10 +77,11 @@ def importance_rows(model: ClvModel, data: pd.DataFrame | None = None) -> list[d
 def calibration_rows(calibration: pd.DataFrame | Mapping[str, Any]) -> list[dict[str, Any]]:
     """Calibration (as `clv_model.calibration_table` returns it, or its `to_dict(orient="list")`) as rows."""
     frame = calibration if isinstance(calibration, pd.DataFrame) else pd.DataFrame(dict(calibration))
+    frame = frame.apply(pd.to_numeric, errors="coerce")  # None (an empty window's JSON) becomes NaN
     return [
         {
-            "bin": int(r["bin"]),
-            "n": int(r["n"]),
+            "bin": int(r["bin"]) if math.isfinite(r["bin"]) else 0,
+            "n": int(r["n"]) if math.isfinite(r["n"]) else 0,
             "mean_predicted": float(r["mean_predicted"]),
             "mean_realised": float(r["mean_realised"]),
         }

@@ -181,3 +181,15 @@ def test_report_scales_coefficients_by_the_feature_spread_and_draws_both_panels(
         assert (tmp_path / "report" / name).read_bytes()[:4] == b"\x89PNG"
     table = pd.read_csv(paths["importance.csv"])
     assert {"feature", "coef", "per_sd", "gain"} <= set(table.columns)
+
+
+def test_report_of_an_empty_window_draws_without_failing(fitted, tmp_path) -> None:
+    from tasks.model_report import write_model_report
+
+    empty = {"bin": [0], "n": [0], "mean_predicted": [None], "mean_realised": [None]}  # score() on no rows
+    assert calibration_rows(empty) == [{"bin": 0, "n": 0, "mean_predicted": pytest.approx(np.nan, nan_ok=True),
+                                        "mean_realised": pytest.approx(np.nan, nan_ok=True)}]  # fmt: skip
+    paths = write_model_report(fitted["ridge"], empty, tmp_path / "r", "empty window")
+    assert (tmp_path / "r" / "calibration.png").read_bytes()[:4] == b"\x89PNG"
+    assert "| 0 | 0 | – | – |" in report_markdown("empty", {"n": 0}, calibration_rows(empty), [])
+    assert paths["importance.csv"].endswith("importance.csv")
