@@ -1,11 +1,13 @@
 """CLV model flows: train (walk-forward, register), evaluate out of sample, predict and recommend.
 
-- `train_model(market, until)`: the dataset of every event before `until`, walk-forward validation of the
-  no-change baseline, the consensus-only OLS, the feature OLS and XGBoost, then each refitted on the whole
-  window and registered (table `models`, JSON file under the models folder); the one with the lowest
-  out-of-sample squared error is marked `selected` (it can be the no-change baseline: then we say so).
+- `train_model(market, until)`: the dataset of every event before `until`, walk-forward validation of
+  every model kind (`clv_model.MODEL_KINDS`: the no-change baseline, the OLS and XGBoost kinds, and the
+  shrunk, regularised and ensemble kinds of `model_variants`), then each refitted on the whole window and
+  registered (table `models`, JSON file under the models folder); the one with the lowest out-of-sample
+  squared error is marked `selected` (it can be the no-change baseline: then we say so), and its report
+  (calibration chart, coefficients/importance) is written as PNG and a Prefect artifact.
 - `evaluate_model(market, date_from, date_to)`: the latest selected model trained before `date_from`
-  scored on the events of the window, against the no-change baseline.
+  scored on the events of the window, against the no-change baseline, with the same report.
 - `predict(...)`: after an odds fetch, score upcoming events as of now, write `predictions` (one row per
   side), publish the recommendations with expected CLV as a Prefect table artifact, and record each
   published pick as a paper bet (table `bets`, once per side of a game; see `flows/bets.py`).
@@ -31,6 +33,7 @@ from odds_models.clock import now
 from odds_models.errors import OddsPipelineError
 from tasks.datasets import load_model_dataset
 from tasks.model import fit_models_task, score_model_task, score_upcoming_task
+from tasks.model_report import publish_model_report
 from tasks.storage.bets import record_paper_bets_task
 from tasks.storage.models import get_latest_model, register_models, write_predictions
 
@@ -74,6 +77,16 @@ async def train_model(
     summary["oos_predictions_written"] = await write_predictions(rows) if rows else 0
     logger.info("selected %s for %s (validated: %s)", summary["selected"], market, summary["validated"])
     summary = json_safe(summary)
+    # 4. the selected model's report: walk-forward calibration chart and coefficients/importance (PNG)
+    chosen = next(e for e in entries if e.selected)
+    summary["report"] = await publish_model_report(
+        chosen.model,
+        chosen.metrics["calibration"],
+        summary["walk_forward"][summary["selected"]],
+        stage="train",
+        title=f"{market} {chosen.model.kind}: walk-forward (training window)",
+        data=data,
+    )
     await acreate_table_artifact(
         table=training_table(summary),
         key=f"clv-training-{market}",
@@ -114,6 +127,15 @@ async def evaluate_model(
         "date_from": start,
         "date_to": end,
     }
+    # 4. calibration chart and coefficients/importance of the scored model (PNG + artifact)
+    result["report"] = await publish_model_report(
+        model,
+        result["calibration"],
+        result,
+        stage="evaluate",
+        title=f"{market} {model.kind}: {start:%Y-%m-%d} to {end:%Y-%m-%d}",
+        data=data,
+    )
     logger.info(
         "%s %s: n=%s r2=%s baseline r2=%s",
         market,

@@ -16,7 +16,7 @@ from scipy.stats import norm
 
 from odds_analytics.features import MARGIN_SD_POINTS
 
-__all__ = ["TEAM_NAMES", "simulate_market"]
+__all__ = ["TEAM_NAMES", "simulate_line_history", "simulate_market"]
 
 TEAM_NAMES = [
     "Boston Celtics",
@@ -102,3 +102,52 @@ def simulate_market(
     close = pd.DataFrame(closing, columns=["event_id", "market", "outcome", "point", "price_decimal"])
     close = close.assign(bookmaker="import:sim", source="import", kind="close")
     return odds, ev, close
+
+
+def simulate_line_history(
+    *,
+    seasons: tuple[int, ...] = (2019, 2020, 2021, 2022),
+    games_per_season: int = 240,
+    seed: int = 2,
+    b2b_away_drift: float = -0.5,
+    source: str = "sbr",
+) -> pd.DataFrame:
+    """Imported open/close lines of past seasons, long form as `closing_lines` joined with `events` holds them.
+
+    Teams play every other day with some back-to-backs; when the away team is on the second night of a
+    back-to-back the home spread drifts by `b2b_away_drift` from open to close (rest news comes late),
+    otherwise the move is noise. Columns: day, home_team, away_team, source, kind, market, outcome, point.
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    for season in seasons:
+        start = datetime(season, 10, 20, tzinfo=UTC).date()
+        for d in range(games_per_season // 2):
+            # two games a day between four different teams: some teams play the night after (back-to-back)
+            teams = [str(t) for t in rng.choice(TEAM_NAMES, size=4, replace=False)]
+            for home, away in ((teams[0], teams[1]), (teams[2], teams[3])):
+                spread_open = float(np.round(rng.normal(-2.0, 6.0) * 2) / 2)
+                total_open = float(np.round(rng.normal(225.0, 8.0) * 2) / 2)
+                rows.append((start + timedelta(days=d), home, away, spread_open, total_open))
+    games = pd.DataFrame(rows, columns=["day", "home_team", "away_team", "spread_open", "total_open"])
+    from odds_analytics.prior import schedule_context
+
+    rest = schedule_context(games)
+    drift = np.where(rest["rest_away"] == 1, b2b_away_drift, 0.0) + rng.normal(0, 1.0, len(games))
+    games["spread_close"] = games["spread_open"] + np.round(drift * 2) / 2
+    games["total_close"] = games["total_open"] + np.round(rng.normal(0, 1.5, len(games)) * 2) / 2
+    out = []
+    for g in games.itertuples(index=False):
+        for kind in ("open", "close"):
+            spread = g.spread_open if kind == "open" else g.spread_close
+            total = g.total_open if kind == "open" else g.total_close
+            base = (g.day, g.home_team, g.away_team, source, kind)
+            out += [
+                (*base, "spreads", g.home_team, spread),
+                (*base, "spreads", g.away_team, -spread),
+                (*base, "totals", "Over", total),
+                (*base, "totals", "Under", total),
+            ]
+    return pd.DataFrame(
+        out, columns=["day", "home_team", "away_team", "source", "kind", "market", "outcome", "point"]
+    )

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "BASE_KINDS",
     "MODEL_KINDS",
     "OLS_FEATURES",
     "ClvModel",
@@ -42,7 +43,18 @@ __all__ = [
     "walk_forward_folds",
 ]
 
-MODEL_KINDS = ("no_change", "consensus_ols", "ols", "xgboost")
+BASE_KINDS = ("no_change", "consensus_ols", "ols", "xgboost")
+# the second-generation kinds live in `odds_analytics.model_variants` (issue 18, docs/MODELING.md)
+MODEL_KINDS = (
+    *BASE_KINDS,
+    "ols_ext",
+    "ols_shrunk",
+    "ridge",
+    "ridge_books",
+    "enet_books",
+    "xgb_mono",
+    "ols_xgb",
+)
 # The OLS's short list: the features with some signal in the feasibility probe (README of the data).
 OLS_FEATURES = [
     "cross_market_gap",
@@ -245,7 +257,7 @@ def _fit_xgb(
 def fit_model(
     train: pd.DataFrame,
     *,
-    kind: Literal["no_change", "consensus_ols", "ols", "xgboost"],
+    kind: str,
     market: str,
     features: list[str] | None = None,
     params: dict[str, Any] | None = None,
@@ -254,10 +266,15 @@ def fit_model(
     """Fit one model kind on rows with a known target. `features` defaults per kind.
 
     XGBoost early-stops on the latest 20 % of the window's events, then (with `refit`) refits on all of it
-    with the chosen number of trees; walk-forward folds skip the refit.
+    with the chosen number of trees; walk-forward folds skip the refit. The kinds of
+    `odds_analytics.model_variants` take their features and tuning from that module.
     """
     if kind not in MODEL_KINDS:
         raise ValueError(f"kind must be one of {MODEL_KINDS}")
+    if kind not in BASE_KINDS:
+        from odds_analytics.model_variants import fit_variant
+
+        return fit_variant(train, kind=kind, market=market, refit=refit)
     train = train[train["target"].notna()]
     if kind == "no_change":
         return ClvModel(kind=kind, market=market, features=[], info={"n_train": len(train)})
@@ -267,22 +284,24 @@ def fit_model(
         return _fit_ols(train, market, consensus_ols_features(), kind)
     if kind == "ols":
         return _fit_ols(train, market, list(features or OLS_FEATURES), kind)
-    from odds_analytics.features import feature_columns
+    from odds_analytics.features import LEGACY_FEATURES
 
-    return _fit_xgb(
-        train, market, list(features or feature_columns(market)), {**XGB_PARAMS, **(params or {})}, refit
-    )
+    return _fit_xgb(train, market, list(features or LEGACY_FEATURES), {**XGB_PARAMS, **(params or {})}, refit)
 
 
 def predict(model: ClvModel, data: pd.DataFrame) -> np.ndarray:
     """Predicted move (close minus current) for each row of `data`."""
     if model.kind == "no_change" or data.empty:
         return np.zeros(len(data))
-    if model.kind in ("ols", "consensus_ols"):
+    if "members" in model.state:  # an ensemble: the weighted mean of its members' predictions
+        members = [model_from_dict(m) for m in model.state["members"]]
+        weights = model.state["weights"]
+        return sum((w * predict(m, data) for w, m in zip(weights, members, strict=True)), np.zeros(len(data)))
+    if "coef" in model.state:  # every linear kind: intercept + coefficients on the raw (clipped) scale
         coef = model.state["coef"]
         x = _matrix(data, model.features, model.state["means"], model.state.get("clip"))
         return coef["const"] + x @ np.array([coef[name] for name in model.features])
-    if model.kind == "xgboost":
+    if "booster_json" in model.state:
         import xgboost as xgb
 
         booster = xgb.Booster()
@@ -491,8 +510,9 @@ def walk_forward(
         for kind in kinds:
             model = fit_model(train, kind=kind, market=market, refit=False)  # type: ignore[arg-type]
             out[f"pred_{kind}"] = predict(model, test)
-            for name, value in model.info.get("importance_gain", {}).items():
-                importance.setdefault(name, []).append(value)
+            if kind == "xgboost":
+                for name, value in model.info.get("importance_gain", {}).items():
+                    importance.setdefault(name, []).append(value)
             if kind == "ols":
                 for name, row in model.info.get("coefficients", {}).items():
                     coefficients.setdefault(name, []).append(row["coef"])

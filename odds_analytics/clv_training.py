@@ -20,6 +20,7 @@ from odds_analytics.clv_model import (
     DEFAULT_THRESHOLDS,
     MODEL_KINDS,
     ClvModel,
+    calibration_table,
     fit_model,
     metrics,
     skill_interval,
@@ -194,6 +195,7 @@ def score(model: ClvModel, data: pd.DataFrame, market: str) -> dict[str, Any]:
     low, high = skill_interval(y, predicted, data["event_id"].to_numpy())
     out["skill_ci95"] = [_finite(low), _finite(high)]
     out["threshold"] = threshold
+    out["calibration"] = json_safe(calibration_table(y, predicted).to_dict(orient="list"))
     return out
 
 

@@ -39,17 +39,21 @@ from odds_analytics.fair import MARGIN_SD
 from odds_analytics.prices import american_to_decimal
 
 __all__ = [
+    "BOOK_DEVIATION_PREFIX",
     "CLOSE_WINDOW",
     "DECISION_LAG",
     "DEFAULT_BINS_HOURS",
+    "LEGACY_FEATURES",
     "MARGIN_SD_POINTS",
     "MARKETS",
     "POLYMARKET_FEATURES",
     "TOTAL_SD_POINTS",
+    "book_deviation_columns",
     "book_quotes",
     "build_dataset",
     "closing_values",
     "decision_samples",
+    "fair_lines",
     "feature_columns",
     "rest_days",
 ]
@@ -81,6 +85,14 @@ _BOOK_FEATURES = [
     "open_to_now",
     "velocity_per_hour",
 ]
+# added for issue 18 (docs/MODELING.md, "Pre-registration"): appended after the original columns so the
+# original model kinds keep their exact feature lists (`LEGACY_FEATURES`)
+_BOOK_FEATURES_V2 = [
+    "fair_line_gap",
+    "sharp_fair_gap",
+    "open_to_now_per_hour",
+    "path_missing",
+]
 _CONTEXT_FEATURES = [
     "hours_to_tip",
     "day_of_week",
@@ -98,12 +110,25 @@ POLYMARKET_FEATURES = [
     "pm_velocity_per_hour",
     "pm_divergence",
 ]
+# the feature list of the first model version (the `xgboost` kind keeps it)
+LEGACY_FEATURES = [*_BOOK_FEATURES, *_CONTEXT_FEATURES, *POLYMARKET_FEATURES]
+# one column per bookmaker: its fair line (h2h: fair probability) minus the consensus, NaN when it does
+# not quote; the per-book lead models weigh them (re-estimated on every training window)
+BOOK_DEVIATION_PREFIX = "dev__"
 
 
 def feature_columns(market: str) -> list[str]:
-    """The model's feature names for `market` (the same list for every market; NaN where not defined)."""
+    """The model's feature names for `market` (the same list for every market; NaN where not defined).
+
+    The per-book deviation columns (`book_deviation_columns`) come on top: their set depends on the books.
+    """
     _check_market(market)
-    return [*_BOOK_FEATURES, *_CONTEXT_FEATURES, *POLYMARKET_FEATURES]
+    return [*LEGACY_FEATURES, *_BOOK_FEATURES_V2, "prior_drift"]
+
+
+def book_deviation_columns(data: pd.DataFrame) -> list[str]:
+    """The per-book deviation columns of a dataset, sorted."""
+    return sorted(c for c in data.columns if str(c).startswith(BOOK_DEVIATION_PREFIX))
 
 
 def _check_market(market: str) -> None:
@@ -349,6 +374,22 @@ def rest_days(events: pd.DataFrame, *, cap: float = 7.0) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------------------
 
 
+def fair_lines(latest: pd.DataFrame, market: str) -> np.ndarray:
+    """Each quote's line moved to an even price: the point at which its devigged side would be 50 %.
+
+    spreads: home point − (home fair − ½) / slope (a home side priced above ½ at +3 is worth less than
+    +3); totals: total + (Over fair − ½) / slope; slope = the normal margin's density at 0 per point
+    (sd `MARGIN_SD_POINTS` / `TOTAL_SD_POINTS`). h2h: the fair probability itself.
+    """
+    value = latest["value"].to_numpy(dtype=float)
+    if market == "h2h":
+        return value
+    fair = latest["home_fair"].to_numpy(dtype=float) - 0.5
+    if market == "spreads":
+        return value - fair / float(norm.pdf(0.0) / MARGIN_SD_POINTS)
+    return value + fair / float(norm.pdf(0.0) / TOTAL_SD_POINTS)
+
+
 def _latest_per_book(quotes: pd.DataFrame, t: pd.Timestamp, staleness: timedelta) -> pd.DataFrame:
     """Each book's latest quote strictly before `t` and not older than `staleness`."""
     known = quotes[(quotes["snapshot_time"] < t) & (quotes["snapshot_time"] >= t - staleness)]
@@ -407,12 +448,22 @@ def _book_features(
         full_path = _consensus_path(quotes, staleness)
     path = full_path[full_path.index < t]
     open_to_now = float(consensus - path.iloc[0]) if len(path) > 1 else np.nan
+    open_rate = np.nan
     if len(path) > 1:
         hours = (path.index[-1] - path.index[-2]).total_seconds() / 3600.0
         velocity = float((path.iloc[-1] - path.iloc[-2]) / hours) if hours > 0 else np.nan
+        span = (path.index[-1] - path.index[0]).total_seconds() / 3600.0
+        open_rate = open_to_now / span if span > 0 else np.nan
     else:
         velocity = np.nan
-    return {
+    fair = fair_lines(latest, market)
+    fair_consensus = float(np.median(fair))
+    sharp_fair = float(np.median(fair[sharp_mask])) if sharp_mask.any() else np.nan
+    deviations = {
+        f"{BOOK_DEVIATION_PREFIX}{book}": float(v - consensus)
+        for book, v in zip(latest["bookmaker"].astype(str), fair, strict=True)
+    }
+    return deviations | {
         "consensus": consensus,
         "mean_minus_median": float(np.mean(values) - consensus),
         "book_std": float(np.std(values, ddof=0)),
@@ -426,6 +477,10 @@ def _book_features(
         "best_away_edge": best_away,
         "open_to_now": open_to_now,
         "velocity_per_hour": velocity,
+        "fair_line_gap": fair_consensus - consensus,
+        "sharp_fair_gap": sharp_fair - consensus,
+        "open_to_now_per_hour": open_rate,
+        "path_missing": 0.0 if len(path) > 1 else 1.0,
     }
 
 
@@ -485,14 +540,17 @@ def build_dataset(
     sharp_books: Iterable[str] = ("pinnacle", "circasports", "lowvig", "betonlineag"),
     max_staleness: timedelta = timedelta(hours=24),
     devig_method: str = "multiplicative",
+    history: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Features (as of each decision time) and target for every decision sample of `market`.
 
     `samples` has event_id and decision_time (see `decision_samples`, or "now" for live scoring).
     Returns one row per sample that has at least one book quoting `market` before the decision, with
     event_id, market, decision_time, commence_time, home_team, away_team, current (the consensus),
-    close and target (NaN when no closing line is known), plus `feature_columns(market)`. Rows without
-    Polymarket data keep NaN Polymarket features.
+    close and target (NaN when no closing line is known), plus `feature_columns(market)` and one
+    `dev__<bookmaker>` column per book seen. Rows without Polymarket data keep NaN Polymarket features.
+    `history` (open and close of earlier games, `odds_analytics.prior.line_history`) gives `prior_drift`,
+    each row's from the seasons before its own; without it the column is NaN.
     """
     _check_market(market)
     sharp_books = tuple(sharp_books)
@@ -589,7 +647,11 @@ def build_dataset(
         "target",
         *feature_columns(market),
     ]
-    out = pd.DataFrame(rows, columns=columns)
-    for name in ["current", "close", "target", *feature_columns(market)]:
+    deviations = sorted({k for row in rows for k in row if k.startswith(BOOK_DEVIATION_PREFIX)})
+    out = pd.DataFrame(rows, columns=[*columns, *deviations])
+    for name in ["current", "close", "target", *feature_columns(market), *deviations]:
         out[name] = out[name].astype(float)
+    from odds_analytics.prior import add_prior_features
+
+    out = add_prior_features(out, history, market=market, events=ev.reset_index(drop=True))
     return out.sort_values(["decision_time", "event_id"], ignore_index=True)

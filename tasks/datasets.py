@@ -9,13 +9,15 @@ Steps (`load_model_frames`):
    have the path; `build_dataset` then keeps, per decision, only quotes strictly before it;
 4. closing lines (`read_closing_lines`: imported closes, else each book's last snapshot before tip-off);
 5. Polymarket moneyline quotes of linked games, with each book's depth and imbalance carried forward from
-   the latest order book at or before the quote (a backward as-of merge: never a later book).
+   the latest order book at or before the quote (a backward as-of merge: never a later book);
+6. the imported open/close history of earlier games (`tasks.storage.line_history`) for the drift prior,
+   which `odds_analytics.prior` fits per row on the seasons before the row's own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
@@ -29,6 +31,7 @@ from odds_analytics.features import DEFAULT_BINS_HOURS, build_dataset, decision_
 from odds_models.db import async_session_maker
 from odds_models.settings import get_settings
 from odds_models.teams import resolve_team
+from tasks.storage.line_history import read_line_history
 from tasks.storage.reads import read_closing_lines, read_events_between, read_odds_at_times
 
 __all__ = [
@@ -46,13 +49,15 @@ _FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
 
 @dataclass
 class ModelFrames:
-    """What `build_dataset` needs, read as of the decisions: events, odds, closing, polymarket, samples."""
+    """What `build_dataset` needs, read as of the decisions: events, odds, closing, polymarket, samples,
+    and the open/close history of earlier games (the drift prior's data)."""
 
     events: pd.DataFrame
     odds: pd.DataFrame
     closing: pd.DataFrame
     polymarket: pd.DataFrame
     samples: pd.DataFrame
+    history: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 _SNAPSHOT_SQL = """
@@ -163,6 +168,7 @@ async def load_model_frames(
     lo = start if start is not None else _FAR_PAST
     hi = end if end is not None else _FAR_FUTURE
     lo_dt = datetime(lo.year, lo.month, lo.day, tzinfo=UTC) if not isinstance(lo, datetime) else lo
+    hi_dt = datetime(hi.year, hi.month, hi.day, tzinfo=UTC) if not isinstance(hi, datetime) else hi
     all_events = await read_events_between(session, lo_dt - timedelta(days=10), hi)
     all_events["commence_time"] = pd.to_datetime(all_events["commence_time"], utc=True)
     events = all_events[all_events["commence_time"] >= pd.Timestamp(lo_dt)]
@@ -181,6 +187,8 @@ async def load_model_frames(
         samples["decision_time"] = pd.Timestamp(decision_at)
     else:
         samples = decision_samples(snaps, events, bins_hours=bins_hours)
+    if samples.empty:  # events without any snapshot before tip-off (e.g. imported games): nothing to build
+        return ModelFrames(all_events, empty, empty, empty, samples)
     last_decision = samples.groupby("event_id")["decision_time"].max()
     snaps = snaps[snaps["snapshot_time"] < snaps["event_id"].map(last_decision)]
     pairs = [(r.event_id, r.snapshot_time.to_pydatetime()) for r in snaps.itertuples(index=False)]
@@ -199,7 +207,8 @@ async def load_model_frames(
     sample_ids = samples["event_id"].unique().tolist()
     closing = await read_closing_lines(session, sample_ids, markets=list(markets))
     polymarket = await _read_polymarket(session, sample_ids, before)
-    return ModelFrames(all_events, odds, closing, polymarket, samples)
+    history = await read_line_history(session, before=hi_dt)
+    return ModelFrames(all_events, odds, closing, polymarket, samples, history)
 
 
 def build_model_dataset(frames: ModelFrames, market: str) -> pd.DataFrame:
@@ -232,6 +241,7 @@ def build_model_dataset(frames: ModelFrames, market: str) -> pd.DataFrame:
         sharp_books=settings.sharp_books,
         max_staleness=timedelta(minutes=settings.max_staleness_minutes),
         devig_method=settings.devig_method,
+        history=frames.history,
     )
 
 

@@ -64,6 +64,7 @@ async def score_upcoming(
             sharp_books=settings.sharp_books,
             max_staleness=timedelta(minutes=settings.max_staleness_minutes),
             devig_method=settings.devig_method,
+            history=frames.history,
         )
         if not frames.odds.empty
         else pd.DataFrame()

@@ -134,3 +134,72 @@ async def test_registry_and_predictions_are_idempotent(db: str) -> None:
         assert len(stored) == 1
         assert stored[0].expected_clv == pytest.approx(0.03)
         assert stored[0].features == {"pm_mid": None}
+
+
+async def test_drift_prior_history_from_the_database_matches_the_pure_build(db: str, seed_market) -> None:
+    from odds_analytics._synthetic_clv import simulate_line_history
+    from odds_analytics.closing_lines import nominal_tip_off
+    from odds_analytics.prior import line_history
+    from odds_models.db import async_session_maker
+    from odds_models.tables import ClosingLine, Event
+    from tasks.datasets import build_model_dataset, load_model_frames
+
+    odds, events, closing = simulate_market(n_games=12, seed=4)  # January 2024: season 2023
+    await seed_market(odds, events, closing)
+    rows = simulate_line_history(seasons=(2021, 2022), games_per_season=60, b2b_away_drift=-1.5)
+    games = rows[["day", "home_team", "away_team"]].drop_duplicates().reset_index(drop=True)
+    games["event_id"] = [f"hist{i:04d}" for i in range(len(games))]
+    async with async_session_maker() as session:
+        for g in games.itertuples(index=False):
+            session.add(
+                Event(
+                    id=g.event_id,
+                    home_team=g.home_team,
+                    away_team=g.away_team,
+                    commence_time=nominal_tip_off(g.day),
+                )
+            )
+        await session.flush()
+        for r in rows.merge(games, on=["day", "home_team", "away_team"]).itertuples(index=False):
+            session.add(
+                ClosingLine(
+                    event_id=r.event_id,
+                    source=r.source,
+                    kind=r.kind,
+                    market=r.market,
+                    outcome=r.outcome,
+                    point=r.point,
+                )
+            )
+        await session.commit()
+    async with async_session_maker() as session:
+        frames = await load_model_frames(session, start=None, end=None, markets=["spreads", "h2h"])
+    expected = line_history(rows)
+    pd.testing.assert_frame_equal(frames.history, expected, check_dtype=False)
+    from_db = build_model_dataset(frames, "spreads")
+    # the schedule the database holds includes the history's games (rest days of a team's first game)
+    schedule = pd.concat(
+        [
+            events,
+            games.assign(commence_time=[pd.Timestamp(nominal_tip_off(d)) for d in games["day"]])[
+                events.columns
+            ],
+        ],
+        ignore_index=True,
+    )
+    pure = build_dataset(
+        odds, schedule, decision_samples(odds, events), market="spreads", closing=closing, history=expected
+    )
+    assert from_db["prior_drift"].notna().all()
+    np.testing.assert_allclose(
+        from_db.sort_values(["event_id", "decision_time"])["prior_drift"].to_numpy(float),
+        pure.sort_values(["event_id", "decision_time"])["prior_drift"].to_numpy(float),
+        rtol=1e-9,
+    )
+    # a window holding only the imported history games (no snapshots): an empty dataset, not an error
+    async with async_session_maker() as session:
+        cut = await load_model_frames(
+            session, start=None, end=events["commence_time"].min(), markets=["spreads"]
+        )
+    assert cut.samples.empty  # only the history games, which have no snapshots: an empty dataset, no error
+    assert build_model_dataset(cut, "spreads").empty

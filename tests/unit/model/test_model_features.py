@@ -7,10 +7,13 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import norm
 
 from odds_analytics._synthetic_clv import simulate_market
 from odds_analytics.features import (
+    MARGIN_SD_POINTS,
     POLYMARKET_FEATURES,
+    book_deviation_columns,
     book_quotes,
     build_dataset,
     closing_values,
@@ -252,3 +255,55 @@ def test_snapshot_closes_count_only_near_tip_off() -> None:
     assert closing_values(closing, events, "spreads")["e0"] == pytest.approx(-7.25)  # betmgm is too early
     only_early = closing[closing["bookmaker"] == "betmgm"]
     assert closing_values(only_early, events, "spreads").empty
+
+
+def test_book_deviations_and_new_features_ignore_prices_at_or_after_the_decision(
+    history: pd.DataFrame,
+) -> None:
+    t = T0 - timedelta(hours=8)
+    samples = pd.DataFrame({"event_id": ["e0"], "decision_time": [t]})
+    before = build_dataset(history, _events(), samples, market="spreads")
+    devs = book_deviation_columns(before)
+    assert devs == ["dev__draftkings", "dev__fanduel", "dev__lowvig"]
+    planted = _odds(
+        _quote("e0", t, "lowvig", -9.0, home_price=1.5, away_price=2.8)  # stamped exactly at t
+        + _quote("e0", t + timedelta(hours=1), "caesars", 4.0)
+    )
+    after = build_dataset(
+        pd.concat([history, planted], ignore_index=True), _events(), samples, market="spreads"
+    )
+    cols = ["current", *feature_columns("spreads"), *devs]
+    pd.testing.assert_frame_equal(before[cols], after[cols])
+    # a book first seen after the decision leaves at most an empty column
+    assert after.reindex(columns=["dev__caesars"]).isna().all().all()
+
+
+def test_velocity_is_nan_with_a_missing_flag_when_one_snapshot_is_known(history: pd.DataFrame) -> None:
+    one = pd.DataFrame(
+        {"event_id": ["e0"], "decision_time": [T0 - timedelta(hours=15)]}
+    )  # after the 20 h one
+    row = build_dataset(history, _events(), one, market="spreads").iloc[0]
+    assert np.isnan(row["open_to_now"])
+    assert np.isnan(row["open_to_now_per_hour"])
+    assert np.isnan(row["velocity_per_hour"])
+    assert row["path_missing"] == 1.0
+    three = pd.DataFrame({"event_id": ["e0"], "decision_time": [T0 - timedelta(hours=4)]})
+    row = build_dataset(history, _events(), three, market="spreads").iloc[0]
+    assert row["path_missing"] == 0.0
+    assert row["open_to_now_per_hour"] == pytest.approx(-1.0 / 15)  # -4.0 at 20 h -> -5.0 at 5 h
+
+
+def test_fair_line_moves_the_point_away_from_the_side_priced_above_even() -> None:
+    # home -3 at 1.80 / away +3 at 2.02: home is more than 50 % to cover -3, so its fair line is below -3
+    rows = _quote("e0", T0 - timedelta(hours=5), "draftkings", -3.0, home_price=1.80, away_price=2.02)
+    rows += _quote("e0", T0 - timedelta(hours=5), "lowvig", -3.0, home_price=1.91, away_price=1.91)
+    samples = pd.DataFrame({"event_id": ["e0"], "decision_time": [T0 - timedelta(hours=1)]})
+    row = build_dataset(_odds(rows), _events(), samples, market="spreads").iloc[0]
+    fair_home = (1 / 1.80) / (1 / 1.80 + 1 / 2.02)
+    slope = norm.pdf(0.0) / MARGIN_SD_POINTS
+    assert row["dev__draftkings"] == pytest.approx(-(fair_home - 0.5) / slope)
+    assert row["dev__lowvig"] == pytest.approx(0.0)
+    assert row["fair_line_gap"] == pytest.approx(-(fair_home - 0.5) / slope / 2)  # median of two books
+    assert row["sharp_fair_gap"] == pytest.approx(0.0)  # lowvig is the sharp book and prices even
+    totals = build_dataset(_odds(rows), _events(), samples, market="totals").iloc[0]
+    assert totals["fair_line_gap"] == pytest.approx(0.0)  # 1.91 / 1.91 on the total
