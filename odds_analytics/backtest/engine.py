@@ -34,6 +34,9 @@ BET_COLUMNS = [
 ]  # fmt: skip
 
 
+_TEXT_COLUMNS = ("event_id", "home_team", "away_team", "market", "outcome", "side", "venue")
+
+
 @dataclass
 class BacktestResult:
     """Parameters, metrics, every bet and the equity curve of one backtest."""
@@ -204,8 +207,8 @@ def run_backtest_frames(
         seed=config.seed,
     )  # fmt: skip
     bets = bets.sort_values(["decision_time", "event_id", "market"], kind="stable").reset_index(drop=True)
-    for col in bets.columns:  # categorical inputs (the as-of reads) give plain text bets
-        if isinstance(bets[col].dtype, pd.CategoricalDtype):
+    for col in bets.columns:  # categorical inputs (the as-of reads, the quotes) give plain text bets
+        if isinstance(bets[col].dtype, pd.CategoricalDtype) or col in _TEXT_COLUMNS:
             bets[col] = bets[col].astype("str")
     counts = {
         "events": len(events),

@@ -8,6 +8,7 @@ faulty reader cannot leak a future price into a decision.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -89,18 +90,27 @@ def _row_keys(left: pd.DataFrame, right: pd.DataFrame, cols: list[str]) -> tuple
     return lkey, rkey
 
 
+SIDES = ["home", "away", "over", "under", "other"]
+
+
+def _take(values: pd.Series, positions: np.ndarray) -> Any:
+    """`values` at `positions`; text as a categorical."""
+    if values.dtype.kind in "OU" or str(values.dtype) == "str":
+        codes, uniques = pd.factorize(values)
+        return pd.Categorical.from_codes(codes[positions], uniques.astype(object))
+    return values.array.take(positions)
+
+
 def _side(outcome: pd.Series, home_code: np.ndarray, away_code: np.ndarray) -> np.ndarray:
-    """home / away / over / under / other of each quote; `home_code`: the code of its home team among
-    `outcome`'s values (-1 when absent)."""
+    """Codes in `SIDES` (home / away / over / under / other) of each quote; `home_code`: the code of its
+    home team among `outcome`'s values (-1 when absent)."""
     codes, values = _codes_of(outcome)
     lower = values.str.lower() if len(values) else values
     over = np.append(np.asarray(lower == "over", dtype=bool), False)[codes]
     under = np.append(np.asarray(lower == "under", dtype=bool), False)[codes]
     valid = codes >= 0
     return np.select(
-        [valid & (codes == home_code), valid & (codes == away_code), over, under],
-        ["home", "away", "over", "under"],
-        default="other",
+        [valid & (codes == home_code), valid & (codes == away_code), over, under], [0, 1, 2, 3], default=4
     )
 
 
@@ -153,10 +163,12 @@ def build_quotes(
     keep[keep] = pair_event[pair_pos[keep]] >= 0
     quotes, pair_pos = quotes[keep].reset_index(drop=True), pair_pos[keep]
     event_pos = pair_event[pair_pos]
+    # Per-pair and per-game values are taken by position; text comes as categoricals (one string per pair or
+    # game, not one per quote)
     for col in ("event_id", "decision_time", "hours_before"):
-        quotes[col] = pairs[col].array.take(pair_pos)
+        quotes[col] = _take(pairs[col], pair_pos)
     for col in ("home_team", "away_team", "commence_time"):
-        quotes[col] = ev[col].array.take(event_pos)
+        quotes[col] = _take(ev[col], event_pos)
 
     # the fair probability of each quote's (decision, market, outcome), only at the fair line's point
     qkey, fkey = _row_keys(quotes, fair, ["request_index", "market", "outcome"])
@@ -175,6 +187,8 @@ def build_quotes(
     home, away = np.full(len(pairs), -2), np.full(len(pairs), -2)
     home[known] = outcomes.get_indexer(ev["home_team"].to_numpy()[pair_event[known]])
     away[known] = outcomes.get_indexer(ev["away_team"].to_numpy()[pair_event[known]])
-    quotes["side"] = _side(quotes["outcome"], home[pair_pos], away[pair_pos])
+    quotes["side"] = pd.Categorical.from_codes(
+        _side(quotes["outcome"], home[pair_pos], away[pair_pos]), SIDES
+    )
     quotes["price_decimal"] = quotes["price_decimal"].astype(float)
     return quotes[QUOTE_COLUMNS]

@@ -284,3 +284,16 @@ async def test_text_holding_the_separator_falls_back_to_the_odds_read(seed: obje
         df = await read_odds_at_times(session, [(ev, tip)], markets=MARKETS, max_staleness=timedelta(hours=3))
     assert df["bookmaker"].tolist() == ["odd\x1fbook", "odd\x1fbook"]
     assert sorted(df["price_decimal"]) == [1.7, 2.2]
+
+
+async def test_reads_of_nothing_are_empty_and_typed(db: str) -> None:
+    t = datetime(2030, 1, 1, tzinfo=UTC)
+    async with async_session_maker() as session:
+        odds = await read_odds_at_times(session, [("unknown", t)], markets=MARKETS, categorical=True)
+        close = await read_closing_lines(session, ["unknown"], markets=MARKETS)
+        with pytest.raises(ValueError, match="timezone-aware"):
+            await read_odds_at_times(session, [("unknown", datetime(2030, 1, 1))], markets=MARKETS)  # noqa: DTZ001
+    assert odds.empty
+    assert list(odds.columns) == ODDS_COLUMNS
+    assert close.empty
+    assert list(close.columns) == CLOSING_COLUMNS
