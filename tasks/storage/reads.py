@@ -419,6 +419,14 @@ async def read_odds_at_time(
     )
 
 
+# Imported closing lines (`closing_lines`, kind close), in `CLOSING_COLUMNS`.
+_IMPORTED_CLOSES_SQL = """
+SELECT c.event_id, 'import:' || c.source, c.market, c.outcome, '', c.point, c.price_decimal,
+       c.price_american, NULL::timestamptz, ev.commence_time, 'import'
+FROM closing_lines AS c
+JOIN events AS ev ON ev.id = c.event_id
+WHERE c.event_id = ANY(:event_ids) AND c.kind = 'close' {closing_filter}
+"""
 # The close: the as-of query at t = tip-off with a strict `<` and no staleness bound, plus imported lines.
 _CLOSING_SQL = (
     "WITH snap AS ("
@@ -436,13 +444,8 @@ _CLOSING_SQL = (
 SELECT event_id, bookmaker, market, outcome, description, point, price_decimal, price_american, snapshot_time,
        commence_time, source
 FROM snap
-UNION ALL
-SELECT c.event_id, 'import:' || c.source, c.market, c.outcome, '', c.point, c.price_decimal,
-       c.price_american, NULL::timestamptz, ev.commence_time, 'import'
-FROM closing_lines AS c
-JOIN events AS ev ON ev.id = c.event_id
-WHERE c.event_id = ANY(:event_ids) AND c.kind = 'close' {closing_filter}
-"""
+UNION ALL"""
+    + _IMPORTED_CLOSES_SQL
 )
 
 
@@ -480,15 +483,6 @@ async def read_closing_lines(
     return _categorical(frame) if categorical else frame
 
 
-_IMPORTED_CLOSES_SQL = """
-SELECT c.event_id, 'import:' || c.source, c.market, c.outcome, '', c.point, c.price_decimal, c.price_american,
-       NULL::timestamptz, ev.commence_time, 'import'
-FROM closing_lines AS c
-JOIN events AS ev ON ev.id = c.event_id
-WHERE c.event_id = ANY($1::text[]) AND c.kind = 'close' AND c.market = ANY($2::text[])
-"""
-
-
 async def _closing_from_states(
     session: AsyncSession,
     ids: list[str],
@@ -496,20 +490,18 @@ async def _closing_from_states(
     bookmakers: Sequence[str] | None,
     categorical: bool,
 ) -> pd.DataFrame:
-    raw = await _raw(session)
     elements = await state_reads.read_state_elements(
-        raw,
-        state_reads.CLOSE_SQL,
-        (ids,),
-        markets=list(markets or ()),
-        bookmakers=bookmakers,
+        await _raw(session), state_reads.CLOSE_SQL, (ids,), markets=list(markets or ()), bookmakers=bookmakers,
         max_staleness=None,
-    )
+    )  # fmt: skip
     snaps = _elements_frame(
         elements, categorical, event_id=pd.array(elements.event_id, dtype="str"),
         commence_time=pd.DatetimeIndex(elements.t).tz_localize(UTC), source="snapshots",
     )  # fmt: skip
-    imported = _frame(await raw.fetch(_IMPORTED_CLOSES_SQL, ids, list(markets or ())), CLOSING_COLUMNS)
+    imported = await _fetch_frame(
+        session, _IMPORTED_CLOSES_SQL.format(closing_filter="AND c.market = ANY(:markets)"),
+        {"event_ids": ids, "markets": list(markets or ())}, CLOSING_COLUMNS,
+    )  # fmt: skip
     frame = pd.concat([snaps[CLOSING_COLUMNS], imported], ignore_index=True) if len(imported) else snaps
     frame = frame[CLOSING_COLUMNS]
     if categorical and len(imported):
