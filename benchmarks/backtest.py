@@ -1,13 +1,24 @@
-"""Backtest benchmark: a generated season (1,230 games, >= 10 million odds rows) with 5 decision times.
+"""Backtest benchmark: a season of 1,230 games (10.6 M odds rows) with 5 decision times, against today's method.
 
-    uv run python benchmarks/backtest.py [--events 1230] [--books 12] [--hours 60] [--keep]
+    uv run python benchmarks/backtest.py                      # load 4 seasons (once, ~30-40 min), measure
+    uv run python benchmarks/backtest.py --keep               # measure again on the loaded data
+    uv run python benchmarks/backtest.py --keep --explain     # also print EXPLAIN (ANALYZE, BUFFERS) of the reads
 
-Loads the season by COPY into a `_bench` database (`BENCH_DATABASE_URL`, default: `odds_bench` on the
-embedded server), then prints:
-- the batch as-of read of every (game, decision time) pair: one query per connection, two connections;
-- the per-event read (one query per pair) on a sample, extrapolated, and the per-event / batch ratio;
-- the closing-line read, the engine, and the whole backtest (reads + compute; report writing apart).
-Goal: backtest under 10 s for the season on 2 cores.
+Data: generated seasons (`odds_analytics.backtest.synthetic`: 12 books, 30-minute snapshots for 60 h, 8,640 odds
+rows per game) loaded by COPY into the `backtest_bench` database (`BENCH_DATABASE_URL` overrides, its name must
+end in `_bench` or `_test`); `odds_states` is then built by the same SQL function the triggers run. With
+`--keep` only missing seasons are loaded.
+
+Each measurement runs in its own Python process (its peak RSS is the backtest's alone):
+- the backtest as the flow runs it: the games of the window, the prices as of each decision from `odds_states`
+  and the closing lines, concurrently, then the engine (basic_ev, 2,000 bootstrap + 2,000 permutations);
+  `--runs` times, the range printed;
+- today's method, `--baseline` (default: the commit before issue 17, extracted with `git archive`), on the
+  same data in the same run: its batch read over `odds` on two connections, its closing read, its engine;
+  the ratios and whether both give identical bets and metrics;
+- the per-event read (`read_odds_at_time`, over `odds`) on a sample of pairs, extrapolated;
+- cost linearity: the backtest at 1x, 2x and 4x the season (`--scales`), time per game.
+Goals (issue 17): season backtest under 2 s on 2 cores, >= 7x today, under 1 GiB, time per game flat within 20 %.
 """
 
 from __future__ import annotations
@@ -15,19 +26,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import json
 import os
+import pickle
+import resource
+import subprocess
+import sys
+import tarfile
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
-
-from odds_analytics.backtest import BacktestConfig, decision_pairs, run_backtest_frames
-from odds_analytics.backtest.synthetic import DEFAULT_BOOKS, generate_season
-
+ROOT = Path(__file__).resolve().parents[1]
 DECISION_HOURS = [1.0, 3.0, 6.0, 12.0, 24.0]
+CHUNK = 120  # games generated and loaded at once: 15 days of 8 games
+BASELINE_REF = "ff9fc4a"  # the last commit before issue 17: "today's method" the ratios compare with
 
 
 def _bench_url() -> str:
@@ -51,6 +66,10 @@ def _bench_url() -> str:
     return url
 
 
+def _dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
 async def _create_schema(url: str) -> None:
     from sqlalchemy.ext.asyncio import create_async_engine
     from sqlmodel import SQLModel
@@ -64,12 +83,32 @@ async def _create_schema(url: str) -> None:
     await engine.dispose()
 
 
-async def _load(url: str, n_events: int, books: tuple[str, ...], hours: float) -> tuple[int, int]:
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    rows_total = events_total = 0
-    snap_id = 1
-    chunk = 120  # 15 days of 8 games
-    # Bulk load the usual way: drop the odds table's indexes and foreign keys, COPY, rebuild them.
+async def _loaded_games(url: str) -> int:
+    import asyncpg
+
+    conn = await asyncpg.connect(_dsn(url))
+    try:
+        if not await conn.fetchval("SELECT to_regclass('odds_states') IS NOT NULL"):
+            return -1
+        return int(await conn.fetchval("SELECT count(*) FROM events WHERE origin = 'bench'"))
+    finally:
+        await conn.close()
+
+
+async def _load(url: str, seasons: range, games: int, books: tuple[str, ...], hours: float) -> int:
+    """COPY `seasons` of `games` games each (deterministic per season and chunk), then build their states.
+
+    Season s starts 165 days after season s - 1, so the 1x, 2x and 4x windows are whole seasons."""
+    import asyncpg
+
+    from odds_analytics.backtest.synthetic import generate_season
+    from odds_models.odds_states import REFRESH_SQL
+
+    conn = await asyncpg.connect(_dsn(url))
+    rows_total = 0
+    snap_id = int(await conn.fetchval("SELECT COALESCE(max(id), 0) FROM odds_snapshots")) + 1
+    # Bulk load the usual way: drop the odds table's indexes and foreign keys, COPY, rebuild them; the
+    # states are built afterwards by the function the triggers call (the triggers are off meanwhile).
     ddl = await conn.fetch(
         "SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint "
         "WHERE conrelid = 'odds'::regclass AND contype IN ('f', 'u')"
@@ -83,13 +122,17 @@ async def _load(url: str, n_events: int, books: tuple[str, ...], hours: float) -
     for row in indexes:
         if not row["indexname"].endswith("_pkey"):
             await conn.execute(f'DROP INDEX "{row["indexname"]}"')
+    await conn.execute("ALTER TABLE odds DISABLE TRIGGER USER")
+    new_events: list[str] = []
     try:
-        for k, first in enumerate(range(0, n_events, chunk)):
-            n = min(chunk, n_events - first)
+        chunks = [(s, k) for s in seasons for k in range(-(-games // CHUNK))]
+        for s, k in chunks:
+            n = min(CHUNK, games - k * CHUNK)
             season = generate_season(n_events=n, books=books, first_hours=hours, interval_minutes=30,
-                                     start=datetime(2024, 10, 22, tzinfo=UTC) + timedelta(days=15 * k),
-                                     seed=k + 1)  # fmt: skip
+                                     start=datetime(2024, 10, 22, tzinfo=UTC) + timedelta(days=165 * s + 15 * k),
+                                     seed=100 * s + k + 1)  # fmt: skip
             ev = season.events.assign(sport_key="basketball_nba", origin="bench")
+            new_events += ev["event_id"].tolist()
             await conn.copy_records_to_table(
                 "events",
                 records=list(ev[["event_id", "sport_key", "home_team", "away_team", "commence_time", "status",
@@ -124,8 +167,10 @@ async def _load(url: str, n_events: int, books: tuple[str, ...], hours: float) -
                          "price_decimal", "description", "is_valid"],
             )  # fmt: skip
             rows_total += len(odds)
-            events_total += n
-            print(f"  loaded {events_total} games, {rows_total:,} odds rows", flush=True)
+            print(
+                f"  season {s + 1}: loaded {k * CHUNK + n} games, {rows_total:,} odds rows this run",
+                flush=True,
+            )
         await conn.execute(f"SELECT setval(pg_get_serial_sequence('odds_snapshots', 'id'), {snap_id})")
         t = time.perf_counter()
         for row in indexes:
@@ -136,14 +181,54 @@ async def _load(url: str, n_events: int, books: tuple[str, ...], hours: float) -
         print(f"  rebuilt indexes and constraints in {time.perf_counter() - t:.1f} s", flush=True)
         await conn.execute("VACUUM ANALYZE odds")
         await conn.execute("VACUUM ANALYZE odds_snapshots")
+        t = time.perf_counter()
+        states = 0
+        for i in range(0, len(new_events), CHUNK):
+            states += int(await conn.fetchval(REFRESH_SQL, new_events[i : i + CHUNK]))
+        print(f"  built {states:,} odds_states rows in {time.perf_counter() - t:.1f} s "
+              f"({(time.perf_counter() - t) / max(states, 1) * 1e3:.2f} ms per state)", flush=True)  # fmt: skip
+        await conn.execute("VACUUM ANALYZE odds_states")
         await conn.execute("VACUUM ANALYZE events")
     finally:
+        await conn.execute("ALTER TABLE odds ENABLE TRIGGER USER")
         await conn.close()
-    return events_total, rows_total
+    return rows_total
 
 
-async def _measure(per_event_sample: int) -> None:
-    from odds_models.db import async_session_maker, dispose_engine
+# --------------------------------------------------------------------------------------------------------
+# Measurements (each in a child process: `--child '<json>'`)
+# --------------------------------------------------------------------------------------------------------
+
+
+def _window(dates: list[date], games: int) -> tuple[date, date]:
+    """First and last tip-off date (UTC) of the first `games` games."""
+    return dates[0], dates[min(games, len(dates)) - 1]
+
+
+async def _game_dates(url: str) -> list[date]:
+    import asyncpg
+
+    conn = await asyncpg.connect(_dsn(url))
+    try:
+        rows = await conn.fetch(
+            "SELECT commence_time FROM events WHERE origin = 'bench' ORDER BY commence_time"
+        )
+    finally:
+        await conn.close()
+    return [r["commence_time"].astimezone(UTC).date() for r in rows]
+
+
+def _config(start: date, end: date) -> Any:
+    from odds_analytics.backtest import BacktestConfig
+
+    return BacktestConfig(strategy="basic_ev", start=start, end=end, decision_hours=DECISION_HOURS,
+                          include_polymarket=False, n_bootstrap=2000, n_permutations=2000)  # fmt: skip
+
+
+async def _run_new(cfg: Any, sample: int) -> dict[str, Any]:
+    """The backtest as `flows/backtest.py` runs it (reads from odds_states, vectorised engine)."""
+    from odds_analytics.backtest import decision_pairs, run_backtest_frames
+    from odds_models.db import async_session_maker
     from tasks.storage.reads import (
         read_closing_lines,
         read_events_between,
@@ -151,95 +236,317 @@ async def _measure(per_event_sample: int) -> None:
         read_odds_at_times_split,
     )
 
-    cfg = BacktestConfig(strategy="basic_ev", start="2024-10-01", end="2025-12-31", decision_hours=DECISION_HOURS,
-                         include_polymarket=False, n_bootstrap=2000, n_permutations=2000)  # fmt: skip
     staleness = timedelta(minutes=cfg.max_staleness_minutes)
+    out: dict[str, Any] = {}
+    c0 = time.process_time()
     t0 = time.perf_counter()
     async with async_session_maker() as session:
         events = await read_events_between(session, cfg.start, cfg.end + timedelta(days=1))
     pairs = decision_pairs(events, cfg.decision_hours)
     pair_list = list(zip(pairs["event_id"], pairs["decision_time"].dt.to_pydatetime(), strict=True))
     t1 = time.perf_counter()
-    timings: dict[str, float] = {}
 
     async def timed(name: str, read: Any, *args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
         async with async_session_maker() as session:
-            out = await read(session, *args, **kwargs)
-        timings[name] = time.perf_counter() - start
-        return out
+            frame = await read(session, *args, **kwargs)
+        out[name] = time.perf_counter() - start
+        return frame
 
-    # As the flow does: the batch read and the closing read run concurrently on their own connections.
-    async def timed_split() -> Any:
+    async def odds_read() -> Any:  # as `get_odds_at_times` reads: split by event over two connections
         start = time.perf_counter()
-        out = await read_odds_at_times_split(pair_list, markets=cfg.markets, max_staleness=staleness)
-        timings["odds"] = time.perf_counter() - start
-        return out
+        frame = await read_odds_at_times_split(pair_list, markets=cfg.markets, max_staleness=staleness,
+                                               categorical=True)  # fmt: skip
+        out["odds_s"] = time.perf_counter() - start
+        return frame
 
     odds, closing = await asyncio.gather(
-        timed_split(),
-        timed("closing", read_closing_lines, events["event_id"].tolist(), markets=cfg.markets),
-    )
-    t3 = time.perf_counter()
+        odds_read(),
+        timed("closing_s", read_closing_lines, events["event_id"].tolist(), markets=cfg.markets,
+              categorical=True),
+    )  # fmt: skip
+    t2 = time.perf_counter()
     result = run_backtest_frames(cfg, events=events, pairs=pairs, odds=odds, closing=closing)
-    t4 = time.perf_counter()
-
-    sample = pair_list[:: max(1, len(pair_list) // per_event_sample)][:per_event_sample]
-    async with async_session_maker() as session:
-        s0 = time.perf_counter()
-        n_rows = 0
-        for event_id, t in sample:
-            n_rows += len(
+    t3 = time.perf_counter()
+    out.update(events_s=t1 - t0, reads_s=t2 - t1, engine_s=t3 - t2, total_s=t3 - t0, cpu_s=time.process_time() - c0,
+               games=len(events),
+               pairs=len(pairs), rows=len(odds), closing_rows=len(closing), result=result)  # fmt: skip
+    if sample:
+        chosen = pair_list[:: max(1, len(pair_list) // sample)][:sample]
+        async with async_session_maker() as session:
+            s0 = time.perf_counter()
+            for event_id, t in chosen:
                 await read_odds_at_time(session, event_id, t, markets=cfg.markets, max_staleness=staleness)
-            )
-        s1 = time.perf_counter()
-    await dispose_engine()
-    per_pair = (s1 - s0) / len(sample)
-    batch = timings["odds"]
-    print(
-        f"games {len(events)}, decisions {len(pairs)} ({len(DECISION_HOURS)} per game), as-of rows {len(odds):,}"
-    )
-    print(f"events read          {t1 - t0:8.3f} s")
-    print(f"batch as-of read     {batch:8.3f} s  (one query on each of 2 connections, {len(pairs)} pairs)")
-    print(f"closing-line read    {timings['closing']:8.3f} s  (concurrently with the batch read)")
-    print(f"reads (wall)         {t3 - t1:8.3f} s")
-    print(
-        f"engine (basic_ev)    {t4 - t3:8.3f} s  ({result.metrics['bets']} bets, 2000 bootstrap + 2000 permutations)"
-    )
-    print(f"BACKTEST TOTAL       {t4 - t0:8.3f} s  (goal < 10 s)")
-    print(f"per-event read       {per_pair * 1000:8.2f} ms per pair ({len(sample)} sampled, {n_rows} rows) "
-          f"-> {per_pair * len(pairs):.2f} s for all pairs")  # fmt: skip
-    print(f"per-event / batch    {per_pair * len(pairs) / batch:8.1f} x")
+            out["per_event_s"] = (time.perf_counter() - s0) / len(chosen)
+    return out
+
+
+async def _run_baseline(cfg: Any) -> dict[str, Any]:
+    """Today's method, imported from the extracted baseline tree (its own API of that time)."""
+    from odds_analytics.backtest import decision_pairs, run_backtest_frames
+    from odds_models.db import async_session_maker
+    from tasks.storage.reads import read_closing_lines, read_events_between, read_odds_at_times_split
+
+    staleness = timedelta(minutes=cfg.max_staleness_minutes)
+    out: dict[str, Any] = {}
+    c0 = time.process_time()
+    t0 = time.perf_counter()
+    async with async_session_maker() as session:
+        events = await read_events_between(session, cfg.start, cfg.end + timedelta(days=1))
+    pairs = decision_pairs(events, cfg.decision_hours)
+    pair_list = list(zip(pairs["event_id"], pairs["decision_time"].dt.to_pydatetime(), strict=True))
+    t1 = time.perf_counter()
+
+    async def odds_read() -> Any:
+        start = time.perf_counter()
+        frame = await read_odds_at_times_split(pair_list, markets=cfg.markets, max_staleness=staleness)
+        out["odds_s"] = time.perf_counter() - start
+        return frame
+
+    async def closing_read() -> Any:
+        start = time.perf_counter()
+        async with async_session_maker() as session:
+            frame = await read_closing_lines(session, events["event_id"].tolist(), markets=cfg.markets)
+        out["closing_s"] = time.perf_counter() - start
+        return frame
+
+    odds, closing = await asyncio.gather(odds_read(), closing_read())
+    t2 = time.perf_counter()
+    result = run_backtest_frames(cfg, events=events, pairs=pairs, odds=odds, closing=closing)
+    t3 = time.perf_counter()
+    out.update(events_s=t1 - t0, reads_s=t2 - t1, engine_s=t3 - t2, total_s=t3 - t0, cpu_s=time.process_time() - c0,
+               games=len(events),
+               pairs=len(pairs), rows=len(odds), closing_rows=len(closing), result=result)  # fmt: skip
+    return out
+
+
+def _child(spec: dict[str, Any]) -> None:
+    """One measurement in this process; prints one JSON line and writes the results to spec['out']."""
+    if spec["method"] == "baseline":
+        sys.path.insert(0, spec["tree"])
+        for name in [m for m in sys.modules if m.split(".")[0] in ("odds_models", "odds_analytics", "tasks")]:
+            del sys.modules[name]
+    os.environ["DATABASE_URL"] = spec["url"]
+    from odds_models.db import dispose_engine
+    from odds_models.settings import get_settings
+
+    get_settings.cache_clear()
+    cfg = _config(date.fromisoformat(spec["start"]), date.fromisoformat(spec["end"]))
+
+    async def main() -> list[dict[str, Any]]:
+        runs = []
+        for i in range(spec["runs"]):
+            if spec["method"] == "baseline":
+                runs.append(await _run_baseline(cfg))
+            else:
+                runs.append(await _run_new(cfg, spec["sample"] if i == 0 else 0))
+        await dispose_engine()
+        return runs
+
+    runs = asyncio.run(main())
+    result = runs[-1].pop("result")
+    for run in runs[:-1]:
+        run.pop("result")
+    with Path(spec["out"]).open("wb") as fh:
+        pickle.dump({"metrics": result.metrics, "bets": result.bet_records(), "counts": result.counts}, fh)
+    print(json.dumps({"runs": runs, "rss": _peak_rss()}))
+
+
+def _peak_rss() -> int:
+    """This process's peak resident set (VmHWM): unlike ru_maxrss it does not carry over the parent's peak
+    through fork and exec, so a child's figure is its own."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _spawn(spec: dict[str, Any]) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True,
+                          cwd=spec.get("tree") or ROOT, check=False)  # fmt: skip
+    if proc.returncode != 0:
+        raise SystemExit(f"{spec['method']} measurement failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _baseline_tree(ref: str) -> Path | None:
+    """The project at `ref`, extracted to a temporary folder (None when git cannot provide it)."""
+    proc = subprocess.run(["git", "archive", "--format=tar", ref], capture_output=True, cwd=ROOT, check=False)
+    if proc.returncode != 0:
+        print(f"baseline {ref}: not available ({proc.stderr.decode().strip()}); skipped")
+        return None
+    folder = Path(tempfile.mkdtemp(prefix="odds-baseline-"))
+    with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
+        tar.extractall(folder, filter="data")
+    return folder
+
+
+def _load_text() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
+
+
+def _span(values: list[float]) -> str:
+    return f"{min(values):.3f} s (range {min(values):.3f}-{max(values):.3f} over {len(values)} runs)"
+
+
+async def _explain(url: str, games: int) -> None:
+    """EXPLAIN (ANALYZE, BUFFERS) of the two reads of a season backtest (for docs/BACKTESTING_GUIDE.md)."""
+    import asyncpg
+
+    from tasks.storage import state_reads
+
+    conn = await asyncpg.connect(_dsn(url))
+    try:
+        rows = await conn.fetch(
+            "SELECT id, commence_time FROM events WHERE origin = 'bench' ORDER BY commence_time, id LIMIT $1",
+            games,
+        )
+        pairs = sorted(((r["id"], r["commence_time"] - timedelta(hours=h)) for h in DECISION_HOURS for r in rows),
+                       key=lambda p: (p[1], p[0]))  # fmt: skip
+        for name, sql, args in (
+            (
+                "as-of read",
+                state_reads.ASOF_SQL,
+                ([p[0] for p in pairs], [p[1] for p in pairs], timedelta(hours=24)),
+            ),
+            ("closing read", state_reads.CLOSE_SQL, ([r["id"] for r in rows],)),
+        ):
+            plan = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql, *args)
+            print(f"\nEXPLAIN (ANALYZE, BUFFERS) of the {name}, {len(args[0])} requests:")
+            print("\n".join(r[0] for r in plan if "Index Cond: (id = ANY" not in r[0]))
+    finally:
+        await conn.close()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--events", type=int, default=1230)
+    parser.add_argument("--events", type=int, default=1230, help="games in a season")
     parser.add_argument("--books", type=int, default=12)
     parser.add_argument(
         "--hours", type=float, default=60.0, help="hours of 30-minute snapshots before tip-off"
     )
-    parser.add_argument("--sample", type=int, default=300, help="pairs read one by one for the ratio")
-    parser.add_argument("--keep", action="store_true", help="reuse the loaded database (skip generation)")
+    parser.add_argument("--scales", default="1,2,4", help="seasons backtested for the linearity check")
+    parser.add_argument(
+        "--runs", type=int, default=3, help="backtests per measurement (the range is printed)"
+    )
+    parser.add_argument("--sample", type=int, default=300, help="pairs read one by one (per-event read)")
+    parser.add_argument("--baseline", default=BASELINE_REF, help="git ref of today's method, or 'none'")
+    parser.add_argument(
+        "--keep", action="store_true", help="reuse the loaded database (load only what is missing)"
+    )
+    parser.add_argument(
+        "--explain", action="store_true", help="print EXPLAIN (ANALYZE, BUFFERS) of the reads"
+    )
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        _child(json.loads(args.child))
+        return
+    try:
+        scales = sorted({int(s) for s in args.scales.split(",")})
+    except ValueError:
+        raise SystemExit(f"--scales: comma-separated whole numbers, got {args.scales!r}") from None
+    if not scales or scales[0] < 1 or args.events < 1 or args.runs < 1:
+        raise SystemExit("--scales, --events and --runs must be positive")
 
     url = _bench_url()
     os.environ["DATABASE_URL"] = url
-    from odds_models.settings import get_settings
+    from odds_analytics.backtest.synthetic import DEFAULT_BOOKS
 
-    get_settings.cache_clear()
-    if not args.keep:
+    books = tuple(DEFAULT_BOOKS[: args.books]) if args.books <= len(DEFAULT_BOOKS) else tuple(
+        f"book{i:02d}" for i in range(args.books))  # fmt: skip
+    loaded = asyncio.run(_loaded_games(url)) if args.keep else -1
+    if loaded < 0 or loaded % args.events:
         asyncio.run(_create_schema(url))
+        loaded = 0
+    if loaded < args.events * scales[-1]:
         t = time.perf_counter()
-        books = tuple(DEFAULT_BOOKS[: args.books]) if args.books <= len(DEFAULT_BOOKS) else tuple(
-            f"book{i:02d}" for i in range(args.books))  # fmt: skip
-        n_events, n_rows = asyncio.run(_load(url, args.events, books, args.hours))
+        todo = range(loaded // args.events, scales[-1])
+        rows = asyncio.run(_load(url, todo, args.events, books, args.hours))
         print(
-            f"generated and loaded {n_rows:,} odds rows for {n_events} games in {time.perf_counter() - t:.1f} s"
+            f"generated and loaded {rows:,} odds rows ({len(todo)} seasons) in {time.perf_counter() - t:.1f} s"
         )
-    asyncio.run(_measure(args.sample))
+    dates = asyncio.run(_game_dates(url))
+
+    print(f"\nmachine: {_load_text()} (other work shares these cores: compare ranges, not single runs)")
+    out_dir = Path(tempfile.mkdtemp(prefix="odds-bench-"))
+    base = {"url": url, "runs": args.runs, "sample": 0}
+    start, end = _window(dates, args.events)
+    season = {**base, "start": start.isoformat(), "end": end.isoformat()}
+    new = _spawn({**season, "method": "new", "sample": args.sample, "out": str(out_dir / "new.pkl")})
+    runs = new["runs"]
+    print(
+        f"\nNEW: as-of state per pair from odds_states, vectorised engine ({runs[0]['games']} games, "
+        f"{runs[0]['pairs']} decisions, {runs[0]['rows']:,} as-of rows, {runs[0]['closing_rows']:,} closing rows)"
+    )
+    print(f"  events read       {_span([r['events_s'] for r in runs])}")
+    print(f"  as-of read        {_span([r['odds_s'] for r in runs])}")
+    print(f"  closing-line read {_span([r['closing_s'] for r in runs])}  (concurrently with the as-of read)")
+    print(f"  engine (basic_ev) {_span([r['engine_s'] for r in runs])}")
+    print(f"  BACKTEST TOTAL    {_span([r['total_s'] for r in runs])}  (goal < 2 s)")
+    print(f"  peak RSS          {new['rss'] / 2**20:,.0f} MiB  (goal < 1 GiB)")
+    per_event = runs[0].get("per_event_s")
+    if per_event:
+        print(f"  per-event read (read_odds_at_time over odds, {args.sample} pairs): {per_event * 1e3:.2f} ms per pair "
+              f"-> {per_event * runs[0]['pairs']:.2f} s for all pairs")  # fmt: skip
+
+    tree = _baseline_tree(args.baseline) if args.baseline != "none" else None
+    if tree is not None:
+        old = _spawn(
+            {**season, "method": "baseline", "runs": 1, "tree": str(tree), "out": str(out_dir / "old.pkl")}
+        )
+        o = old["runs"][0]
+        print(f"\nTODAY ({args.baseline}: batch read over odds on two connections, pandas engine), 1 run:")
+        for label, key in (("events read", "events_s"), ("as-of read", "odds_s"), ("closing-line read", "closing_s"),
+                           ("engine (basic_ev)", "engine_s"), ("BACKTEST TOTAL", "total_s")):  # fmt: skip
+            print(f"  {label:17s} {o[key]:.3f} s")
+        print(f"  peak RSS          {old['rss'] / 2**20:,.0f} MiB")
+        best = {k: min(r[k] for r in runs) for k in ("odds_s", "closing_s", "engine_s", "total_s")}
+        print(f"\nRATIO today / new (best new run): total {o['total_s'] / best['total_s']:.1f}x (goal >= 7x), "
+              f"as-of read {o['odds_s'] / best['odds_s']:.1f}x, closing read {o['closing_s'] / best['closing_s']:.1f}x, "
+              f"engine {o['engine_s'] / best['engine_s']:.1f}x")  # fmt: skip
+        with (out_dir / "new.pkl").open("rb") as fh:
+            a = pickle.load(fh)
+        with (out_dir / "old.pkl").open("rb") as fh:
+            b = pickle.load(fh)
+        same = a["metrics"] == b["metrics"] and a["bets"] == b["bets"] and a["counts"] == b["counts"]
+        print(
+            f"results identical to today's: {'yes' if same else 'NO'} ({len(a['bets'])} bets, metrics "
+            f"{'equal' if a['metrics'] == b['metrics'] else 'DIFFERENT'})"
+        )
+
+    if len(scales) > 1 or scales[0] != 1:
+        rounds = 3
+        print(f"\nLINEARITY (new method; {rounds} rounds over the scales, each backtest twice in its own process; best "
+              f"of all; client CPU = this process's CPU time, the server's apart):")  # fmt: skip
+        print("  scale   games   total (best)   ms per game   client CPU ms per game   peak RSS")
+        results: dict[int, list[dict[str, Any]]] = {k: [] for k in scales}
+        rss: dict[int, int] = dict.fromkeys(scales, 0)
+        for _ in range(rounds):  # interleaved, so a burst of load on the machine does not hit one scale only
+            for k in scales:
+                s, e = _window(dates, args.events * k)
+                res = _spawn({**base, "method": "new", "runs": 2, "start": s.isoformat(), "end": e.isoformat(),
+                              "out": str(out_dir / f"scale{k}.pkl")})  # fmt: skip
+                results[k] += res["runs"]
+                rss[k] = max(rss[k], res["rss"])
+        per_game = []
+        for k in scales:
+            best = min(results[k], key=lambda r: r["total_s"])
+            games = best["games"]
+            per_game.append(best["total_s"] / games * 1e3)
+            cpu = min(r["cpu_s"] for r in results[k]) / games * 1e3
+            print(f"  {k}x     {games:6d}   {best['total_s']:8.3f} s   {per_game[-1]:8.3f}      {cpu:8.3f}"
+                  f"                {rss[k] / 2**20:,.0f} MiB   (reads {best['reads_s']:.3f} s, engine "
+                  f"{best['engine_s']:.3f} s)")  # fmt: skip
+        print(
+            f"  time per game: max/min - 1 = {(max(per_game) / min(per_game) - 1) * 100:.0f} % (goal: within 20 %)"
+        )
+    if args.explain:
+        asyncio.run(_explain(url, args.events))
+    print(f"\nmachine after: {_load_text()}")
 
 
 if __name__ == "__main__":

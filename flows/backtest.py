@@ -56,15 +56,16 @@ async def run_backtest(
                           "that history first (`odds status show` lists what is stored)")  # fmt: skip
     pairs = decision_pairs(events, config.decision_hours)
     pair_list = list(zip(pairs["event_id"], pairs["decision_time"].dt.to_pydatetime(), strict=True))
-    # 2. prices as of each decision (one query), Polymarket asks, closing lines, model predictions:
-    #    independent reads on their own connections, run concurrently (two cores, two backends)
+    # 2. prices as of each decision (one query, one index probe per decision), Polymarket asks, closing lines,
+    #    model predictions: independent reads on their own connections, run concurrently (two cores, two
+    #    backends); book, market and outcome come back as categoricals, which the engine groups on
     event_ids = events["event_id"].tolist()
     odds, asks, closing, predictions = await asyncio.gather(
-        get_odds_at_times(pair_list, markets=config.markets, max_staleness=staleness),
+        get_odds_at_times(pair_list, markets=config.markets, max_staleness=staleness, categorical=True),
         get_polymarket_asks_at_times(pair_list, max_staleness=staleness)
         if config.include_polymarket
         else _none(),
-        get_closing_lines(event_ids, markets=config.markets),
+        get_closing_lines(event_ids, markets=config.markets, categorical=True),
         get_predictions(event_ids, model_name) if config.strategy == "clv_model" else _none(),
     )
     _check_venues(config, odds)

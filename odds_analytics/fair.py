@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from odds_analytics import grouping
 from odds_analytics.devig import DevigError, DevigMethod, devig, devig_two_way
 
 __all__ = [
@@ -61,72 +62,112 @@ def _keys(df: pd.DataFrame) -> list[str]:
 def devig_books(odds: pd.DataFrame, method: DevigMethod | str = "multiplicative") -> pd.DataFrame:
     """Each book's fair probability per outcome: adds `implied`, `overround`, `fair_prob`, `line`, `n_outcomes`.
 
-    Books whose market cannot be devigged (one outcome only, a bad price) get NaN `fair_prob`.
+    Books whose market cannot be devigged (one outcome only, a bad price) get NaN `fair_prob`. Rows come
+    back sorted by (keys, market, bookmaker, outcome): the order the as-of reads return them in, so a
+    backtest's half-million rows need no sort here.
     """
     keys = _keys(odds)
-    group = [*keys, "bookmaker", "market"]
-    df = odds[np.isfinite(odds["price_decimal"]) & (odds["price_decimal"] > 1.0)].copy()
+    group = [*keys, "market", "bookmaker"]
+    price = odds["price_decimal"].to_numpy(dtype=float)
+    df = odds[np.isfinite(price) & (price > 1.0)]
     if df.empty:
         return df.assign(implied=[], overround=[], fair_prob=[], line=[], n_outcomes=[])
-    df = df.sort_values([*group, "outcome"], kind="stable").reset_index(drop=True)
-    df["implied"] = 1.0 / df["price_decimal"]
-    grouped = df.groupby(group, sort=False, dropna=False)
-    df["n_outcomes"] = grouped["implied"].transform("size")
-    df["overround"] = grouped["implied"].transform("sum") - 1.0
-    df["line"] = grouped["point"].transform("first")
-    df["fair_prob"] = np.nan
-
-    two = df.index[df["n_outcomes"] == 2].to_numpy()
+    codes = [grouping.sort_codes(df[c]) for c in [*group, "outcome"]]
+    order = grouping.lexsort(codes)
+    if order is not None:
+        df = df.iloc[order]
+        codes = [c[order] for c in codes]
+    df = df.reset_index(drop=True)
+    starts = grouping.runs(codes[:-1])
+    ids = grouping.run_ids(starts, len(df))
+    size = np.diff(np.append(starts, len(df)))
+    implied = 1.0 / df["price_decimal"].to_numpy(dtype=float)
+    fair = np.full(len(df), np.nan)
+    two = starts[size == 2]
     if len(two):
         # Rows are sorted by group then outcome, so each two-outcome group is a pair of adjacent rows.
-        first, second = two[0::2], two[1::2]
-        p1, p2 = devig_two_way(
-            df.loc[first, "implied"].to_numpy(), df.loc[second, "implied"].to_numpy(), method
-        )
-        df.loc[first, "fair_prob"] = p1
-        df.loc[second, "fair_prob"] = p2
-    other = df[df["n_outcomes"] > 2]
-    for _, part in other.groupby(group, sort=False, dropna=False):
+        fair[two], fair[two + 1] = devig_two_way(implied[two], implied[two + 1], method)
+    for start, n in zip(starts[size > 2].tolist(), size[size > 2].tolist(), strict=True):
         try:
-            df.loc[part.index, "fair_prob"] = devig(part["implied"].tolist(), method)
+            fair[start : start + n] = devig(implied[start : start + n].tolist(), method)
         except DevigError:
             continue
-    return df
-
-
-def _modal_line(books: pd.DataFrame, keys: list[str]) -> pd.Series:
-    """Per (keys, market): the line quoted by most books (ties: the one nearest the median line)."""
-    one = books.drop_duplicates([*keys, "market", "bookmaker"])
-    counts = one.groupby([*keys, "market", "line"], dropna=False).size().rename("n").reset_index()
-    median = one.groupby([*keys, "market"], dropna=False)["line"].median().rename("median_line").reset_index()
-    counts = counts.merge(median, on=[*keys, "market"], how="left")
-    counts["dist"] = (counts["line"] - counts["median_line"]).abs().fillna(0.0)
-    counts = counts.sort_values(
-        [*keys, "market", "n", "dist", "line"], ascending=[True] * len(keys) + [True, False, True, True]
+    point = df["point"].to_numpy(dtype=float)
+    return df.assign(
+        implied=implied,
+        n_outcomes=size[ids],
+        overround=pd.Series(implied).groupby(ids).transform("sum").to_numpy() - 1.0,
+        line=grouping.first_valid(point, starts)[ids],
+        fair_prob=fair,
     )
-    best = counts.drop_duplicates([*keys, "market"], keep="first")
-    return best.set_index([*keys, "market"])["line"]
 
 
 def _consensus(books: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Median of the devigged books at the modal line, renormalised (see module docstring).
+
+    Per (keys, market): the line quoted by most books (ties: the one nearest the median line, then the
+    lower one); per outcome, the median fair probability of the books on that line, the first book's point
+    and the number of books; the medians are rescaled to sum to 1.
+    """
     books = books[books["fair_prob"].notna()]
     if books.empty:
         return _empty_fair(keys)
-    modal = _modal_line(books, keys).rename("modal_line").reset_index()
-    merged = books.merge(modal, on=[*keys, "market"], how="inner")
-    same_line = (merged["line"] == merged["modal_line"]) | (
-        merged["line"].isna() & merged["modal_line"].isna()
-    )
-    merged = merged[same_line]
-    out = (
-        merged.groupby([*keys, "market", "outcome"], dropna=False)
-        .agg(fair_prob=("fair_prob", "median"), point=("point", "first"), n_books=("bookmaker", "nunique"))
-        .reset_index()
-    )
-    total = out.groupby([*keys, "market"], dropna=False)["fair_prob"].transform("sum")
-    out["fair_prob"] = out["fair_prob"] / total
-    out["basis"] = "consensus"
-    return out
+    market_keys = [grouping.sort_codes(books[c]) for c in [*keys, "market"]]
+    book = grouping.sort_codes(books["bookmaker"])
+    outcome = grouping.sort_codes(books["outcome"])
+    order = grouping.lexsort([*market_keys, book, outcome])
+    if order is not None:
+        books = books.iloc[order]
+        market_keys, book, outcome = [c[order] for c in market_keys], book[order], outcome[order]
+    line = books["line"].to_numpy(dtype=float)
+    modal = _modal_lines(market_keys, book, line)
+    at_modal = (line == modal) | (np.isnan(line) & np.isnan(modal))
+    books = books[at_modal]
+    keys_at = [c[at_modal] for c in market_keys]
+    outcome, book = outcome[at_modal], book[at_modal]
+
+    # Per (keys, market, outcome), keeping the books' order inside each group.
+    order = grouping.lexsort([*keys_at, outcome])
+    if order is not None:
+        books, book = books.iloc[order], book[order]
+        keys_at, outcome = [c[order] for c in keys_at], outcome[order]
+    starts = grouping.runs([*keys_at, outcome])
+    ids = grouping.run_ids(starts, len(books))
+    median = grouping.group_median(books["fair_prob"].to_numpy(dtype=float), starts)
+    point = grouping.first_valid(books["point"].to_numpy(dtype=float), starts)
+    # Inside a group the rows are in bookmaker order: count the changes of bookmaker.
+    new_book = np.ones(len(book), dtype=np.int64)
+    new_book[1:] = (book[1:] != book[:-1]) | (ids[1:] != ids[:-1])
+    n_books = np.add.reduceat(new_book, starts)
+    market_starts = grouping.runs([k[starts] for k in keys_at])
+    market_ids = grouping.run_ids(market_starts, len(starts))
+    total = pd.Series(median).groupby(market_ids).transform("sum").to_numpy()  # pandas' (compensated) sum
+    out = books.iloc[starts][[*keys, "market", "outcome"]].reset_index(drop=True)
+    return out.assign(fair_prob=median / total, point=point, n_books=n_books, basis="consensus")
+
+
+def _modal_lines(market_keys: list[np.ndarray], book: np.ndarray, line: np.ndarray) -> np.ndarray:
+    """Per row (sorted by market keys then book): the modal line of its (keys, market), as `_consensus` says."""
+    n = len(line)
+    market_starts = grouping.runs(market_keys)
+    market_of_row = grouping.run_ids(market_starts, n)
+    # one line per (keys, market, bookmaker): its first row
+    firsts = grouping.runs([*market_keys, book])
+    m, ln = market_of_row[firsts], line[firsts]
+    median = grouping.group_median(ln, grouping.runs([m]))
+    line_code = grouping.sort_codes(ln)
+    order = np.lexsort((line_code, m))
+    m, ln, line_code = m[order], ln[order], line_code[order]
+    starts = grouping.runs([m, line_code])
+    count = np.diff(np.append(starts, len(m)))
+    cand_market, cand_line = m[starts], ln[starts]
+    dist = np.abs(cand_line - median[cand_market])
+    dist = np.where(np.isnan(dist), 0.0, dist)
+    best = np.lexsort((line_code[starts], dist, -count, cand_market))
+    chosen = best[grouping.runs([cand_market[best]])]
+    modal = np.full(len(market_starts), np.nan)
+    modal[cand_market[chosen]] = cand_line[chosen]
+    return modal[market_of_row]
 
 
 def _from_books(books: pd.DataFrame, keys: list[str], priority: Sequence[str]) -> pd.DataFrame:

@@ -26,10 +26,14 @@ from sqlalchemy import (
     Integer,
     Text,
     UniqueConstraint,
+    event,
+    inspect,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
+
+from odds_models.odds_states import INSTALL_STATEMENTS
 
 __all__ = [
     "BACKTEST_STATUSES",
@@ -53,6 +57,7 @@ __all__ = [
     "ModelRecord",
     "Odds",
     "OddsSnapshot",
+    "OddsState",
     "PolymarketBackfillWatermark",
     "PolymarketEvent",
     "PolymarketMarket",
@@ -203,6 +208,42 @@ class Odds(SQLModel, table=True):
     market_last_update: datetime | None = _ts()
     is_valid: bool = Field(default=True, sa_type=Boolean, nullable=False)
     notes: str | None = Field(default=None, sa_type=Text)
+
+
+def _array(item: Any) -> Any:
+    return Field(default_factory=list, sa_column=Column(ARRAY(item), nullable=False))
+
+
+class OddsState(SQLModel, table=True):
+    """Each event's book as of a snapshot time: per (market, bookmaker) of the featured markets, the rows of
+    its newest snapshot at or before `snapshot_time`, as parallel arrays. Derived from `odds` and kept exact
+    by triggers on `odds` (see `odds_models/odds_states.py`); the batch as-of reads use it."""
+
+    __tablename__ = "odds_states"
+
+    event_id: str = Field(
+        sa_column=Column(Text, ForeignKey("events.id", ondelete="CASCADE"), primary_key=True, nullable=False)
+    )
+    snapshot_time: datetime = Field(sa_type=DateTime(timezone=True), primary_key=True, nullable=False)
+    markets: list[str] = _array(Text)
+    bookmakers: list[str] = _array(Text)
+    outcomes: list[str] = _array(Text)
+    descriptions: list[str] = _array(Text)
+    points: list[float | None] = _array(Float)
+    prices: list[float] = _array(Float)
+    prices_american: list[int | None] = _array(Integer)
+    valid: list[bool] = _array(Boolean)
+    snapshot_times: list[datetime] = _array(DateTime(timezone=True))
+    snapshot_ids: list[int] = _array(BigInteger)
+
+
+@event.listens_for(SQLModel.metadata, "after_create")
+def _install_odds_states(target: Any, connection: Any, **kw: Any) -> None:
+    """`create_all` installs the triggers that maintain `odds_states`, as the migration does."""
+    inspector = inspect(connection)
+    if inspector.has_table("odds") and inspector.has_table("odds_states"):
+        for statement in INSTALL_STATEMENTS:
+            connection.exec_driver_sql(statement)
 
 
 class ClosingLine(SQLModel, table=True):

@@ -34,6 +34,9 @@ BET_COLUMNS = [
 ]  # fmt: skip
 
 
+_TEXT_COLUMNS = ("event_id", "home_team", "away_team", "market", "outcome", "side", "venue")
+
+
 @dataclass
 class BacktestResult:
     """Parameters, metrics, every bet and the equity curve of one backtest."""
@@ -95,6 +98,7 @@ def _opposite(bets: pd.DataFrame) -> pd.DataFrame:
 def _attach_alternatives(bets: pd.DataFrame, quotes: pd.DataFrame) -> pd.DataFrame:
     """The best price of the opposite outcome at the same decision (for the random-bets permutation)."""
     bets = pd.concat([bets, _opposite(bets)], axis=1)
+    quotes = quotes[quotes["request_index"].isin(bets["request_index"].unique())]  # only the bets' decisions
     best = (
         quotes.groupby(["request_index", "market", "outcome", "point"], dropna=False)["price_decimal"]
         .max()
@@ -181,6 +185,9 @@ def run_backtest_frames(
         seed=config.seed,
     )  # fmt: skip
     bets = bets.sort_values(["decision_time", "event_id", "market"], kind="stable").reset_index(drop=True)
+    for col in bets.columns:  # categorical inputs (the as-of reads, the quotes) give plain text bets
+        if isinstance(bets[col].dtype, pd.CategoricalDtype) or col in _TEXT_COLUMNS:
+            bets[col] = bets[col].astype("str")
     counts = {
         "events": len(events),
         "decisions": len(pairs),

@@ -103,32 +103,53 @@ def _permutation_p(settled: pd.DataFrame, n: int, rng: np.random.Generator) -> f
 
 
 def _summary(settled: pd.DataFrame) -> dict[str, Any]:
-    wins = int((settled["result"] == "win").sum())
-    losses = int((settled["result"] == "loss").sum())
-    clv = settled["clv_prob"].dropna() if "clv_prob" in settled else pd.Series(dtype=float)
-    stake = settled["stake"].to_numpy(dtype=float)
-    profit = settled["profit"].to_numpy(dtype=float)
+    columns = _summary_columns(settled)
+    return _summary_of(columns, np.arange(len(settled)))
+
+
+def _summary_columns(settled: pd.DataFrame) -> dict[str, np.ndarray]:
+    clv = settled["clv_prob"] if "clv_prob" in settled else pd.Series(np.nan, index=settled.index)
     return {
-        "bets": len(settled),
+        "result": settled["result"].to_numpy(dtype=object),
+        "stake": settled["stake"].to_numpy(dtype=float),
+        "profit": settled["profit"].to_numpy(dtype=float),
+        "price": settled["price_decimal"].to_numpy(dtype=float),
+        "clv": clv.to_numpy(dtype=float),
+    }
+
+
+def _summary_of(columns: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, Any]:
+    """The summary metrics of the bets at positions `rows` (numpy on the columns: no frame per group)."""
+    result = columns["result"][rows]
+    stake, profit = columns["stake"][rows], columns["profit"][rows]
+    price = columns["price"][rows]
+    clv = columns["clv"][rows]
+    clv = clv[~np.isnan(clv)]
+    wins = int((result == "win").sum())
+    losses = int((result == "loss").sum())
+    return {
+        "bets": len(rows),
         "turnover": float(stake.sum()),
         "profit": float(profit.sum()),
-        "roi": _roi(profit, stake) if len(settled) else None,
+        "roi": _roi(profit, stake) if len(rows) else None,
         "win_rate": wins / (wins + losses) if wins + losses else None,
         "wins": wins,
         "losses": losses,
-        "pushes": int((settled["result"] == "push").sum()),
-        "avg_price": float(settled["price_decimal"].mean()) if len(settled) else None,
+        "pushes": int((result == "push").sum()),
+        "avg_price": float(price.sum() / len(price)) if len(rows) else None,
         "clv_bets": len(clv),
-        "clv_mean_pp": float(clv.mean() * 100) if len(clv) else None,
-        "clv_beat_share": float((clv > 0).mean()) if len(clv) else None,
+        "clv_mean_pp": float(clv.sum() / len(clv) * 100) if len(clv) else None,
+        "clv_beat_share": float((clv > 0).sum() / len(clv)) if len(clv) else None,
     }
 
 
 def breakdown(settled: pd.DataFrame, by: str) -> list[dict[str, Any]]:
-    """Summary metrics per value of column `by`."""
+    """Summary metrics per value of column `by` (in sorted order of the values)."""
     if settled.empty:
         return []
-    return [{by: key, **_summary(part)} for key, part in settled.groupby(by, sort=True)]
+    columns = _summary_columns(settled)
+    groups = settled.groupby(by, sort=True).indices
+    return [{by: key, **_summary_of(columns, rows)} for key, rows in groups.items()]
 
 
 def _clean(value: Any) -> Any:

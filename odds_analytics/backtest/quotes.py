@@ -8,6 +8,7 @@ faulty reader cannot leak a future price into a decision.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -69,13 +70,48 @@ def polymarket_quotes(asks: pd.DataFrame, events: pd.DataFrame, fee_rate: float)
     )
 
 
-def _side(df: pd.DataFrame) -> np.ndarray:
+def _codes_of(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes and their distinct values (categoricals: their own codes, no hashing)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy(dtype=np.int64), pd.Index(values.cat.categories)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes.astype(np.int64), pd.Index(uniques)
+
+
+def _row_keys(left: pd.DataFrame, right: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """One int64 key per row of `left` and of `right` over `cols`, equal exactly when all values are equal."""
+    lkey = np.zeros(len(left), dtype=np.int64)
+    rkey = np.zeros(len(right), dtype=np.int64)
+    for col in cols:
+        joint, _ = pd.factorize(pd.concat([left[col], right[col]], ignore_index=True), use_na_sentinel=False)
+        width = int(joint.max()) + 1 if len(joint) else 1
+        lkey = lkey * width + joint[: len(left)]
+        rkey = rkey * width + joint[len(left) :]
+    return lkey, rkey
+
+
+SIDES = ["home", "away", "over", "under", "other"]
+
+
+def _take(values: pd.Series, positions: np.ndarray) -> Any:
+    """`values` at `positions`; text as a categorical."""
+    if values.dtype.kind in "OU" or str(values.dtype) == "str":
+        codes, uniques = pd.factorize(values)
+        return pd.Categorical.from_codes(codes[positions], uniques.astype(object))
+    return values.array.take(positions)
+
+
+def _side(outcome: pd.Series, home_code: np.ndarray, away_code: np.ndarray) -> np.ndarray:
+    """Codes in `SIDES` (home / away / over / under / other) of each quote; `home_code`: the code of its
+    home team among `outcome`'s values (-1 when absent)."""
+    codes, values = _codes_of(outcome)
+    lower = values.str.lower() if len(values) else values
+    over = np.append(np.asarray(lower == "over", dtype=bool), False)[codes]
+    under = np.append(np.asarray(lower == "under", dtype=bool), False)[codes]
+    valid = codes >= 0
     return np.select(
-        [df["outcome"] == df["home_team"], df["outcome"] == df["away_team"], df["outcome"].str.lower() == "over",
-         df["outcome"].str.lower() == "under"],
-        ["home", "away", "over", "under"],
-        default="other",
-    )  # fmt: skip
+        [valid & (codes == home_code), valid & (codes == away_code), over, under], [0, 1, 2, 3], default=4
+    )
 
 
 def build_quotes(
@@ -95,19 +131,16 @@ def build_quotes(
 
     The fair probability comes from all sportsbooks in `odds` (not only the bettable venues). It is attached
     only to quotes at the fair line's point (spreads/totals), so an edge is never computed across points.
+    Quotes keep the order of `odds` (then Polymarket's); a quote whose pair or event is unknown is dropped.
     """
-    odds = odds[odds["market"].isin(list(markets))]
-    odds = odds[odds["snapshot_time"] <= odds["decision_time"]]  # belt and braces: no look-ahead
+    odds = odds[odds["market"].isin(list(markets)) & (odds["snapshot_time"] <= odds["decision_time"])]
+    # (the second condition is belt and braces: no look-ahead even from a faulty reader)
     fair = fair_prices(
         odds[["request_index", "bookmaker", "market", "outcome", "point", "price_decimal"]],
         basis=fair_basis,
         method=devig_method,
         sharp_books=sharp_books,
     )
-    fair = fair[["request_index", "market", "outcome", "fair_prob", "point"]].rename(
-        columns={"point": "fair_point"}
-    )
-
     books = odds[
         ["request_index", "market", "outcome", "point", "bookmaker", "price_decimal", "snapshot_time"]
     ]
@@ -121,13 +154,41 @@ def build_quotes(
     quotes = (
         pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else books
     )
-    ev = events[["event_id", "home_team", "away_team", "commence_time"]]
-    quotes = quotes.merge(pairs, on="request_index", how="inner").merge(ev, on="event_id", how="inner")
-    quotes = quotes.merge(fair, on=["request_index", "market", "outcome"], how="left")
-    same_point = (quotes["point"] == quotes["fair_point"]) | (
-        quotes["point"].isna() & quotes["fair_point"].isna()
+    quotes = quotes.reset_index(drop=True)
+    ev = events[["event_id", "home_team", "away_team", "commence_time"]].reset_index(drop=True)
+    pairs = pairs.reset_index(drop=True)
+    pair_pos = pd.Index(pairs["request_index"]).get_indexer(quotes["request_index"])
+    pair_event = pd.Index(ev["event_id"]).get_indexer(pairs["event_id"])
+    keep = pair_pos >= 0
+    keep[keep] = pair_event[pair_pos[keep]] >= 0
+    quotes, pair_pos = quotes[keep].reset_index(drop=True), pair_pos[keep]
+    event_pos = pair_event[pair_pos]
+    # Per-pair and per-game values are taken by position; text comes as categoricals (one string per pair or
+    # game, not one per quote)
+    for col in ("event_id", "decision_time", "hours_before"):
+        quotes[col] = _take(pairs[col], pair_pos)
+    for col in ("home_team", "away_team", "commence_time"):
+        quotes[col] = _take(ev[col], event_pos)
+
+    # the fair probability of each quote's (decision, market, outcome), only at the fair line's point
+    qkey, fkey = _row_keys(quotes, fair, ["request_index", "market", "outcome"])
+    fair_pos = pd.Index(fkey).get_indexer(qkey)
+    found = fair_pos >= 0
+    fair_prob = np.where(found, fair["fair_prob"].to_numpy(dtype=float)[fair_pos], np.nan)
+    fair_point = np.where(found, fair["point"].to_numpy(dtype=float)[fair_pos], np.nan)
+    point = quotes["point"].to_numpy(dtype=float)
+    same_point = (point == fair_point) | (np.isnan(point) & np.isnan(fair_point))
+    quotes["fair_prob"] = np.where(same_point, fair_prob, np.nan)
+    quotes["fair_point"] = fair_point
+
+    # home / away by code: each pair's teams looked up once among the outcome names, not once per quote
+    _, outcomes = _codes_of(quotes["outcome"])
+    known = pair_event >= 0
+    home, away = np.full(len(pairs), -2), np.full(len(pairs), -2)
+    home[known] = outcomes.get_indexer(ev["home_team"].to_numpy()[pair_event[known]])
+    away[known] = outcomes.get_indexer(ev["away_team"].to_numpy()[pair_event[known]])
+    quotes["side"] = pd.Categorical.from_codes(
+        _side(quotes["outcome"], home[pair_pos], away[pair_pos]), SIDES
     )
-    quotes.loc[~same_point, "fair_prob"] = np.nan
-    quotes["side"] = _side(quotes)
     quotes["price_decimal"] = quotes["price_decimal"].astype(float)
-    return quotes[QUOTE_COLUMNS].reset_index(drop=True)
+    return quotes[QUOTE_COLUMNS]

@@ -193,6 +193,11 @@ class BasicEV(Strategy):
 
     def select(self, quotes: pd.DataFrame, context: StrategyContext) -> pd.DataFrame:
         q = quotes[quotes["fair_prob"].notna()]
+        # One fair probability per (decision, market, outcome, point): the edge grows with the price, so the
+        # best price of a group clears `min_edge` exactly when some quote of it does. Dropping the others
+        # first leaves the same bets and spares sorting half a million quotes.
+        edge = q["fair_prob"].to_numpy(dtype=float) * q["price_decimal"].to_numpy(dtype=float) - 1.0
+        q = q[edge > self.min_edge]
         best = _best(q, _OUTCOME_KEYS)
         best = best.assign(prob=best["fair_prob"], _edge=best["fair_prob"] * best["price_decimal"] - 1.0)
         best = best[best["_edge"] > self.min_edge]

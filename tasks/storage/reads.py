@@ -2,8 +2,13 @@
 
 The one rule: a read "at t" only ever sees rows with `snapshot_time <= t` (never after). The closing line
 of an event is each book's last snapshot *strictly before* tip-off. Every read is a single SQL statement
-with bound values; the batch forms answer many (event, t) pairs in one round trip over the `ix_odds_asof`
-index, so a backtest with thousands of decisions costs one query, not thousands.
+with bound values. Two ways to answer "each book's newest price at or before t":
+- from `odds_states` (one index probe per (event, t) pair, see `tasks/storage/state_reads.py`): the batch
+  reads `read_odds_at_times` / `read_closing_lines` when the markets asked are among the featured ones
+  (h2h, spreads, totals: everything the backtest and the model read);
+- from `odds` (one probe of `ix_odds_asof` per (pair, market, bookmaker)): the single-event read
+  `read_odds_at_time`, the reference the states are tested against, and any other market.
+Both return the same rows; `tests/integration/backtest/test_analytics_states.py` shows it.
 
 Two layers, as everywhere in `tasks/`:
 - plain `async def read_*(session, ...)` functions (tests and benchmarks call them with a session);
@@ -16,6 +21,7 @@ when nothing matches. Times are timezone-aware UTC.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -23,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 from prefect import task
 from prefect.cache_policies import NONE
 from sqlalchemy import DateTime, Text, bindparam, text
@@ -30,7 +37,11 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from odds_models.db import async_session_maker
+from odds_models.odds_states import STATE_MARKETS
 from odds_models.settings import get_settings
+from tasks.storage import state_reads
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "CLOSING_COLUMNS",
@@ -205,6 +216,11 @@ _ASOF_SQL = _ASOF_TEMPLATE.format(
 )
 
 
+def _from_states(markets: Sequence[str] | None) -> bool:
+    """The batch reads answer from `odds_states` when every market asked is one it holds."""
+    return markets is not None and len(markets) > 0 and set(markets) <= set(STATE_MARKETS)
+
+
 async def read_odds_at_times(
     session: AsyncSession,
     pairs: Iterable[tuple[str, datetime]],
@@ -212,26 +228,29 @@ async def read_odds_at_times(
     markets: Sequence[str] | None = None,
     bookmakers: Sequence[str] | None = None,
     max_staleness: timedelta | None = None,
+    categorical: bool = False,
 ) -> pd.DataFrame:
     """For every (event_id, t) pair, each bookmaker's latest price per market at or before t (one query).
 
     A book whose newest snapshot is older than `max_staleness` (default: setting `max_staleness_minutes`)
-    is left out for that pair. Returns `ODDS_COLUMNS`; `request_index` is the pair's position.
+    is left out for that pair. Returns `ODDS_COLUMNS`; `request_index` is the pair's position. With
+    `markets` among h2h/spreads/totals the answer comes from `odds_states` (one probe per pair); otherwise
+    (`None` = every market) from `odds`. `categorical=True` returns bookmaker, market, outcome and
+    description as categoricals (what the backtest engine groups on); the values are the same.
     """
     pair_list = [(event_id, _aware(t)) for event_id, t in pairs]
     if not pair_list:
         return _frame([], ODDS_COLUMNS)
-    params: dict[str, Any] = {
-        "event_ids": [p[0] for p in pair_list],
-        "times": [p[1] for p in pair_list],
-        "staleness": _staleness(max_staleness),
-    }
-    if markets:
-        params["markets"] = list(markets)
-    if bookmakers:
-        params["bookmakers"] = list(bookmakers)
-    sql = _ASOF_SQL.format(filters=_combo_filters(markets, bookmakers))
-    return await _fetch_frame(session, sql, params, ODDS_COLUMNS)
+    staleness = _staleness(max_staleness)
+    if _from_states(markets):
+        try:
+            return await _odds_from_states(
+                session, pair_list, markets, bookmakers, staleness, categorical=categorical
+            )
+        except state_reads.SeparatorInData as exc:
+            log.warning("%s: reading from odds instead", exc)
+    frame = await _odds_from_odds(session, pair_list, markets, bookmakers, staleness)
+    return _categorical(frame) if categorical else frame
 
 
 async def read_odds_at_times_split(
@@ -241,11 +260,12 @@ async def read_odds_at_times_split(
     markets: Sequence[str] | None = None,
     bookmakers: Sequence[str] | None = None,
     max_staleness: timedelta | None = None,
+    categorical: bool = False,
 ) -> pd.DataFrame:
     """`read_odds_at_times` over `connections` sessions at once, the pairs split by event.
 
-    Same rows and `request_index` values as the single query; a season's as-of read is CPU-bound in the
-    server, so two backends on two cores answer it in about half the time.
+    Same rows and `request_index` values as the single query. The server's share of the read (the probes
+    and the arrays' encoding) then runs on as many backends, in parallel on two cores.
     """
     pair_list = list(pairs)
     by_event: dict[str, list[int]] = {}
@@ -255,26 +275,97 @@ async def read_odds_at_times_split(
     for n, indices in enumerate(by_event.values()):
         groups[n % len(groups)].extend(indices)
     groups = [g for g in groups if g]
-    if len(groups) <= 1:
-        async with async_session_maker() as session:
-            return await read_odds_at_times(
-                session, pair_list, markets=markets, bookmakers=bookmakers, max_staleness=max_staleness
-            )
 
     async def part(indices: list[int]) -> pd.DataFrame:
         async with async_session_maker() as session:
             frame = await read_odds_at_times(
                 session, [pair_list[i] for i in indices], markets=markets, bookmakers=bookmakers,
-                max_staleness=max_staleness,
+                max_staleness=max_staleness, categorical=categorical,
             )  # fmt: skip
         lookup = np.asarray(indices, dtype=np.int64)
         return frame.assign(request_index=lookup[frame["request_index"].to_numpy(dtype=np.int64)])
 
+    if len(groups) <= 1:
+        return await part(groups[0] if groups else [])
     frames = await asyncio.gather(*(part(g) for g in groups))
-    out = pd.concat(frames, ignore_index=True)
-    return out.sort_values(
-        ["request_index", "market", "bookmaker", "outcome", "description"], kind="stable"
-    ).reset_index(drop=True)
+    data: dict[str, Any] = {}
+    for col in ODDS_COLUMNS:
+        if categorical and col in _STRING_COLUMNS:  # the parts' categories differ: their sorted union
+            data[col] = union_categoricals([f[col].array for f in frames], sort_categories=True)
+        else:
+            data[col] = pd.concat([f[col] for f in frames], ignore_index=True).array
+    out = pd.DataFrame(data)
+    order = np.argsort(out["request_index"].to_numpy(), kind="stable")  # each pair's rows stay in read order
+    return out.take(order).reset_index(drop=True)
+
+
+async def _odds_from_odds(
+    session: AsyncSession,
+    pairs: list[tuple[str, datetime]],
+    markets: Sequence[str] | None,
+    bookmakers: Sequence[str] | None,
+    staleness: timedelta,
+) -> pd.DataFrame:
+    params: dict[str, Any] = {
+        "event_ids": [p[0] for p in pairs],
+        "times": [p[1] for p in pairs],
+        "staleness": staleness,
+    }
+    if markets:
+        params["markets"] = list(markets)
+    if bookmakers:
+        params["bookmakers"] = list(bookmakers)
+    sql = _ASOF_SQL.format(filters=_combo_filters(markets, bookmakers))
+    return await _fetch_frame(session, sql, params, ODDS_COLUMNS)
+
+
+_STRING_COLUMNS = ("bookmaker", "market", "outcome", "description")
+
+
+def _categorical(frame: pd.DataFrame) -> pd.DataFrame:
+    for col in _STRING_COLUMNS:
+        frame[col] = frame[col].astype("category")
+    return frame
+
+
+async def _raw(session: AsyncSession) -> Any:
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection
+
+
+def _elements_frame(elements: state_reads.StateElements, categorical: bool, **extra: Any) -> pd.DataFrame:
+    data: dict[str, Any] = dict(extra)
+    for name, values in elements.columns.items():
+        if name in _STRING_COLUMNS and not categorical:
+            data[name] = pd.array(np.asarray(values), dtype="str")
+        elif name == "snapshot_time":
+            data[name] = pd.DatetimeIndex(values).tz_localize(UTC)
+        else:
+            data[name] = values
+    return pd.DataFrame(data)
+
+
+async def _odds_from_states(
+    session: AsyncSession,
+    pairs: list[tuple[str, datetime]],
+    markets: Sequence[str] | None,
+    bookmakers: Sequence[str] | None,
+    staleness: timedelta,
+    *,
+    categorical: bool,
+) -> pd.DataFrame:
+    args = ([p[0] for p in pairs], [p[1] for p in pairs], staleness)
+    elements = await state_reads.read_state_elements(
+        await _raw(session), state_reads.ASOF_SQL, args, markets=list(markets or ()), bookmakers=bookmakers,
+        max_staleness=staleness,
+    )  # fmt: skip
+    frame = _elements_frame(
+        elements, categorical, request_index=elements.request_index,
+        event_id=pd.array(elements.event_id, dtype="str"),
+        decision_time=pd.DatetimeIndex(elements.t).tz_localize(UTC),
+    )  # fmt: skip
+    return frame[ODDS_COLUMNS]
 
 
 # Typed positional parameters for the driver-level fetch below.
@@ -305,9 +396,7 @@ async def _fetch_frame(
         return f"${order.index(name) + 1}::{_PG_TYPES[name]}"
 
     raw_sql = _NAMED.sub(positional, sql)
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    records = await raw.driver_connection.fetch(raw_sql, *[params[name] for name in order])  # type: ignore[union-attr]
+    records = await (await _raw(session)).fetch(raw_sql, *[params[name] for name in order])
     return _frame([tuple(r) for r in records], columns)
 
 
@@ -320,12 +409,24 @@ async def read_odds_at_time(
     bookmakers: Sequence[str] | None = None,
     max_staleness: timedelta | None = None,
 ) -> pd.DataFrame:
-    """One event's prices at t: each bookmaker's latest snapshot per market with snapshot_time <= t."""
-    return await read_odds_at_times(
-        session, [(event_id, t)], markets=markets, bookmakers=bookmakers, max_staleness=max_staleness
+    """One event's prices at t: each bookmaker's latest snapshot per market with snapshot_time <= t.
+
+    Always read from `odds` (one probe per market and bookmaker): the reference the batch read from
+    `odds_states` is compared with.
+    """
+    return await _odds_from_odds(
+        session, [(event_id, _aware(t))], markets, bookmakers, _staleness(max_staleness)
     )
 
 
+# Imported closing lines (`closing_lines`, kind close), in `CLOSING_COLUMNS`.
+_IMPORTED_CLOSES_SQL = """
+SELECT c.event_id, 'import:' || c.source, c.market, c.outcome, '', c.point, c.price_decimal,
+       c.price_american, NULL::timestamptz, ev.commence_time, 'import'
+FROM closing_lines AS c
+JOIN events AS ev ON ev.id = c.event_id
+WHERE c.event_id = ANY(:event_ids) AND c.kind = 'close' {closing_filter}
+"""
 # The close: the as-of query at t = tip-off with a strict `<` and no staleness bound, plus imported lines.
 _CLOSING_SQL = (
     "WITH snap AS ("
@@ -343,13 +444,8 @@ _CLOSING_SQL = (
 SELECT event_id, bookmaker, market, outcome, description, point, price_decimal, price_american, snapshot_time,
        commence_time, source
 FROM snap
-UNION ALL
-SELECT c.event_id, 'import:' || c.source, c.market, c.outcome, '', c.point, c.price_decimal,
-       c.price_american, NULL::timestamptz, ev.commence_time, 'import'
-FROM closing_lines AS c
-JOIN events AS ev ON ev.id = c.event_id
-WHERE c.event_id = ANY(:event_ids) AND c.kind = 'close' {closing_filter}
-"""
+UNION ALL"""
+    + _IMPORTED_CLOSES_SQL
 )
 
 
@@ -359,16 +455,23 @@ async def read_closing_lines(
     *,
     markets: Sequence[str] | None = None,
     bookmakers: Sequence[str] | None = None,
+    categorical: bool = False,
 ) -> pd.DataFrame:
     """Closing lines of events: each book's last snapshot strictly before tip-off, plus imported closes.
 
     Imported lines (table `closing_lines`, kind `close`) come back with bookmaker `import:<source>`,
     source `import` and no snapshot_time; the caller decides which to trust (see
-    `odds_analytics.fair.closing_fair_prices`). Returns `CLOSING_COLUMNS`.
+    `odds_analytics.fair.closing_fair_prices`). Returns `CLOSING_COLUMNS`. Read from `odds_states` when the
+    markets are among h2h/spreads/totals (one probe per event), from `odds` otherwise.
     """
     ids = list(dict.fromkeys(event_ids))
     if not ids:
         return _frame([], CLOSING_COLUMNS)
+    if _from_states(markets):
+        try:
+            return await _closing_from_states(session, ids, markets, bookmakers, categorical)
+        except state_reads.SeparatorInData as exc:
+            log.warning("%s: reading from odds instead", exc)
     closing_filter = "AND c.market = ANY(:markets)" if markets else ""
     sql = _CLOSING_SQL.format(filters=_combo_filters(markets, bookmakers), closing_filter=closing_filter)
     params: dict[str, Any] = {"event_ids": ids}
@@ -376,7 +479,34 @@ async def read_closing_lines(
         params["markets"] = list(markets)
     if bookmakers:
         params["bookmakers"] = list(bookmakers)
-    return await _fetch_frame(session, sql, params, CLOSING_COLUMNS)
+    frame = await _fetch_frame(session, sql, params, CLOSING_COLUMNS)
+    return _categorical(frame) if categorical else frame
+
+
+async def _closing_from_states(
+    session: AsyncSession,
+    ids: list[str],
+    markets: Sequence[str] | None,
+    bookmakers: Sequence[str] | None,
+    categorical: bool,
+) -> pd.DataFrame:
+    elements = await state_reads.read_state_elements(
+        await _raw(session), state_reads.CLOSE_SQL, (ids,), markets=list(markets or ()), bookmakers=bookmakers,
+        max_staleness=None,
+    )  # fmt: skip
+    snaps = _elements_frame(
+        elements, categorical, event_id=pd.array(elements.event_id, dtype="str"),
+        commence_time=pd.DatetimeIndex(elements.t).tz_localize(UTC), source="snapshots",
+    )  # fmt: skip
+    imported = await _fetch_frame(
+        session, _IMPORTED_CLOSES_SQL.format(closing_filter="AND c.market = ANY(:markets)"),
+        {"event_ids": ids, "markets": list(markets or ())}, CLOSING_COLUMNS,
+    )  # fmt: skip
+    frame = pd.concat([snaps[CLOSING_COLUMNS], imported], ignore_index=True) if len(imported) else snaps
+    frame = frame[CLOSING_COLUMNS]
+    if categorical and len(imported):
+        frame = _categorical(frame)
+    return frame
 
 
 # Polymarket: per linked event, each game-moneyline token's newest snapshot with a best ask, at or before t.
@@ -519,21 +649,28 @@ async def get_odds_at_times(
     markets: list[str] | None = None,
     bookmakers: list[str] | None = None,
     max_staleness: timedelta | None = None,
+    categorical: bool = False,
 ) -> pd.DataFrame:
     """Each bookmaker's latest price per market at or before t, for many (event, t) pairs (one query per
     connection, two connections)."""
     return await read_odds_at_times_split(
-        pairs, markets=markets, bookmakers=bookmakers, max_staleness=max_staleness
+        pairs, markets=markets, bookmakers=bookmakers, max_staleness=max_staleness, categorical=categorical
     )
 
 
 @task(cache_policy=NONE, task_run_name="read-closing-lines")
 async def get_closing_lines(
-    event_ids: list[str], *, markets: list[str] | None = None, bookmakers: list[str] | None = None
+    event_ids: list[str],
+    *,
+    markets: list[str] | None = None,
+    bookmakers: list[str] | None = None,
+    categorical: bool = False,
 ) -> pd.DataFrame:
     """Each book's last snapshot before tip-off, plus imported closing lines."""
     async with async_session_maker() as session:
-        return await read_closing_lines(session, event_ids, markets=markets, bookmakers=bookmakers)
+        return await read_closing_lines(
+            session, event_ids, markets=markets, bookmakers=bookmakers, categorical=categorical
+        )
 
 
 @task(cache_policy=NONE, task_run_name="read-polymarket-asks")

@@ -25,8 +25,29 @@ ROOT = Path(__file__).resolve().parents[2]
 def migrations_url(pg_url: str) -> str:
     url = with_database(pg_url, "odds_migrations_test")
     assert_test_database(url)
+    # a fresh database every session: a database left at a revision of an older chain (a branch merged
+    # since) must not fail the walk down
+    _drop_database(pg_url, "odds_migrations_test")
     create_database_if_missing(url)
     return url
+
+
+def _drop_database(pg_url: str, name: str) -> None:
+    import asyncpg
+
+    from odds_models.db import run_coro_blocking
+
+    assert name.endswith("_test")
+    admin = with_database(pg_url, "postgres").replace("postgresql+asyncpg://", "postgresql://", 1)
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(admin)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    run_coro_blocking(drop())
 
 
 def _config(url: str) -> Config:
@@ -87,3 +108,58 @@ def test_models_match_migrations(migrations_url: str) -> None:
     command.upgrade(_config(migrations_url), "head")
     diff = _diff(migrations_url)
     assert diff == [], f"models and migrations disagree; run `alembic revision --autogenerate`: {diff}"
+
+
+def test_0003_builds_odds_states_for_stored_odds_and_installs_the_triggers(migrations_url: str) -> None:
+    """Upgrading a database that already holds odds builds their states; new odds keep them current;
+    downgrading removes the table, its function and the triggers."""
+    import asyncpg
+
+    from odds_models.db import run_coro_blocking
+
+    cfg = _config(migrations_url)
+    dsn = migrations_url.replace("postgresql+asyncpg://", "postgresql://")
+
+    async def sql(*statements: str) -> list:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return [await conn.fetch(statement) for statement in statements]
+        finally:
+            await conn.close()
+
+    command.downgrade(cfg, "base")
+    command.upgrade(cfg, "0001")
+    run_coro_blocking(sql(
+        "INSERT INTO events (id, home_team, away_team, commence_time, sport_key, origin, status) "
+        "VALUES ('m1', 'A', 'B', '2030-01-02T00:00:00Z', 'basketball_nba', 'test', 'scheduled')",
+        "INSERT INTO odds_snapshots (id, event_id, source, snapshot_time, raw, bookmaker_count) "
+        "VALUES (1, 'm1', 'live', '2030-01-01T10:00:00Z', '[]', 1), (2, 'm1', 'live', '2030-01-01T11:00:00Z', '[]', 1)",
+        "INSERT INTO odds (snapshot_id, event_id, snapshot_time, bookmaker, market, outcome, price_decimal, is_valid,"
+        " description)"
+        " VALUES (1, 'm1', '2030-01-01T10:00:00Z', 'pinnacle', 'h2h', 'A', 1.8, true, ''),"
+        " (1, 'm1', '2030-01-01T10:00:00Z', 'pinnacle', 'h2h', 'B', 2.0, true, ''),"
+        " (2, 'm1', '2030-01-01T11:00:00Z', 'fanduel', 'h2h', 'A', 1.7, true, '')",
+    ))  # fmt: skip
+    command.upgrade(cfg, "head")
+    states = run_coro_blocking(sql("SELECT snapshot_time, bookmakers, prices FROM odds_states ORDER BY 1"))[0]
+    assert [(list(r["bookmakers"]), list(r["prices"])) for r in states] == [
+        (["pinnacle", "pinnacle"], [1.8, 2.0]),
+        (["fanduel", "pinnacle", "pinnacle"], [1.7, 1.8, 2.0]),  # pinnacle carried forward
+    ]
+    run_coro_blocking(sql(
+        "INSERT INTO odds_snapshots (id, event_id, source, snapshot_time, raw, bookmaker_count) "
+        "VALUES (3, 'm1', 'live', '2030-01-01T12:00:00Z', '[]', 1)",
+        "INSERT INTO odds (snapshot_id, event_id, snapshot_time, bookmaker, market, outcome, price_decimal, is_valid,"
+        " description)"
+        " VALUES (3, 'm1', '2030-01-01T12:00:00Z', 'pinnacle', 'h2h', 'A', 1.75, true, '')",
+    ))  # fmt: skip
+    last = run_coro_blocking(sql("SELECT prices FROM odds_states ORDER BY snapshot_time DESC LIMIT 1"))[0][0]
+    assert list(last["prices"]) == [1.7, 1.75]  # the trigger built it: pinnacle's newest snapshot has only A
+    command.downgrade(cfg, "0001")
+    left = run_coro_blocking(sql(
+        "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'trg_odds_states%'",
+        "SELECT count(*) FROM pg_proc WHERE proname LIKE 'odds_states%'",
+        "SELECT to_regclass('odds_states') IS NULL",
+    ))  # fmt: skip
+    assert [r[0][0] for r in left] == [0, 0, True]
+    command.upgrade(cfg, "head")

@@ -47,14 +47,27 @@ async def test_sql_asof_matches_reference_and_backtest_is_saved_once(loaded: obj
     assert len(got) == len(ref)
     assert (got["snapshot_time"].to_numpy() == ref["snapshot_time"].to_numpy()).all()
     assert (got["price_decimal"].to_numpy() == ref["price_decimal"].to_numpy()).all()
-    # the same read split over three connections returns the same rows under the same request indices
-    from tasks.storage.reads import read_odds_at_times_split
-
-    split = await read_odds_at_times_split(pair_list, connections=3, max_staleness=timedelta(hours=24))
-    split = split.sort_values(key).reset_index(drop=True)
-    assert split[[*key, "snapshot_time", "price_decimal"]].equals(
+    # the read from odds_states (the markets named) returns the same rows under the same request indices
+    async with async_session_maker() as session:
+        states = await read_odds_at_times(
+            session, pair_list, markets=cfg.markets, max_staleness=timedelta(hours=24)
+        )
+    states = states.sort_values(key).reset_index(drop=True)
+    assert states[[*key, "snapshot_time", "price_decimal"]].equals(
         got[[*key, "snapshot_time", "price_decimal"]]
     )
+    # split over three connections: the same rows under the same request indices
+    from tasks.storage.reads import read_odds_at_times_split
+
+    for categorical in (False, True):
+        split = await read_odds_at_times_split(pair_list, connections=3, markets=cfg.markets,
+                                               max_staleness=timedelta(hours=24), categorical=categorical)  # fmt: skip
+        assert split["request_index"].is_monotonic_increasing
+        split = split.astype(dict.fromkeys(["bookmaker", "market", "outcome", "description"], "str"))
+        split = split.sort_values(key).reset_index(drop=True)
+        assert split[[*key, "snapshot_time", "price_decimal"]].equals(
+            states[[*key, "snapshot_time", "price_decimal"]]
+        )
 
     result = run_backtest_frames(cfg, events=events, pairs=pairs, odds=odds, closing=closing)
     assert result.metrics["bets"] > 0

@@ -61,7 +61,8 @@ async def test_single_read_never_uses_a_price_after_t(seed: Seed) -> None:
     assert set(later[later.bookmaker == "pinnacle"]["price_decimal"]) == {9.0}
 
 
-async def test_batch_read_never_uses_a_price_after_t(seed: Seed) -> None:
+@pytest.mark.parametrize("markets", [None, ["h2h", "spreads", "totals"]], ids=["from-odds", "from-states"])
+async def test_batch_read_never_uses_a_price_after_t(seed: Seed, markets: list[str] | None) -> None:
     evs = [new_event_id() for _ in range(3)]
     decision_times = [TIP - timedelta(hours=h) for h in (1, 3, 12)]
     prices: list[dict] = []
@@ -72,7 +73,7 @@ async def test_batch_read_never_uses_a_price_after_t(seed: Seed) -> None:
     await seed([_event(ev) for ev in evs], prices)
     pairs = [(ev, dt) for ev in evs for dt in decision_times]
     async with async_session_maker() as session:
-        df = await read_odds_at_times(session, pairs, max_staleness=timedelta(days=2))
+        df = await read_odds_at_times(session, pairs, markets=markets, max_staleness=timedelta(days=2))
     assert len(df) == len(pairs) * 2
     assert (df["snapshot_time"] <= df["decision_time"]).all()
     assert (df["decision_time"] - df["snapshot_time"] == timedelta(minutes=10)).all()
