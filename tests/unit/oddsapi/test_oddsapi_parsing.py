@@ -67,6 +67,24 @@ def test_timestamps_iso_z_offset_and_unix() -> None:
         parse_timestamp("yesterday", endpoint="/odds")
 
 
+@pytest.mark.parametrize(
+    "value",
+    ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "1999-12-31T23:59:59Z", "2100-01-01T00:00:00Z",
+     "0001-01-01T00:00:00", 0, -62135596800, 4102444800],
+)  # fmt: skip
+def test_times_outside_the_sane_window_are_payload_errors(value: object) -> None:
+    """A year-1 or year-9999 time parses as a datetime; it is still a broken payload, never stored."""
+    with pytest.raises(PayloadError, match="out of range"):
+        parse_timestamp(value, endpoint="/odds", what="commence_time")
+
+
+def test_the_sane_window_edges() -> None:
+    from odds_models.clock import SANE_TIMES
+
+    assert parse_timestamp("2000-01-01T00:00:00Z") == SANE_TIMES[0]
+    assert parse_timestamp("2099-12-31T23:59:59Z") < SANE_TIMES[1]
+
+
 def test_american_detected_per_market_and_converted() -> None:
     parsed = parse_odds_payload(
         [
