@@ -343,3 +343,17 @@ def test_scores_status_and_vanished_or_moved() -> None:
         parse_scores_payload([{**data[0], "scores": [{"name": "Lakers", "score": "1"}]}])
     with pytest.raises(PayloadError, match="whole number"):
         parse_scores_payload([{**data[0], "scores": [{"name": "Utah Jazz", "score": "1O1"}]}])
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"])
+def test_a_historical_file_stamped_outside_the_sane_window_is_refused_whole(stamp: str) -> None:
+    """The historical wrapper's own `timestamp` becomes every stored snapshot's time: a year-1 one is refused,
+    even when the paid answer is parsed leniently (the envelope must parse)."""
+    event = {"id": "e" * 32, "sport_key": "basketball_nba", "commence_time": "2024-01-02T00:10:00Z",
+             "home_team": "Boston Celtics", "away_team": "Miami Heat", "bookmakers": []}  # fmt: skip
+    wrapper = {"timestamp": stamp, "previous_timestamp": None, "next_timestamp": None, "data": [event]}
+    for lenient in (False, True):
+        with pytest.raises(PayloadError, match=r"historical timestamp.*out of range"):
+            parse_odds_payload(wrapper, endpoint="/v4/historical/sports/basketball_nba/odds", lenient=lenient)
+    ok = parse_odds_payload({**wrapper, "timestamp": "2024-01-01T12:00:00Z"}, endpoint="/historical/odds")
+    assert len(ok.events) == 1
