@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from odds_analytics.prices import american_to_decimal, decimal_to_american
+from odds_models.clock import sane_time
 from odds_models.errors import PayloadError
 
 __all__ = [
@@ -77,9 +78,10 @@ def parse_timestamp(value: Any, *, endpoint: str = "", what: str = "timestamp") 
         if not math.isfinite(value) or abs(value) > 1e11:
             raise PayloadError(f"{endpoint}: {what} is not a time: {value!r}", endpoint=endpoint)
         try:
-            return datetime.fromtimestamp(value, UTC)
+            moment = datetime.fromtimestamp(value, UTC)
         except (OverflowError, ValueError, OSError):  # before year 1 (negative seconds)
             raise PayloadError(f"{endpoint}: {what} is out of range: {value!r}", endpoint=endpoint) from None
+        return sane_time(moment, what=f"{endpoint}: {what} {value!r}", endpoint=endpoint)
     if not isinstance(value, str) or not value:
         raise PayloadError(
             f"{endpoint}: {what} is missing or not a string: {value!r}"[:300], endpoint=endpoint
@@ -91,7 +93,7 @@ def parse_timestamp(value: Any, *, endpoint: str = "", what: str = "timestamp") 
         parsed = datetime.fromisoformat(text)
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)
+        parsed = parsed.astimezone(UTC)
     except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00, which is before year 1 in UTC
         raise PayloadError(
             f"{endpoint}: {what} is out of range: {value!r}"[:300], endpoint=endpoint
@@ -100,6 +102,7 @@ def parse_timestamp(value: Any, *, endpoint: str = "", what: str = "timestamp") 
         raise PayloadError(
             f"{endpoint}: {what} is not ISO 8601: {value!r}"[:300], endpoint=endpoint
         ) from None
+    return sane_time(parsed, what=f"{endpoint}: {what} {value!r}"[:200], endpoint=endpoint)
 
 
 def _optional_timestamp(value: Any, *, endpoint: str, what: str) -> datetime | None:

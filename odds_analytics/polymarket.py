@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from odds_models.clock import SANE_TIMES, sane_time
 from odds_models.errors import PayloadError
 from odds_models.teams import Team, resolve_team
 
@@ -100,7 +101,7 @@ def parse_gamma_datetime(value: Any, *, name: str = "time") -> datetime | None:
         parsed = datetime.fromisoformat(text)
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)
+        return sane_time(parsed.astimezone(UTC), what=f"{name}: {value[:40]!r}")
     except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00: before year 1 once in UTC
         raise PayloadError(f"{name}: {value[:40]!r} is out of range") from None
     except ValueError:
@@ -113,7 +114,9 @@ def _parse_date(value: Any, *, name: str) -> date | None:
     if not isinstance(value, str):
         raise PayloadError(f"{name}: expected YYYY-MM-DD, got {type(value).__name__}")
     try:
-        return date.fromisoformat(value.strip()[:10])
+        return sane_time(
+            datetime.fromisoformat(value.strip()[:10]).replace(tzinfo=UTC), what=f"{name}: {value[:20]!r}"
+        ).date()
     except ValueError:
         raise PayloadError(f"{name}: {value[:20]!r} is not a date") from None
 
@@ -787,7 +790,7 @@ def _ms_time(value: Any, *, name: str) -> datetime | None:
     assert number is not None
     seconds = number / 1000 if number > 1e11 else number  # ms (documented) or seconds (older captures)
     try:
-        return datetime.fromtimestamp(seconds, UTC)
+        return sane_time(datetime.fromtimestamp(seconds, UTC), what=f"{name}: {value!r:.40}")
     except (OverflowError, OSError, ValueError):
         raise PayloadError(f"{name}: {value!r} is not a timestamp") from None
 
@@ -926,7 +929,12 @@ def parse_price_history(
         except PayloadError as exc:
             findings.append(Finding("warning", "pm_history_point", f"dropped point: {exc}", token_id))
             continue
-        if seconds is None or price is None or not 0.0 <= price <= 1.0 or not 0 <= seconds < 253402300800:
+        if (
+            seconds is None
+            or price is None
+            or not 0.0 <= price <= 1.0
+            or not SANE_TIMES[0].timestamp() <= seconds < SANE_TIMES[1].timestamp()
+        ):
             findings.append(
                 Finding("warning", "pm_history_point", f"dropped point t={t!r:.30} p={p!r:.30}", token_id)
             )

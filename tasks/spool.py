@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
-from odds_models.clock import now
+from odds_models.clock import SANE_TIMES, now
 from odds_models.errors import ConfigError, PayloadError
 from odds_models.settings import get_settings
 from tasks.retry import is_transient_db_error
@@ -132,9 +132,12 @@ def _aware(value: Any, what: str) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{what} has no time zone: {value[:40]!r}")
     try:
-        return moment.astimezone(UTC)
+        moment = moment.astimezone(UTC)
     except OverflowError:
         raise ValueError(f"{what} is out of range: {value[:40]!r}") from None
+    if not SANE_TIMES[0] <= moment < SANE_TIMES[1]:  # a year-1 or year-9999 time, `Z` or not
+        raise ValueError(f"{what} is out of range: {value[:40]!r}")
+    return moment
 
 
 def _int_or_none(value: Any, what: str, *, low: int = -_INT32, high: int = _INT32) -> int | None:

@@ -128,8 +128,13 @@ def test_import_oddsapi_gzip_bomb_stops_at_the_cap(
 @pytest.mark.shared
 @pytest.mark.parametrize(
     ("old", "new"),
-    [("2023-12-11T16:57:44Z", "9999-12-31T23:59:59Z"), ("2023-12-11T16:57:44Z", "0001-01-01T00:00:00+05:00")],
-    ids=["year-9999", "year-1"],
+    [
+        ("2023-12-11T16:57:44Z", "9999-12-31T23:59:59Z"),
+        ("2023-12-11T16:57:44Z", "0001-01-01T00:00:00+05:00"),
+        ("2023-12-11T16:57:44Z", "0001-01-01T00:00:00Z"),
+        ("2023-12-11T16:57:44Z", "1999-12-31T23:59:59Z"),
+    ],
+    ids=["year-9999", "year-1-offset", "year-1-Z", "year-1999"],
 )
 def test_import_oddsapi_out_of_range_time_exits_1(
     old: str, new: str, tmp_path: Path, odds: OddsCommand, env: pytest.MonkeyPatch
