@@ -14,7 +14,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from odds_analytics.polymarket import backfill_staleness
+from odds_analytics.polymarket.history import backfill_staleness
 from odds_models import clock
 from odds_models.errors import OddsPipelineError
 from odds_models.settings import get_settings

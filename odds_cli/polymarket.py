@@ -99,7 +99,7 @@ def backfill(
     from datetime import UTC, datetime, time, timedelta
 
     from flows.polymarket import BackfillOverdue
-    from odds_analytics.polymarket import backfill_staleness
+    from odds_analytics.polymarket.history import backfill_staleness
     from odds_models.clock import now
     from odds_models.db import async_session_maker
     from odds_models.settings import get_settings

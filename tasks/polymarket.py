@@ -27,17 +27,15 @@ from prefect import task
 from prefect.cache_policies import NONE
 
 from odds_analytics.linking import Candidate, LinkResult, match_event, parse_ticker
-from odds_analytics.polymarket import (
+from odds_analytics.polymarket.clob import OrderBook, TokenQuote
+from odds_analytics.polymarket.gamma import ParsedEvent, parse_gamma_event
+from odds_analytics.polymarket.history import (
     HISTORY_WINDOW,
-    Finding,
-    OrderBook,
-    ParsedEvent,
-    TokenQuote,
     backfill_range,
     covered_by_answer,
     next_history_start,
-    parse_gamma_event,
 )
+from odds_analytics.polymarket.parsing import PolymarketFinding
 from odds_analytics.tiers import TierSpec, hours_to_commence, tier_for
 from odds_models import clock
 from odds_models.db import async_session_maker
@@ -132,21 +130,21 @@ async def discover_events(
     return await gamma.iter_events(closed=closed, series_id=series_id, tag_id=tag_id, extra=extra)
 
 
-def parse_events_leniently(raw_events: Iterable[Any]) -> tuple[list[ParsedEvent], list[Finding]]:
+def parse_events_leniently(raw_events: Iterable[Any]) -> tuple[list[ParsedEvent], list[PolymarketFinding]]:
     """Parse each event; one broken event becomes an error finding instead of failing the whole page."""
     parsed: list[ParsedEvent] = []
-    findings: list[Finding] = []
+    findings: list[PolymarketFinding] = []
     for raw in raw_events:
         try:
             parsed.append(parse_gamma_event(raw))
         except PayloadError as exc:
             event_id = raw.get("id") if isinstance(raw, dict) else None
-            findings.append(Finding("error", "pm_event_payload", f"event {event_id}: {exc}"))
+            findings.append(PolymarketFinding("error", "pm_event_payload", f"event {event_id}: {exc}"))
     return parsed, findings
 
 
 async def store_events(
-    events: Sequence[ParsedEvent], findings: Sequence[Finding], *, at: datetime
+    events: Sequence[ParsedEvent], findings: Sequence[PolymarketFinding], *, at: datetime
 ) -> dict[str, int]:
     """Upsert events and markets and write findings, in one transaction."""
     async with async_session_maker() as session:
@@ -457,7 +455,7 @@ async def backfill_token(
                 await store.insert_findings(
                     session,
                     [
-                        Finding(
+                        PolymarketFinding(
                             f.severity, f.check_type, f.detail, f.token_id, target.market_id, window_start
                         )
                         for f in findings
@@ -642,12 +640,9 @@ async def import_payload(
     payload: Any, *, name: str, token_id: str | None = None, at: datetime
 ) -> ImportCounts:
     """Parse one saved response completely, then store it in one transaction (all or nothing)."""
-    from odds_analytics.polymarket import (
-        parse_books,
-        parse_gamma_events,
-        parse_gamma_markets,
-        parse_price_history,
-    )
+    from odds_analytics.polymarket.clob import parse_books
+    from odds_analytics.polymarket.gamma import parse_gamma_events, parse_gamma_markets
+    from odds_analytics.polymarket.history import parse_price_history
 
     kind = detect_kind(payload)
     counts = ImportCounts(files=1, kinds={kind: 1})
@@ -767,7 +762,7 @@ async def read_status(*, now: datetime, horizon: timedelta = timedelta(days=7)) 
     """Backfill freshness, history at risk of expiring within `horizon`, and table counts."""
     from sqlalchemy import text
 
-    from odds_analytics.polymarket import FINE_HISTORY_RETENTION, backfill_staleness, expires_within
+    from odds_analytics.polymarket.history import FINE_HISTORY_RETENTION, backfill_staleness, expires_within
 
     async with async_session_maker() as session:
         last = await store.read_last_backfill_success(session)

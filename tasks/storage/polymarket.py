@@ -32,7 +32,10 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from odds_analytics.linking import Candidate, LinkResult
-from odds_analytics.polymarket import Finding, HistoryPoint, OrderBook, ParsedEvent, ParsedMarket, TokenQuote
+from odds_analytics.polymarket.clob import OrderBook, TokenQuote
+from odds_analytics.polymarket.gamma import ParsedEvent, ParsedMarket
+from odds_analytics.polymarket.history import HistoryPoint
+from odds_analytics.polymarket.parsing import PolymarketFinding
 from odds_models.tables import (
     Event,
     PolymarketBackfillWatermark,
@@ -439,7 +442,9 @@ def _fingerprint(*parts: object) -> str:
     return hashlib.sha1("|".join(str(p) for p in parts).encode(), usedforsecurity=False).hexdigest()
 
 
-async def insert_findings(session: AsyncSession, findings: Iterable[Finding], *, source: str) -> int:
+async def insert_findings(
+    session: AsyncSession, findings: Iterable[PolymarketFinding], *, source: str
+) -> int:
     """Polymarket findings into `data_quality_logs`, through the shared writer (deduplicated by fingerprint)."""
     from tasks.storage.quality import QualityRow, insert_quality_rows
 
@@ -590,7 +595,7 @@ ORDER BY m.id, tok.token_id
 
 async def read_backfill_targets(session: AsyncSession, *, since: datetime) -> list[BackfillTarget]:
     """Every token of markets whose game is not older than `since` (or has no game time)."""
-    from odds_analytics.polymarket import parse_gamma_datetime
+    from odds_analytics.polymarket.parsing import parse_gamma_datetime
     from odds_models.errors import PayloadError
 
     def when(value: str | None) -> datetime | None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from odds_analytics.polymarket import TokenQuote
+from odds_analytics.polymarket.clob import TokenQuote
 from odds_models.db import async_session_maker
 from odds_models.tables import PolymarketMarket
 from tasks.storage.events import EventRecord, upsert_events

@@ -8,21 +8,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from odds_analytics.polymarket import (
-    BookLevel,
+from odds_analytics.polymarket.clob import BookLevel, book_metrics, parse_book, parse_price_quotes
+from odds_analytics.polymarket.gamma import parse_gamma_event, parse_gamma_market
+from odds_analytics.polymarket.history import (
     backfill_range,
     backfill_staleness,
-    book_metrics,
     expires_within,
     history_windows,
-    parse_book,
-    parse_gamma_datetime,
-    parse_gamma_event,
-    parse_gamma_market,
-    parse_json_list,
     parse_price_history,
-    parse_price_quotes,
 )
+from odds_analytics.polymarket.parsing import parse_gamma_datetime, parse_json_list
 from odds_models.errors import PayloadError
 from tasks.polymarket import detect_kind
 
