@@ -6,12 +6,14 @@ Gamma's `"2025-11-10 00:30:00+00"` (not ISO) is accepted; token ids stay decimal
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from odds_analytics.polymarket.classify import MarketClass, classify_market
 from odds_analytics.polymarket.parsing import (
+    PolymarketFinding,
     _bool,
     _num,
     _parse_date,
@@ -26,6 +28,7 @@ from odds_models.teams import resolve_team
 __all__ = [
     "ParsedEvent",
     "ParsedMarket",
+    "parse_events_leniently",
     "parse_gamma_event",
     "parse_gamma_events",
     "parse_gamma_market",
@@ -237,3 +240,16 @@ def parse_gamma_events(payload: Any) -> list[ParsedEvent]:
 def parse_gamma_markets(payload: Any) -> list[ParsedMarket]:
     """A list of markets, a keyset page `{"markets": [...], "next_cursor"}`, or one market."""
     return [parse_gamma_market(item) for item in _unwrap_list(payload, "markets", "gamma markets")]
+
+
+def parse_events_leniently(raw_events: Iterable[Any]) -> tuple[list[ParsedEvent], list[PolymarketFinding]]:
+    """Parse each event; one broken event becomes an error finding instead of failing the whole page."""
+    parsed: list[ParsedEvent] = []
+    findings: list[PolymarketFinding] = []
+    for raw in raw_events:
+        try:
+            parsed.append(parse_gamma_event(raw))
+        except PayloadError as exc:
+            event_id = raw.get("id") if isinstance(raw, dict) else None
+            findings.append(PolymarketFinding("error", "pm_event_payload", f"event {event_id}: {exc}"))
+    return parsed, findings

@@ -8,13 +8,15 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
+from odds_models.clock import parse_iso_utc
 from odds_models.errors import PayloadError
 
 __all__ = [
     "PolymarketFinding",
+    "detect_kind",
     "parse_gamma_datetime",
     "parse_json_list",
 ]
@@ -45,13 +47,8 @@ def parse_gamma_datetime(value: Any, *, name: str = "time") -> datetime | None:
     text = value.strip()
     if not text:
         return None
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
     try:
-        parsed = datetime.fromisoformat(text)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)
+        return parse_iso_utc(text)
     except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00: before year 1 once in UTC
         raise PayloadError(f"{name}: {value[:40]!r} is out of range") from None
     except ValueError:
@@ -140,3 +137,34 @@ def _require_id(payload: dict[str, Any], key: str, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise PayloadError(f"{what}: missing {key!r}")
     return value
+
+
+def detect_kind(payload: Any) -> str:
+    """events | markets | book | books | history | unknown, from the shape of a saved response."""
+    if isinstance(payload, dict):
+        if "history" in payload:
+            return "history"
+        if "bids" in payload or "asks" in payload:
+            return "book"
+        if isinstance(payload.get("events"), list):
+            return "events"
+        if isinstance(payload.get("markets"), list) and "question" not in payload:
+            return "markets" if "slug" not in payload or "next_cursor" in payload else "events"
+        if "condition_id" in payload and "tokens" in payload:
+            return "unknown"  # a CLOB market: Gamma is our market index
+        if "question" in payload or "clobTokenIds" in payload:
+            return "markets"
+        if "slug" in payload and "title" in payload:
+            return "events"
+        return "unknown"
+    if isinstance(payload, list):
+        first = next((item for item in payload if isinstance(item, dict)), None)
+        if first is None:
+            return "empty" if not payload else "unknown"
+        if "bids" in first or "asks" in first:
+            return "books"
+        if "question" in first or "clobTokenIds" in first:
+            return "markets"
+        if "slug" in first and ("title" in first or "markets" in first):
+            return "events"
+    return "unknown"

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from odds_models.db import async_session_maker, run_coro_blocking
 from odds_models.errors import PayloadError
-from tasks.polymarket import import_payload
+from tasks.import_polymarket import import_payload
 
 pytestmark = pytest.mark.db
 

@@ -19,7 +19,7 @@ from odds_analytics.polymarket.history import (
 )
 from odds_analytics.polymarket.parsing import parse_gamma_datetime, parse_json_list
 from odds_models.errors import PayloadError
-from tasks.polymarket import detect_kind
+from odds_analytics.polymarket.parsing import detect_kind
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 TOKEN_A = "4259" + "1" * 72
@@ -303,7 +303,7 @@ def test_detect_kind(payload, kind: str) -> None:
 
 
 def test_backfill_verdict_fails_on_lateness_or_retryable_errors_only() -> None:
-    from tasks.polymarket import BackfillOutcome, backfill_verdict
+    from odds_analytics.polymarket.history import BackfillOutcome, backfill_verdict
 
     ok = [BackfillOutcome("1", windows=2, points=10)]
     final_error = [*ok, BackfillOutcome("2", error="404 gone", transient=False)]
