@@ -17,9 +17,8 @@ from odds_analytics.polymarket.history import (
     history_windows,
     parse_price_history,
 )
-from odds_analytics.polymarket.parsing import parse_gamma_datetime, parse_json_list
+from odds_analytics.polymarket.parsing import detect_kind, parse_gamma_datetime, parse_json_list
 from odds_models.errors import PayloadError
-from odds_analytics.polymarket.parsing import detect_kind
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 TOKEN_A = "4259" + "1" * 72
