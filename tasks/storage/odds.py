@@ -34,7 +34,7 @@ from odds_analytics.oddsapi import (
 )
 from odds_analytics.oddsapi import parse_odds_payload as _parse
 from odds_analytics.tiers import TierSpec, hours_to_commence
-from odds_analytics.validation import Finding, rejected_event_findings, validate_event_odds
+from odds_analytics.validation import OddsFinding, rejected_event_findings, validate_event_odds
 from odds_models.errors import PayloadError
 from tasks.storage.events import EventRecord, mark_odds_requested, upsert_events
 from tasks.storage.fetch_logs import insert_fetch_logs
@@ -66,7 +66,7 @@ class SnapshotItem:
     hours_to_commence: float
     raw: list[Any]
     rows: list[OddsRow]
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[OddsFinding] = field(default_factory=list)
     markets: str = ""  # the market part of the snapshot key (`markets_key(raw)`)
 
 
