@@ -28,7 +28,7 @@ from odds_models.errors import PayloadError, UpstreamError
 from odds_models.settings import get_settings
 from tasks.credits import Reservation, check_budget, credits_spent_this_month, reserve_credits
 from tasks.odds_api import OddsApiClient, OddsApiResponse, make_odds_api_client
-from tasks.retry import retry_on_db_connection_error
+from tasks.retry import DB_WRITE_RETRY
 from tasks.spool import DrainResult, drain_spool, spool_response, store_spool_file
 from tasks.storage.events import EventRecord
 from tasks.storage.fetch_logs import fetch_log_dict, insert_fetch_logs, store_fetch_logs
@@ -62,9 +62,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-_DB_WRITE = {"cache_policy": NONE, "retries": 2, "retry_delay_seconds": [2, 10],
-             "retry_condition_fn": retry_on_db_connection_error}  # fmt: skip
 
 
 @dataclass
@@ -263,7 +260,7 @@ def odds_cost_from_settings(*, historical: bool = False) -> int:
 # -- Prefect tasks (one or two calls each) -------------------------------------------------------------------
 
 
-@task(name="drain-spool", **_DB_WRITE)
+@task(name="drain-spool", **DB_WRITE_RETRY)
 async def drain_spool_task() -> DrainResult:
     """Store paid responses left on disk by an earlier run."""
     return await drain_spool()
@@ -275,7 +272,7 @@ async def fetch_events_task() -> FetchedFree:
     return await fetch_events()
 
 
-@task(name="store-events", **_DB_WRITE)
+@task(name="store-events", **DB_WRITE_RETRY)
 async def store_events_task(fetched: FetchedFree) -> dict[str, int]:
     """Upsert the listed events."""
     return await store_events_payload(fetched)
@@ -311,7 +308,7 @@ async def fetch_historical_odds_task(date: datetime) -> SpooledFetch:
     return await fetch_historical_odds_to_spool(date=date)
 
 
-@task(name="store-spooled", **_DB_WRITE)
+@task(name="store-spooled", **DB_WRITE_RETRY)
 async def store_spooled_task(path: str) -> dict[str, int]:
     """Store one spooled response and delete its file."""
     return await store_spool_file(Path(path))
@@ -355,7 +352,7 @@ async def backfill_candidates_task(
     return await backfill_candidates(start, end)
 
 
-@task(name="import-oddsapi-files", **_DB_WRITE)
+@task(name="import-oddsapi-files", **DB_WRITE_RETRY)
 async def import_files_task(paths: list[str], reject_invalid: bool | None = None) -> dict[str, Any]:
     """Import saved Odds API responses (idempotent)."""
     return await import_files(paths, reject_invalid)

@@ -23,7 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from odds_analytics.backtest.engine import BET_COLUMNS, BacktestResult
 from odds_models.db import async_session_maker
 from odds_models.settings import get_settings
-from tasks.retry import retry_on_db_connection_error
+from tasks.retry import DB_WRITE_RETRY
 
 __all__ = [
     "report_dir_for",
@@ -128,10 +128,7 @@ def write_backtest_report(result: BacktestResult, run_key: str) -> str:
 
 
 @task(
-    cache_policy=NONE,
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=retry_on_db_connection_error,
+    **DB_WRITE_RETRY,
     task_run_name="store-backtest-run",
 )
 async def store_backtest_run(run_key: str, result: BacktestResult, report_path: str | None) -> int:

@@ -44,7 +44,7 @@ from odds_models.clock import now as clock_now
 from odds_models.db import async_session_maker
 from odds_models.settings import get_settings
 from odds_models.teams import resolve_team
-from tasks.retry import retry_on_db_connection_error
+from tasks.retry import DB_WRITE_RETRY
 from tasks.storage.reads import read_closing_lines
 
 __all__ = [
@@ -410,8 +410,7 @@ async def read_ledger_frame(
 # --------------------------------------------------------------------------------------------------------
 
 
-@task(cache_policy=NONE, retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=retry_on_db_connection_error,
-      task_run_name="record-paper-bets")  # fmt: skip
+@task(**DB_WRITE_RETRY, task_run_name="record-paper-bets")
 async def record_paper_bets_task(picks: list[dict[str, Any]], default_stake: float = 1.0) -> dict[str, Any]:
     """Record the published picks as paper bets, once each (columns: `odds_analytics.ledger.PAPER_PICK_COLUMNS`)."""
     result = await record_paper_bets(picks, default_stake=default_stake)
@@ -422,8 +421,7 @@ async def record_paper_bets_task(picks: list[dict[str, Any]], default_stake: flo
     return result.summary()
 
 
-@task(cache_policy=NONE, retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=retry_on_db_connection_error,
-      task_run_name="settle-bets")  # fmt: skip
+@task(**DB_WRITE_RETRY, task_run_name="settle-bets")
 async def settle_bets_task() -> dict[str, int]:
     """Fill closes (after tip-off) and results (after the game) of the open bets."""
     async with async_session_maker() as session:

@@ -29,7 +29,7 @@ from odds_analytics.closing_lines import (
     parse_closing_lines,
 )
 from odds_models.db import async_session_maker
-from tasks.retry import retry_on_db_connection_error
+from tasks.retry import DB_WRITE_RETRY
 from tasks.storage.events import EventRecord, upsert_events
 
 __all__ = [
@@ -182,10 +182,7 @@ async def match_closing_line_games(games: list[ImportedGame], source: str) -> Ma
 
 
 @task(
-    cache_policy=NONE,
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=retry_on_db_connection_error,
+    **DB_WRITE_RETRY,
     task_run_name="store-imported-games-{source}",
 )
 async def store_imported_games(match: MatchResult, source: str) -> ImportCounts:

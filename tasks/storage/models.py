@@ -33,7 +33,7 @@ from odds_analytics.clv_training import ModelEntry
 from odds_models.db import async_session_maker
 from odds_models.settings import get_settings
 from odds_models.tables import ModelRecord, Prediction
-from tasks.retry import retry_on_db_connection_error
+from tasks.retry import DB_WRITE_RETRY
 
 _PREDICTION_CHUNK = 1000
 
@@ -166,10 +166,7 @@ async def _upsert_prediction_chunk(session: AsyncSession, rows: Sequence[dict[st
 
 
 @task(
-    cache_policy=NONE,
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=retry_on_db_connection_error,
+    **DB_WRITE_RETRY,
     task_run_name="register-models",
 )
 async def register_models(entries: list[ModelEntry]) -> list[dict[str, Any]]:
@@ -215,10 +212,7 @@ async def get_latest_model(
 
 
 @task(
-    cache_policy=NONE,
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=retry_on_db_connection_error,
+    **DB_WRITE_RETRY,
     task_run_name="write-predictions",
 )
 async def write_predictions(rows: list[dict[str, Any]]) -> int:
