@@ -24,11 +24,11 @@ from prefect.artifacts import acreate_table_artifact
 from odds_analytics.clv_training import (
     TrainConfig,
     artifact_row,
-    json_safe,
     prediction_rows,
     training_table,
 )
 from odds_analytics.features import MARKETS
+from odds_analytics.jsonsafe import json_safe
 from odds_models.clock import now
 from odds_models.errors import OddsPipelineError
 from tasks.datasets import load_model_dataset

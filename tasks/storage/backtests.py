@@ -10,9 +10,7 @@ histogram).
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 from prefect import task
@@ -21,6 +19,7 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from odds_analytics.backtest.engine import BET_COLUMNS, BacktestResult
+from odds_analytics.jsonsafe import json_safe
 from odds_models.db import async_session_maker
 from odds_models.settings import get_settings
 from tasks.retry import DB_WRITE_RETRY
@@ -32,16 +31,6 @@ __all__ = [
     "write_backtest_report",
     "write_report",
 ]
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 _UPSERT = """
@@ -67,8 +56,8 @@ async def save_backtest_run(
             "strategy": result.config.strategy,
             "start": result.config.start,
             "end": result.config.end,
-            "params": json.dumps(_json_safe(params)),
-            "metrics": json.dumps(_json_safe({**result.metrics, "counts": result.counts})),
+            "params": json.dumps(json_safe(params)),
+            "metrics": json.dumps(json_safe({**result.metrics, "counts": result.counts})),
             "bets": json.dumps(result.bet_records()),
             "report_path": report_path,
         },
@@ -91,8 +80,8 @@ def write_report(result: BacktestResult, directory: Path) -> Path:
     import matplotlib.pyplot as plt
 
     directory.mkdir(parents=True, exist_ok=True)
-    summary = _json_safe(result.summary())
-    (directory / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    summary = json_safe(result.summary())
+    (directory / "summary.json").write_text(json.dumps(summary, indent=2))
     result.bets[BET_COLUMNS].to_csv(directory / "bets.csv", index=False)
     for name, rows in result.metrics.get("breakdowns", {}).items():
         pd.DataFrame(rows).to_csv(directory / f"breakdown_{name}.csv", index=False)

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +29,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from odds_analytics.clv_model import ClvModel, model_from_dict
 from odds_analytics.clv_training import ModelEntry
+from odds_analytics.jsonsafe import json_safe
 from odds_models.db import async_session_maker
 from odds_models.settings import get_settings
 from odds_models.tables import ModelRecord, Prediction
@@ -54,7 +54,7 @@ def save_model_file(model: ClvModel, directory: Path | None = None) -> Path:
     directory = directory or get_settings().models_dir
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"clv-{model.market}-{model.kind}-{model.fingerprint()}.json"
-    path.write_text(json.dumps(model.to_dict(), default=_json_default))
+    path.write_text(json.dumps(model.to_dict(), default=json_safe))
     return path
 
 
@@ -63,39 +63,16 @@ def load_model_file(path: str | Path) -> ClvModel:
     return model_from_dict(json.loads(Path(path).read_text()))
 
 
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
-
-
-def _clean(value: Any) -> Any:
-    """JSON-safe copy: NaN and infinities become None (JSONB refuses them), numpy scalars plain numbers."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, int | float | str | bool) or value is None:
-        return value
-    return _json_default(value)
-
-
 async def upsert_model(*, session: AsyncSession, entry: ModelEntry, artifact_path: str | None) -> int:
     """Insert the model (or refresh metrics of the same name and version); returns its id."""
-    metrics = _clean({**entry.metrics, "selected": entry.selected})
+    metrics = json_safe({**entry.metrics, "selected": entry.selected})
     values = {
         "name": entry.name,
         "version": entry.version,
         "market": entry.model.market,
         "kind": entry.model.kind,
         "features": list(entry.model.features),
-        "params": _clean(entry.model.params),
+        "params": json_safe(entry.model.params),
         "metrics": metrics,
         "data_from": entry.data_from,
         "data_until": entry.data_until,
@@ -143,7 +120,7 @@ async def upsert_predictions(*, session: AsyncSession, rows: Sequence[dict[str, 
 
 
 async def _upsert_prediction_chunk(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    clean = [_clean(row) | {"decision_time": row["decision_time"]} for row in rows]
+    clean = [json_safe(row) | {"decision_time": row["decision_time"]} for row in rows]
     stmt = insert(Prediction).values(clean)
     updatable = [
         "current_value",
