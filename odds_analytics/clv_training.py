@@ -2,7 +2,7 @@
 
 - `train_and_select`: walk-forward validation of every model kind, each refitted on the whole window, the
   best out of sample marked `selected` (the no-change baseline can win: then we say so).
-- `score`: a model's out-of-sample figures against the no-change baseline.
+- `score_model`: a model's out-of-sample figures against the no-change baseline.
 - `prediction_rows`, `latest_quotes`: what `predict` writes and the prices it recommends against.
 """
 
@@ -33,6 +33,7 @@ from odds_analytics.recommend import side_values
 from odds_models.errors import OddsPipelineError
 
 __all__ = [
+    "SCORE_KEYS",
     "ModelEntry",
     "NotEnoughData",
     "TrainConfig",
@@ -40,7 +41,7 @@ __all__ = [
     "latest_quotes",
     "prediction_rows",
     "recommendation_record",
-    "score",
+    "score_model",
     "train_and_select",
     "training_table",
 ]
@@ -162,7 +163,12 @@ def training_table(summary: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def score(model: ClvModel, data: pd.DataFrame, market: str) -> dict[str, Any]:
+# the out-of-sample figures `score_model` reports (and `benchmarks/model_real_data.py` prints)
+SCORE_KEYS = ("n", "r2", "rmse", "mae", "directional_accuracy", "spearman", "skill_vs_no_change", "clv_captured",
+              "n_acted")  # fmt: skip
+
+
+def score_model(model: ClvModel, data: pd.DataFrame, market: str) -> dict[str, Any]:
     """A model's out-of-sample figures on `data`, with the no-change baseline under `baseline`."""
     data = data[data["target"].notna()]
     y = data["target"].to_numpy(dtype=float)
@@ -170,18 +176,7 @@ def score(model: ClvModel, data: pd.DataFrame, market: str) -> dict[str, Any]:
     predicted = model_predict(model, data)
     figures = metrics(y, predicted, threshold=threshold)
     base = metrics(y, np.zeros(len(y)), threshold=threshold)
-    keys = (
-        "n",
-        "r2",
-        "rmse",
-        "mae",
-        "directional_accuracy",
-        "spearman",
-        "skill_vs_no_change",
-        "clv_captured",
-        "n_acted",
-    )
-    out: dict[str, Any] = {k: json_safe(figures[k]) for k in keys}
+    out: dict[str, Any] = {k: json_safe(figures[k]) for k in SCORE_KEYS}
     out["baseline"] = {k: json_safe(base[k]) for k in ("n", "r2", "rmse", "mae", "directional_accuracy")}
     low, high = skill_interval(y, predicted, data["event_id"].to_numpy())
     out["skill_ci95"] = [json_safe(low), json_safe(high)]

@@ -55,7 +55,7 @@ def check_budget(*, spent: int, cost: int, budget: int, what: str) -> None:
         )
 
 
-async def credits_spent(session: AsyncSession, *, since: datetime) -> int:
+async def credits_spent(*, session: AsyncSession, since: datetime) -> int:
     """Credits of every Odds API call since `since`, open reservations included."""
     value = (
         await session.execute(
@@ -71,12 +71,12 @@ async def credits_spent_this_month(at: datetime | None = None) -> int:
     from odds_models.db import async_session_maker
 
     async with async_session_maker() as session:
-        return await credits_spent(session, since=month_start(at or now()))
+        return await credits_spent(session=session, since=month_start(at or now()))
 
 
-async def _locked_spend(session: AsyncSession, at: datetime) -> int:
+async def _locked_spend(at: datetime, *, session: AsyncSession) -> int:
     await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CREDITS_LOCK})
-    return await credits_spent(session, since=month_start(at))
+    return await credits_spent(session=session, since=month_start(at))
 
 
 @dataclass
@@ -96,7 +96,7 @@ class Reservation:
         from odds_models.db import async_session_maker
 
         async with async_session_maker() as session:
-            spent = await _locked_spend(session, self.created_at)
+            spent = await _locked_spend(self.created_at, session=session)
             check_budget(
                 spent=spent, cost=total - self.credits, budget=self.budget, what=f"A retry of {self.what}"
             )
@@ -124,7 +124,7 @@ async def reserve_credits(
     budget = get_settings().monthly_credit_budget if budget is None else budget
     at = at or now()
     async with async_session_maker() as session:
-        spent = await _locked_spend(session, at)
+        spent = await _locked_spend(at, session=session)
         check_budget(spent=spent, cost=credits, budget=budget, what=what)
         row_id = (
             await session.execute(

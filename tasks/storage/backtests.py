@@ -28,7 +28,9 @@ __all__ = [
     "report_dir_for",
     "save_backtest_run",
     "store_backtest_run",
+    "store_backtest_run_task",
     "write_backtest_report",
+    "write_backtest_report_task",
     "write_report",
 ]
 
@@ -110,16 +112,16 @@ def write_report(result: BacktestResult, directory: Path) -> Path:
     return directory
 
 
-@task(cache_policy=NONE, task_run_name="write-backtest-report")
 def write_backtest_report(result: BacktestResult, run_key: str) -> str:
     """Write the report folder (CSV, JSON, PNG) and return its path."""
     return str(write_report(result, report_dir_for(result, run_key)))
 
 
-@task(
-    **DB_WRITE_RETRY,
-    task_run_name="store-backtest-run",
+write_backtest_report_task = task(
+    write_backtest_report, cache_policy=NONE, task_run_name="write-backtest-report"
 )
+
+
 async def store_backtest_run(run_key: str, result: BacktestResult, report_path: str | None) -> int:
     """Save the run to `backtest_runs` (one row per run_key)."""
     async with async_session_maker() as session:
@@ -128,3 +130,6 @@ async def store_backtest_run(run_key: str, result: BacktestResult, report_path: 
         )
         await session.commit()
     return run_id
+
+
+store_backtest_run_task = task(store_backtest_run, **DB_WRITE_RETRY, task_run_name="store-backtest-run")

@@ -275,7 +275,7 @@ async def record_paper_bets(picks: Sequence[dict[str, Any]], *, default_stake: f
     settings = get_settings()
     async with async_session_maker() as session:
         tokens = await _moneyline_tokens(
-            session, [p["event_id"] for p in picks if p.get("best_venue") == "polymarket"]
+            [p["event_id"] for p in picks if p.get("best_venue") == "polymarket"], session=session
         )
         rows, skipped = paper_bet_rows(picks, default_stake=default_stake, fee_rate=settings.polymarket_fee_rate,
                                        tokens=tokens)  # fmt: skip
@@ -285,7 +285,7 @@ async def record_paper_bets(picks: Sequence[dict[str, Any]], *, default_stake: f
     return result
 
 
-async def _moneyline_tokens(session: AsyncSession, event_ids: list[str]) -> dict[tuple[str, str], str]:
+async def _moneyline_tokens(event_ids: list[str], *, session: AsyncSession) -> dict[tuple[str, str], str]:
     """(event_id, team full name) -> token of the game's moneyline market."""
     if not event_ids:
         return {}
@@ -334,7 +334,7 @@ async def settle_bets(*, session: AsyncSession, now: datetime) -> dict[str, int]
     settings = get_settings()
     need = frame[frame["close_prob"].isna()]
     closing = await read_closing_lines(
-        session, need["event_id"].unique().tolist(), markets=sorted(set(need["market"]))
+        need["event_id"].unique().tolist(), session=session, markets=sorted(set(need["market"]))
     )
     fair = closing_fair_prices(closing, basis="sharp_consensus", method=settings.devig_method,
                                sharp_books=settings.sharp_books)  # fmt: skip

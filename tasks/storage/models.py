@@ -39,13 +39,16 @@ _PREDICTION_CHUNK = 1000
 
 __all__ = [
     "get_latest_model",
+    "get_latest_model_task",
     "latest_model",
     "load_model_file",
     "register_models",
+    "register_models_task",
     "save_model_file",
     "upsert_model",
     "upsert_predictions",
     "write_predictions",
+    "write_predictions_task",
 ]
 
 
@@ -115,11 +118,11 @@ async def upsert_predictions(*, session: AsyncSession, rows: Sequence[dict[str, 
     if not rows:
         return 0
     for start in range(0, len(rows), _PREDICTION_CHUNK):  # asyncpg takes at most 32,767 bind values
-        await _upsert_prediction_chunk(session, rows[start : start + _PREDICTION_CHUNK])
+        await _upsert_prediction_chunk(rows[start : start + _PREDICTION_CHUNK], session=session)
     return len(rows)
 
 
-async def _upsert_prediction_chunk(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+async def _upsert_prediction_chunk(rows: Sequence[dict[str, Any]], *, session: AsyncSession) -> None:
     clean = [json_safe(row) | {"decision_time": row["decision_time"]} for row in rows]
     stmt = insert(Prediction).values(clean)
     updatable = [
@@ -142,10 +145,6 @@ async def _upsert_prediction_chunk(session: AsyncSession, rows: Sequence[dict[st
 # --------------------------------------------------------------------------------------------------------
 
 
-@task(
-    **DB_WRITE_RETRY,
-    task_run_name="register-models",
-)
 async def register_models(entries: list[ModelEntry]) -> list[dict[str, Any]]:
     """Save each fitted model's file and its registry row; returns name, kind, version, id, path."""
     out = []
@@ -167,7 +166,9 @@ async def register_models(entries: list[ModelEntry]) -> list[dict[str, Any]]:
     return out
 
 
-@task(cache_policy=NONE, task_run_name="latest-model-{market}")
+register_models_task = task(register_models, **DB_WRITE_RETRY, task_run_name="register-models")
+
+
 async def get_latest_model(
     market: str, kind: str | None = None, trained_until: datetime | None = None
 ) -> tuple[int, ClvModel, dict[str, Any]] | None:
@@ -188,13 +189,15 @@ async def get_latest_model(
     return int(record.id or 0), load_model_file(record.artifact_path), info
 
 
-@task(
-    **DB_WRITE_RETRY,
-    task_run_name="write-predictions",
-)
+get_latest_model_task = task(get_latest_model, cache_policy=NONE, task_run_name="latest-model-{market}")
+
+
 async def write_predictions(rows: list[dict[str, Any]]) -> int:
     """Upsert `predictions` rows; returns how many."""
     async with async_session_maker() as session:
         n = await upsert_predictions(session=session, rows=rows)
         await session.commit()
     return n
+
+
+write_predictions_task = task(write_predictions, **DB_WRITE_RETRY, task_run_name="write-predictions")
