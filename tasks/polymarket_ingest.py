@@ -50,7 +50,7 @@ from tasks.http import ApiClient, CallRecord
 from tasks.import_polymarket import import_polymarket_file
 from tasks.polymarket_clob import ClobClient, make_clob_client
 from tasks.polymarket_gamma import make_gamma_client
-from tasks.retry import retry_on_db_connection_error
+from tasks.retry import DB_WRITE_RETRY
 from tasks.storage import polymarket_markets as markets
 from tasks.storage import polymarket_prices as prices
 from tasks.storage.fetch_logs import store_fetch_logs
@@ -86,8 +86,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_DB_WRITE: dict[str, Any] = {"cache_policy": NONE, "retries": 2, "retry_delay_seconds": [2, 10],
-                             "retry_condition_fn": retry_on_db_connection_error}  # fmt: skip
 MAX_BACKFILL_REACH = timedelta(days=365)  # how far back an explicit --start may reach
 BackfillPlan = list[tuple[BackfillTarget, tuple[datetime, datetime]]]
 C = TypeVar("C", bound=ApiClient)
@@ -141,7 +139,7 @@ async def store_gamma_events(raw_events: Sequence[Any], *, at: datetime) -> dict
     return {"events": n_events, "markets": sum(len(e.markets) for e in events), "findings": n_findings}
 
 
-@task(**_DB_WRITE)
+@task(**DB_WRITE_RETRY)
 async def store_gamma_events_task(raw_events: list[dict[str, Any]]) -> dict[str, int]:
     """Parse and upsert Gamma events with their markets."""
     return await store_gamma_events(raw_events, at=clock.now())
@@ -165,7 +163,7 @@ async def link_events(*, dry_run: bool = False) -> LinkReport:
     return report
 
 
-@task(**_DB_WRITE)
+@task(**DB_WRITE_RETRY)
 async def link_events_task(dry_run: bool = False) -> LinkReport:
     """Link Polymarket games to sportsbook events (unique matches only)."""
     return await link_events(dry_run=dry_run)
@@ -237,7 +235,7 @@ async def store_poll(
     return {"prices": n_quotes, "books": n_books}
 
 
-@task(**_DB_WRITE)
+@task(**DB_WRITE_RETRY)
 async def store_poll_task(
     plan: PollPlan, quotes: dict[str, TokenQuote], books: dict[str, OrderBook], snapshot_time: datetime
 ) -> dict[str, int]:
@@ -343,7 +341,7 @@ async def backfill_token_history(target: BackfillTarget, start: datetime, end: d
         return await backfill_token(clob, target, start, end)
 
 
-@task(task_run_name="backfill-{token_id:.10}", **_DB_WRITE)
+@task(task_run_name="backfill-{token_id:.10}", **DB_WRITE_RETRY)
 async def backfill_token_history_task(  # noqa: PLR0917 - task parameters are positional in the UI too
     token_id: str,
     market_id: str,
@@ -375,7 +373,7 @@ async def read_last_backfill_success_task() -> datetime | None:
 # -- file import and status --------------------------------------------------------------------------------
 
 
-@task(task_run_name="import-{path.name}", **_DB_WRITE)
+@task(task_run_name="import-{path.name}", **DB_WRITE_RETRY)
 async def import_polymarket_file_task(path: Path, token_id: str | None = None) -> dict[str, Any]:
     """Import one saved Gamma or CLOB response."""
     return (await import_polymarket_file(path, token_id)).as_dict()

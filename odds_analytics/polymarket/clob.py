@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from odds_analytics.polymarket.parsing import _num, _str
+from odds_analytics.polymarket.parsing import field_num, field_str
 from odds_models.clock import sane_time
 from odds_models.errors import PayloadError
 
@@ -70,8 +70,8 @@ def _levels(raw: Any, *, name: str) -> list[BookLevel]:
     for item in raw:
         if not isinstance(item, dict):
             raise PayloadError(f"{name}: a level is not an object")
-        price = _num(item.get("price"), name=f"{name} price")
-        size = _num(item.get("size"), name=f"{name} size")
+        price = field_num(item.get("price"), name=f"{name} price")
+        size = field_num(item.get("size"), name=f"{name} size")
         if price is None or size is None:
             raise PayloadError(f"{name}: a level lacks price or size")
         if not 0.0 <= price <= 1.0:
@@ -123,7 +123,7 @@ def book_metrics(
 def _ms_time(value: Any, *, name: str) -> datetime | None:
     if value in (None, ""):
         return None
-    number = _num(value, name=name)
+    number = field_num(value, name=name)
     assert number is not None
     seconds = number / 1000 if number > 1e11 else number  # ms (documented) or seconds (older captures)
     try:
@@ -153,14 +153,14 @@ def parse_book(payload: Any, *, token_id: str | None = None) -> OrderBook:
     book_hash = payload.get("hash")
     return OrderBook(
         token_id=asset,
-        condition_id=_str(payload.get("market")),
+        condition_id=field_str(payload.get("market")),
         book_time=_ms_time(payload.get("timestamp"), name=f"{what} timestamp"),
         book_hash=book_hash if isinstance(book_hash, str) else None,
         bids=tuple(bids),
         asks=tuple(asks),
-        tick_size=_num(payload.get("tick_size"), name=f"{what} tick_size"),
-        min_order_size=_num(payload.get("min_order_size"), name=f"{what} min_order_size"),
-        last_trade_price=_num(payload.get("last_trade_price"), name=f"{what} last_trade_price"),
+        tick_size=field_num(payload.get("tick_size"), name=f"{what} tick_size"),
+        min_order_size=field_num(payload.get("min_order_size"), name=f"{what} min_order_size"),
+        last_trade_price=field_num(payload.get("last_trade_price"), name=f"{what} last_trade_price"),
         best_bid=metrics["best_bid"],
         best_ask=metrics["best_ask"],
         mid=metrics["mid"],
@@ -198,7 +198,7 @@ class TokenQuote:
 
 
 def _price(value: Any, *, name: str) -> float | None:
-    number = _num(value, name=name)
+    number = field_num(value, name=name)
     if number is not None and not 0.0 <= number <= 1.0:
         raise PayloadError(f"{name}: price {number} outside [0, 1]")
     return number

@@ -14,13 +14,13 @@ from typing import Any
 from odds_analytics.polymarket.classify import MarketClass, classify_market
 from odds_analytics.polymarket.parsing import (
     PolymarketFinding,
-    _bool,
-    _num,
-    _parse_date,
-    _require_id,
-    _str,
+    field_bool,
+    field_date,
+    field_num,
+    field_str,
     parse_gamma_datetime,
     parse_json_list,
+    require_id,
 )
 from odds_models.errors import PayloadError
 from odds_models.teams import resolve_team
@@ -100,7 +100,7 @@ def parse_gamma_market(payload: Any, *, event_id: str | None = None) -> ParsedMa
     """One Gamma market object. Raises `PayloadError` when it breaks the contract."""
     if not isinstance(payload, dict):
         raise PayloadError(f"gamma market: expected an object, got {type(payload).__name__}")
-    market_id = _require_id(payload, "id", "gamma market")
+    market_id = require_id(payload, "id", "gamma market")
     what = f"gamma market {market_id}"
     question = payload.get("question")
     if question is not None and not isinstance(question, str):
@@ -109,16 +109,16 @@ def parse_gamma_market(payload: Any, *, event_id: str | None = None) -> ParsedMa
     outcomes = parse_json_list(payload.get("outcomes"), name=f"{what} outcomes")
     token_ids = parse_json_list(payload.get("clobTokenIds"), name=f"{what} clobTokenIds", allow_int=True)
     raw_prices = parse_json_list(payload.get("outcomePrices"), name=f"{what} outcomePrices", allow_int=False)
-    prices = [_num(p, name=f"{what} outcomePrices") for p in raw_prices]
+    prices = [field_num(p, name=f"{what} outcomePrices") for p in raw_prices]
     if token_ids and outcomes and len(token_ids) != len(outcomes):
         raise PayloadError(f"{what}: {len(outcomes)} outcomes but {len(token_ids)} token ids")
     for token in token_ids:
         if not token.isdigit():
             raise PayloadError(f"{what}: token id {token[:20]!r} is not a decimal string")
-    smt = _str(payload.get("sportsMarketType"))
-    line = _num(payload.get("line"), name=f"{what} line")
-    slug = _str(payload.get("slug"))
-    group_title = _str(payload.get("groupItemTitle"))
+    smt = field_str(payload.get("sportsMarketType"))
+    line = field_num(payload.get("line"), name=f"{what} line")
+    slug = field_str(payload.get("slug"))
+    group_title = field_str(payload.get("groupItemTitle"))
     classification = classify_market(
         question,
         sports_market_type=smt,
@@ -136,7 +136,7 @@ def parse_gamma_market(payload: Any, *, event_id: str | None = None) -> ParsedMa
             and nested[0].get("id") is not None
         ):
             event_id = str(nested[0]["id"])
-    closed = _bool(payload.get("closed"))
+    closed = field_bool(payload.get("closed"))
     return ParsedMarket(
         id=market_id,
         question=question,
@@ -145,14 +145,14 @@ def parse_gamma_market(payload: Any, *, event_id: str | None = None) -> ParsedMa
         token_ids=token_ids,
         outcome_prices=prices,
         polymarket_event_id=event_id,
-        condition_id=_str(payload.get("conditionId")) or None,
+        condition_id=field_str(payload.get("conditionId")) or None,
         slug=slug,
         sports_market_type=smt,
         game_start_time=parse_gamma_datetime(payload.get("gameStartTime"), name=f"{what} gameStartTime"),
         start_date=parse_gamma_datetime(payload.get("startDate"), name=f"{what} startDate"),
         end_date=parse_gamma_datetime(payload.get("endDate"), name=f"{what} endDate"),
         closed_time=parse_gamma_datetime(payload.get("closedTime"), name=f"{what} closedTime"),
-        active=_bool(payload.get("active")),
+        active=field_bool(payload.get("active")),
         closed=closed,
         resolved_outcome=_resolved_outcome(closed, payload.get("umaResolutionStatus"), outcomes, prices),
         raw=payload,
@@ -176,18 +176,18 @@ def parse_gamma_event(payload: Any) -> ParsedEvent:
 
     if not isinstance(payload, dict):
         raise PayloadError(f"gamma event: expected an object, got {type(payload).__name__}")
-    event_id = _require_id(payload, "id", "gamma event")
+    event_id = require_id(payload, "id", "gamma event")
     what = f"gamma event {event_id}"
     slug = payload.get("slug")
     if not isinstance(slug, str) or not slug:
         raise PayloadError(f"{what}: missing 'slug'")
     title = payload.get("title") if isinstance(payload.get("title"), str) else ""
-    ticker = _str(payload.get("ticker"))
+    ticker = field_str(payload.get("ticker"))
     series_id = None
     series = payload.get("series")
     if isinstance(series, list) and series and isinstance(series[0], dict):
-        series_id = _str(series[0].get("id"))
-    series_id = series_id or _str(payload.get("seriesId"))
+        series_id = field_str(series[0].get("id"))
+    series_id = series_id or field_str(payload.get("seriesId"))
     markets_payload = payload.get("markets") or []
     if not isinstance(markets_payload, list):
         raise PayloadError(f"{what}: markets is not a list")
@@ -197,7 +197,7 @@ def parse_gamma_event(payload: Any) -> ParsedEvent:
     if parsed_ticker is not None:
         away, home = parsed_ticker.away.name, parsed_ticker.home.name
     game_start = next((m.game_start_time for m in markets if m.game_start_time), None)
-    event_date = _parse_date(payload.get("eventDate"), name=f"{what} eventDate")
+    event_date = field_date(payload.get("eventDate"), name=f"{what} eventDate")
     if event_date is None and parsed_ticker is not None:
         event_date = parsed_ticker.game_date
     score = payload.get("score")
@@ -213,9 +213,9 @@ def parse_gamma_event(payload: Any) -> ParsedEvent:
         game_start_time=game_start,
         away_team=away,
         home_team=home,
-        active=_bool(payload.get("active")),
-        closed=_bool(payload.get("closed")),
-        ended=_bool(payload.get("ended")),
+        active=field_bool(payload.get("active")),
+        closed=field_bool(payload.get("closed")),
+        ended=field_bool(payload.get("ended")),
         score=score if isinstance(score, str) and score else None,
         markets=markets,
         raw={k: v for k, v in payload.items() if k != "markets"},

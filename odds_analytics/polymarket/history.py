@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from odds_analytics.polymarket.parsing import PolymarketFinding, _num
+from odds_analytics.polymarket.parsing import PolymarketFinding, field_num
 from odds_models.clock import SANE_TIMES
 from odds_models.errors import PayloadError
 
@@ -61,8 +61,8 @@ def parse_price_history(
             raise PayloadError("clob prices-history: a point is not an object")
         t, p = item.get("t"), item.get("p")
         try:
-            seconds = _num(t, name="prices-history t")
-            price = _num(p, name="prices-history p")
+            seconds = field_num(t, name="prices-history t")
+            price = field_num(p, name="prices-history p")
         except PayloadError as exc:
             findings.append(
                 PolymarketFinding("warning", "pm_history_point", f"dropped point: {exc}", token_id)

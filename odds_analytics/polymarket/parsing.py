@@ -55,7 +55,7 @@ def parse_gamma_datetime(value: Any, *, name: str = "time") -> datetime | None:
         raise PayloadError(f"{name}: {value[:40]!r} is not a time") from None
 
 
-def _parse_date(value: Any, *, name: str) -> date | None:
+def field_date(value: Any, *, name: str) -> date | None:
     if value in (None, ""):
         return None
     if not isinstance(value, str):
@@ -95,7 +95,7 @@ def parse_json_list(value: Any, *, name: str, allow_int: bool = False) -> list[s
     return out
 
 
-def _num(value: Any, *, name: str) -> float | None:
+def field_num(value: Any, *, name: str) -> float | None:
     """A number that may arrive as a string; None/'' stay None; NaN/inf and junk raise PayloadError."""
     if value is None or value == "":
         return None
@@ -118,11 +118,11 @@ def _num(value: Any, *, name: str) -> float | None:
     return number
 
 
-def _bool(value: Any) -> bool | None:
+def field_bool(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
-def _str(value: Any) -> str | None:
+def field_str(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
@@ -132,7 +132,7 @@ def _str(value: Any) -> str | None:
     return None
 
 
-def _require_id(payload: dict[str, Any], key: str, what: str) -> str:
+def require_id(payload: dict[str, Any], key: str, what: str) -> str:
     value = payload.get(key)
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)

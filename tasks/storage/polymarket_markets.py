@@ -74,7 +74,7 @@ def _event_row(event: ParsedEvent, at: datetime) -> dict[str, Any]:
 async def upsert_events(*, session: AsyncSession, events: Sequence[ParsedEvent], at: datetime) -> int:
     """Insert or refresh events (and their nested markets). The link columns are never overwritten."""
     # a slug already held by another event id (Gamma re-created a game) would break the unique slug: skip it
-    owners = await _owners(session, PolymarketEvent, "slug", [e.slug for e in events])
+    owners = await _owners(PolymarketEvent, "slug", [e.slug for e in events], session=session)
     unique: dict[str, ParsedEvent] = {}
     slugs: set[str] = set()
     for event in events:  # one event per id and per slug within the batch (first wins)
@@ -97,7 +97,7 @@ async def upsert_events(*, session: AsyncSession, events: Sequence[ParsedEvent],
     return len(rows)
 
 
-async def _owners(session: AsyncSession, model: Any, column: str, values: Sequence[str]) -> dict[str, str]:
+async def _owners(model: Any, column: str, values: Sequence[str], *, session: AsyncSession) -> dict[str, str]:
     """Stored id of each given value of a unique column (values not stored are absent)."""
     if not values:
         return {}
@@ -136,7 +136,7 @@ def _market_row(market: ParsedMarket, at: datetime) -> dict[str, Any]:
 async def upsert_markets(*, session: AsyncSession, markets: Sequence[ParsedMarket], at: datetime) -> int:
     """Insert or refresh markets. A market whose event is not stored keeps no event reference."""
     conds = [m.condition_id for m in markets if m.condition_id]
-    owners = await _owners(session, PolymarketMarket, "condition_id", conds)
+    owners = await _owners(PolymarketMarket, "condition_id", conds, session=session)
     unique: dict[str, ParsedMarket] = {}
     conditions: set[str] = set()
     for market in markets:  # one market per id and per condition id within the batch (first wins)

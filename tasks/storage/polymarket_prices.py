@@ -55,7 +55,7 @@ _CHUNK = 1000  # rows per statement: well under asyncpg's 32,767 bound parameter
 
 
 async def _insert_ignore(
-    session: AsyncSession, table: Any, rows: list[dict[str, Any]], key: Sequence[str]
+    table: Any, rows: list[dict[str, Any]], key: Sequence[str], *, session: AsyncSession
 ) -> int:
     rows = sorted((strip_nul(r) for r in rows), key=lambda r: tuple(str(r[k]) for k in key))
     inserted = 0
@@ -91,10 +91,10 @@ async def insert_quotes(
         for market_id, outcome, q in quotes
     }
     return await _insert_ignore(
-        session,
         PolymarketPriceSnapshot.__table__,
         list(rows.values()),
         ("token_id", "source", "snapshot_time"),
+        session=session,
     )
 
 
@@ -122,7 +122,10 @@ async def insert_orderbooks(
             "tick_size": book.tick_size,
         }
     return await _insert_ignore(
-        session, PolymarketOrderbookSnapshot.__table__, list(rows.values()), ("token_id", "snapshot_time")
+        PolymarketOrderbookSnapshot.__table__,
+        list(rows.values()),
+        ("token_id", "snapshot_time"),
+        session=session,
     )
 
 

@@ -10,8 +10,8 @@ from sqlalchemy import text
 from odds_analytics.polymarket.clob import TokenQuote
 from odds_models.db import async_session_maker
 from odds_models.tables import PolymarketMarket
+from tasks.odds_ingest import store_odds_payload
 from tasks.storage.events import EventRecord, upsert_events
-from tasks.storage.odds import store_odds_payload
 from tasks.storage.polymarket_prices import insert_quotes
 
 pytestmark = pytest.mark.db
