@@ -66,6 +66,17 @@ def test_unusable_odds_home_names_the_setting(
     odds.fails(2, r"ODDS_HOME.*not-a-folder is not a folder", "status", "show")
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+def test_an_odds_home_where_nothing_can_be_created_names_the_setting(
+    odds: OddsCommand, env: pytest.MonkeyPatch
+) -> None:
+    """/proc looks writable to root (`os.access`), yet no folder can be made there: one line, not the
+    traceback of the embedded server's mkdir."""
+    env.delenv("DATABASE_URL")
+    env.setenv("ODDS_HOME", "/proc/odds-home")
+    odds.fails(2, r"ODDS_HOME.*/proc is not writable, so /proc/odds-home cannot be created", "status", "show")
+
+
 def test_bad_log_level_names_the_setting(odds: OddsCommand, env: pytest.MonkeyPatch) -> None:
     env.setenv("ODDS_LOG_LEVEL", "loud")
     odds.fails(2, r"ODDS_LOG_LEVEL.*LOUD", "status", "show")
