@@ -98,9 +98,9 @@ async def link_polymarket(dry_run: bool = False) -> dict[str, Any]:
         **report.counts(),
         "ambiguous_events": [r.polymarket_event_id for r in report.ambiguous],
         "unmatched_events": [r.polymarket_event_id for r in report.unmatched],
-        **{name: [{"polymarket_event_id": r.polymarket_event_id, "event_id": r.event_id, "note": r.note,
-                   "candidates": r.candidate_ids} for r in results]
-           for name, results in groups.items()},
+        "results": {name: [{"polymarket_event_id": r.polymarket_event_id, "event_id": r.event_id, "note": r.note,
+                            "candidates": r.candidate_ids} for r in results]
+                    for name, results in groups.items()},
     }  # fmt: skip
 
 

@@ -139,21 +139,20 @@ def link(
     from flows.polymarket import link_polymarket
 
     result = run_db(link_polymarket(dry_run=dry_run))
-    groups = ("matched", "ambiguous", "unmatched")
+    counts = {k: result[k] for k in ("linked", "ambiguous", "unmatched", "written")}
     if json_out:
-        emit_json({"dry_run": dry_run, **{k: result[k] for k in ("linked", "ambiguous", "unmatched", "written")},
-                   **{name: result[name] for name in groups}})  # fmt: skip
+        emit_json({"dry_run": dry_run, **counts, **result["results"]})
         return
-    for name in groups:
-        table = Table(title=f"{name}: {len(result[name])}")
+    for name, rows in result["results"].items():
+        table = Table(title=f"{name}: {len(rows)}")
         for col in ("polymarket event", "sportsbook event", "note"):
             table.add_column(col)
-        for r in result[name]:
+        for r in rows:
             table.add_row(
                 r["polymarket_event_id"], r["event_id"] or ", ".join(r["candidates"]) or "-", r["note"]
             )
         console.print(table)
-    console.print("dry run: nothing written" if dry_run else f"{result['written']} events updated")
+    console.print("dry run: nothing written" if dry_run else f"{counts['written']} events updated")
 
 
 @app.command()

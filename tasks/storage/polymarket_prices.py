@@ -199,8 +199,9 @@ async def store_history_window(
 ) -> int:
     """One window's points and the widened watermark, in the caller's transaction (commit both or none).
 
-    `window_start`/`window_end` is the range the answer covers (`odds_analytics.polymarket.covered_by_answer`
-    decides it: up to the newest point stored, or a closed market's whole window), not the range asked for.
+    `window_start`/`window_end` is the range the answer covers (`covered_by_answer` in
+    `odds_analytics.polymarket.history` decides it: up to the newest point stored, or a closed market's whole
+    window), not the range asked for.
     None for both: the answer covers nothing new (empty, or only the boundary point); its points are stored
     and the successful call recorded, and the covered range stays where it was (asked for again).
     """

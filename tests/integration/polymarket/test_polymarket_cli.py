@@ -23,7 +23,8 @@ runner = CliRunner()
 def _invoke(*args: str) -> object:
     result = runner.invoke(app, list(args))
     assert result.exit_code == 0, result.output
-    return json.loads(result.output) if "--json" in args else result.output
+    # JSON is on stdout; the flows' Prefect log lines go to stderr (`output` holds both)
+    return json.loads(result.stdout) if "--json" in args else result.output
 
 
 @pytest.fixture
