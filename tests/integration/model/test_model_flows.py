@@ -27,9 +27,13 @@ async def test_train_evaluate_predict(db: str, seed_market) -> None:
     summary = await train_model("spreads", split.date(), TrainConfig(n_folds=3, min_train_events=10))
     assert summary["validated"] is True
     assert summary["selected"] not in ("no_change", "consensus_ols")  # the simulated signal is learnable
+    assert summary["gate"]["passed"]
+    assert summary["candidate"] == summary["selected"]
+    assert summary["promoted"] is None  # training registers candidates; it never promotes by itself
     assert {m["kind"] for m in summary["models"]} == set(MODEL_KINDS)
     wf = summary["walk_forward"]
     assert wf[summary["selected"]]["rmse"] < wf["no_change"]["rmse"]
+    assert wf[summary["selected"]]["skill_ci95"][0] > 0
     # the selected model's out-of-sample predictions are stored for the backtest, both sides each
     async with async_session_maker() as session:
         oos = (await session.execute(select(Prediction))).scalars().all()
@@ -45,11 +49,36 @@ async def test_train_evaluate_predict(db: str, seed_market) -> None:
     assert result["n"] == result["baseline"]["n"] > 0
     assert result["rmse"] < result["baseline"]["rmse"]
 
-    # predict between the 14 h and 6 h snapshots of a late game
+    # no model is live yet: "no validated model", nothing scored, no pick, no paper bet
     tip = events["commence_time"].iloc[55].to_pydatetime()
-    with use_clock(FrozenClock(tip - timedelta(hours=10))):
+    moment = tip - timedelta(hours=10)
+    with use_clock(FrozenClock(moment)):
+        none = await predict(["spreads"], 12.0, 0.0)
+    assert none["models"]["spreads"] == {"market": "spreads", "status": "no validated model", "model": None}
+    assert none["recommendations"] == []
+    assert none["predictions_written"] == 0
+    assert none["paper_bets"] is None
+
+    # promote the candidate explicitly: one history row, and it is live
+    from tasks.storage.models import live_model, promote_model
+
+    chosen = next(m for m in summary["models"] if m["selected"])
+    async with async_session_maker() as session:
+        promotion = await promote_model(
+            session=session, model_id=chosen["id"], promoted_by="test", reason="walk-forward skill above 0"
+        )
+        await session.commit()
+    assert promotion["previous_model_id"] is None
+    assert promotion["promoted_by"] == "test"
+
+    # predict between the 14 h and 6 h snapshots of a late game, with the live model
+    with use_clock(FrozenClock(moment)):
         out = await predict(["spreads"], 12.0, 0.0)
+    assert out["models"]["spreads"]["model"]["id"] == chosen["id"]
     recs = out["recommendations"]
+    assert all(
+        r["model_id"] == chosen["id"] and r["model"].startswith(f"model {chosen['id']} ") for r in recs
+    )
     assert out["predictions_written"] == len(recs) > 0
     by_event: dict[str, set[str]] = {}
     for rec in recs:
@@ -58,8 +87,13 @@ async def test_train_evaluate_predict(db: str, seed_market) -> None:
     async with async_session_maker() as session:
         n_models = (await session.execute(select(func.count()).select_from(ModelRecord))).scalar_one()
         n_preds = (await session.execute(select(func.count()).select_from(Prediction))).scalar_one()
-    assert n_models == len(MODEL_KINDS)
+    assert n_models == len(MODEL_KINDS)  # (before the second training run)
     assert n_preds == len(recs) + len(oos)
+    # one CLV unit: expected CLV in probability, expected return on stake = price x CLV
+    for rec in recs:
+        assert rec["expected_clv"] == pytest.approx(rec["p_close"] - 1 / rec["best_price_decimal"])
+        assert rec["exp_return"] == pytest.approx(rec["best_price_decimal"] * rec["expected_clv"])
+        assert rec["recommended"] == (rec["exp_return"] > 0)
 
     # every published pick is a paper bet at its published price, once: the same tick run again adds none
     picks = [r for r in recs if r["recommended"]]
@@ -78,6 +112,16 @@ async def test_train_evaluate_predict(db: str, seed_market) -> None:
         assert bet.placed_at == tip - timedelta(hours=10)
         assert bet.model_id == pick["model_id"]
         assert bet.prediction_id is not None  # linked to the prediction that suggested it
+
+    # training again on more data (`train --until` later) registers new candidates; the live model stays
+    later = await train_model(
+        "spreads", events["commence_time"].iloc[50].date(), TrainConfig(n_folds=3, min_train_events=10)
+    )
+    assert later["promoted"] is None
+    async with async_session_maker() as session:
+        live = await live_model(session=session, market="spreads")
+    assert live is not None
+    assert live.id == chosen["id"]
 
     # the training figures are published where a person looks: a table artifact, one row per model
     from prefect.client.orchestration import get_client
