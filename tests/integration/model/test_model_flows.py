@@ -51,9 +51,10 @@ async def test_train_evaluate_predict(db: str, seed_market) -> None:
 
     # no model is live yet: "no validated model", nothing scored, no pick, no paper bet
     tip = events["commence_time"].iloc[55].to_pydatetime()
-    moment = tip - timedelta(hours=10)
+    # 15 min after the 6 h snapshot of game 55 (75 min after game 54's): both prices are current (<= 90 min)
+    moment = tip - timedelta(hours=5, minutes=45)
     with use_clock(FrozenClock(moment)):
-        none = await predict(["spreads"], 12.0, 0.0)
+        none = await predict(["spreads"], 6.0, 0.0)
     assert none["models"]["spreads"] == {"market": "spreads", "status": "no validated model", "model": None}
     assert none["recommendations"] == []
     assert none["predictions_written"] == 0
@@ -71,9 +72,9 @@ async def test_train_evaluate_predict(db: str, seed_market) -> None:
     assert promotion["previous_model_id"] is None
     assert promotion["promoted_by"] == "test"
 
-    # predict between the 14 h and 6 h snapshots of a late game, with the live model
+    # predict after the 6 h snapshot of a late game, with the live model
     with use_clock(FrozenClock(moment)):
-        out = await predict(["spreads"], 12.0, 0.0)
+        out = await predict(["spreads"], 6.0, 0.0)
     assert out["models"]["spreads"]["model"]["id"] == chosen["id"]
     recs = out["recommendations"]
     assert all(
@@ -97,8 +98,8 @@ async def test_train_evaluate_predict(db: str, seed_market) -> None:
 
     # every published pick is a paper bet at its published price, once: the same tick run again adds none
     picks = [r for r in recs if r["recommended"]]
-    with use_clock(FrozenClock(tip - timedelta(hours=10))):
-        again = await predict(["spreads"], 12.0, 0.0)
+    with use_clock(FrozenClock(moment)):
+        again = await predict(["spreads"], 6.0, 0.0)
     async with async_session_maker() as session:
         bets = (await session.execute(select(Bet))).scalars().all()
     assert out["paper_bets"]["added"] == len(picks) == len(bets) > 0
@@ -109,7 +110,7 @@ async def test_train_evaluate_predict(db: str, seed_market) -> None:
         assert bet.source == "paper"
         assert bet.price_decimal == pytest.approx(pick["best_price_decimal"])
         assert bet.venue == pick["best_venue"]
-        assert bet.placed_at == tip - timedelta(hours=10)
+        assert bet.placed_at == moment
         assert bet.model_id == pick["model_id"]
         assert bet.prediction_id is not None  # linked to the prediction that suggested it
 
@@ -158,3 +159,12 @@ async def test_train_evaluate_predict(db: str, seed_market) -> None:
         )
     assert {a.key for a in reports} == {"clv-model-spreads-train", "clv-model-spreads-evaluate"}
     assert all("Calibration (by prediction decile)" in a.data for a in reports)
+
+    # live staleness: 91 minutes after game 55's last snapshot its price is no longer current, so no pick on it
+    game55 = events["event_id"].iloc[55]
+    with use_clock(FrozenClock(tip - timedelta(hours=6) + timedelta(minutes=91))):
+        stale = await predict(["spreads"], 6.0, 0.0)
+    assert game55 not in {r["event_id"] for r in stale["recommendations"]}
+    with use_clock(FrozenClock(tip - timedelta(hours=6) + timedelta(minutes=89))):
+        fresh = await predict(["spreads"], 6.0, 0.0)
+    assert game55 in {r["event_id"] for r in fresh["recommendations"]}
