@@ -527,6 +527,10 @@ def walk_forward(
         y = preds["target"].to_numpy(dtype=float)
         p = preds[column].to_numpy(dtype=float) if column in preds.columns else np.zeros(len(preds))
         result_metrics[kind] = metrics(y, p, threshold=threshold)
+        # the gate (`odds_analytics.model_gate`) needs the interval of the skill, games resampled
+        groups = preds["event_id"].to_numpy() if "event_id" in preds.columns else np.array([])
+        low, high = skill_interval(y, p, groups) if len(y) else (np.nan, np.nan)
+        result_metrics[kind]["skill_ci95"] = [low, high]
         calibration[kind] = calibration_table(y, p)
     result_metrics_meta = {"folds": len(folds), "threshold": threshold}
     for value in result_metrics.values():

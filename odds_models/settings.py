@@ -131,7 +131,14 @@ class Settings(BaseSettings):
     # --- analytics --------------------------------------------------------------------------------------
     sharp_books: list[str] = Field(default=["pinnacle", "circasports", "lowvig", "betonlineag"])
     devig_method: Literal["multiplicative", "additive", "power", "shin"] = Field(default="multiplicative")
-    max_staleness_minutes: float = Field(default=24 * 60.0, gt=0)
+    max_staleness_minutes: float = Field(
+        default=24 * 60.0, gt=0, description="As-of read window and the model features' staleness."
+    )
+    max_quote_age_minutes: float = Field(
+        default=90.0,
+        gt=0,
+        description="A price older than this at the decision is not bet or compared (backtests, live picks).",
+    )
 
     @field_validator("database_url", mode="before")
     @classmethod

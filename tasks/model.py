@@ -16,7 +16,7 @@ from prefect.cache_policies import NONE
 from odds_analytics.clv_model import ClvModel
 from odds_analytics.clv_model import predict as model_predict
 from odds_analytics.clv_training import (
-    latest_quotes,
+    bettable_prices,
     prediction_rows,
     recommendation_record,
     score_model,
@@ -72,7 +72,11 @@ async def score_upcoming(
     if data.empty:
         return [], []
     predicted = model_predict(model, data)
-    quotes = latest_quotes(frames.odds, frames.events, decision_time, settings.devig_method)
+    # only current prices are bet: every venue's quote no older than MAX_QUOTE_AGE_MINUTES at the decision
+    quotes, asks, _ = bettable_prices(
+        frames.odds, frames.events, asks, decision_time, devig_method=settings.devig_method,
+        max_age=timedelta(minutes=settings.max_quote_age_minutes),
+    )  # fmt: skip
     if not asks.empty:
         asks = asks.assign(
             outcome=asks["outcome"].map(lambda v: t.name if (t := resolve_team(str(v))) else v)

@@ -24,6 +24,7 @@ from odds_analytics.backtest.strategies import StrategyContext, get_strategy
 from odds_analytics.fair import closing_fair_prices, closing_value
 from odds_analytics.jsonsafe import json_safe
 from odds_analytics.prices import decimal_to_american
+from odds_analytics.staleness import fresh_quotes
 
 __all__ = ["BET_COLUMNS", "BacktestResult", "run_backtest_frames"]
 
@@ -126,6 +127,13 @@ def run_backtest_frames(
     """
     strategy = get_strategy(config.strategy, **config.strategy_params)
     pairs = pairs if pairs is not None else decision_pairs(events, config.decision_hours)
+    # a price older than the bound at its decision is not used: not bet, not in the fair price (every venue)
+    max_age = pd.Timedelta(minutes=config.max_quote_age_minutes)
+    quotes_read = len(odds) + (len(polymarket) if polymarket is not None else 0)
+    odds, stale = fresh_quotes(odds, max_age)
+    if polymarket is not None:
+        polymarket, stale_pm = fresh_quotes(polymarket, max_age)
+        stale += stale_pm
     quotes = build_quotes(
         pairs, events, odds, polymarket=polymarket, markets=config.markets, venues=config.venues,
         fair_basis=config.fair_basis, sharp_books=config.sharp_books, devig_method=config.devig_method,
@@ -179,6 +187,11 @@ def run_backtest_frames(
         "events": len(events),
         "decisions": len(pairs),
         "decisions_with_prices": int(quotes["request_index"].nunique()) if len(quotes) else 0,
+        "decisions_without_current_price": len(pairs)
+        - (int(quotes["request_index"].nunique()) if len(quotes) else 0),
+        "max_quote_age_minutes": config.max_quote_age_minutes,
+        "quotes_read": quotes_read,
+        "stale_quotes": stale,
         "quotes": len(quotes),
         "candidates": len(chosen),
         "bets": len(bets),

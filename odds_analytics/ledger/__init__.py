@@ -54,8 +54,10 @@ from odds_analytics.ledger.report import (
     verdict,
 )
 from odds_analytics.ledger.settle import (
+    SAMPLE_BET_NOTE,
     bet_status,
     paper_bet_rows,
+    sample_bet_rows,
     settlement_updates,
 )
 
@@ -65,6 +67,7 @@ __all__ = [
     "CSV_REQUIRED",
     "MIN_N",
     "PAPER_PICK_COLUMNS",
+    "SAMPLE_BET_NOTE",
     "BetDraft",
     "BetsRejected",
     "GameFacts",
@@ -84,6 +87,7 @@ __all__ = [
     "pick_event",
     "report_markdown",
     "resolve_bet",
+    "sample_bet_rows",
     "settlement_updates",
     "summary_cells",
     "verdict",

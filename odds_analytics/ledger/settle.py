@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -40,7 +40,8 @@ def paper_bet_rows(
             continue
         stake = float(pick.get("stake") or default_stake)
         point = pick.get("best_point")
-        expected = pick.get("expected_return", pick.get("expected_clv"))
+        # the pick's expected return on stake (`recommend.exp_return`), never its expected CLV (probability)
+        expected = pick.get("exp_return", pick.get("expected_return"))
         row: dict[str, Any] = {
             "source": "paper",
             "placed_at": pd.Timestamp(placed_at).to_pydatetime(),
@@ -81,6 +82,56 @@ def paper_bet_rows(
 # --------------------------------------------------------------------------------------------------------
 # Settlement
 # --------------------------------------------------------------------------------------------------------
+
+
+SAMPLE_BET_NOTE = (
+    "sample bet: a fixed rule (home spread at the best current price), not a model's recommendation"
+)
+
+
+def sample_bet_rows(
+    odds: pd.DataFrame,
+    events: pd.DataFrame,
+    *,
+    placed_at: datetime,
+    horizon: timedelta,
+    max_age: timedelta,
+    stake: float = 1.0,
+) -> list[dict[str, Any]]:
+    """Manual sample bets, one per game tipping off in (placed_at, placed_at + horizon]: the home side of the
+    spread at the book with the best current price (no older than `max_age`; ties: the first book by name).
+
+    What the demo records when no model passed the gate, so its ledger still shows bets settled against the
+    close, marked `SAMPLE_BET_NOTE` (never a recommendation). `odds`: as-of rows (event_id, bookmaker,
+    market, outcome, point, price_decimal, snapshot_time); `events`: event_id, home_team, commence_time.
+    """
+    from odds_analytics.staleness import fresh_quotes
+
+    moment = pd.Timestamp(placed_at)
+    tips = pd.to_datetime(events["commence_time"], utc=True)
+    games = events[(tips > moment) & (tips <= moment + pd.Timedelta(horizon))]
+    if games.empty or odds.empty:
+        return []
+    quotes = odds[(odds["market"] == "spreads") & odds["snapshot_time"].le(moment)]
+    quotes, _ = fresh_quotes(quotes, max_age, moment)
+    home = quotes.merge(games[["event_id", "home_team"]], on="event_id")
+    home = home[(home["outcome"].astype(str) == home["home_team"]) & home["point"].notna()]
+    home = home[home["price_decimal"].astype(float) > 1.0]
+    rows = []
+    for event_id, offers in home.groupby("event_id", sort=True):
+        best = offers.sort_values(
+            ["price_decimal", "bookmaker"], ascending=[False, True], kind="stable"
+        ).iloc[0]
+        row: dict[str, Any] = {
+            "source": "manual", "placed_at": moment.to_pydatetime(), "event_id": str(event_id),
+            "market": "spreads", "side": "home", "outcome": str(best["outcome"]), "line": float(best["point"]),
+            "venue": str(best["bookmaker"]), "token_id": None, "price_decimal": float(best["price_decimal"]),
+            "fill_price": None, "fee_rate": None, "shares": None, "stake": stake, "model_id": None,
+            "prediction_id": None, "expected_return": None, "note": SAMPLE_BET_NOTE,
+        }  # fmt: skip
+        row["bet_key"] = bet_key(row)
+        rows.append(row)
+    return rows
 
 
 def settlement_updates(

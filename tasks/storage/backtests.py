@@ -104,7 +104,7 @@ def write_report(result: BacktestResult, directory: Path) -> Path:
     if len(clv):
         ax.hist(clv, bins=40, color="tab:blue", alpha=0.8)
         ax.axvline(0, color="black", lw=0.8)
-    ax.set_title("CLV vs devigged close (probability points)")
+    ax.set_title(f"CLV vs devigged close (pp): clv {len(clv)}/{len(result.bets)} bets")
     ax.set_xlabel("close fair probability - bet implied probability (pp)")
     fig.tight_layout()
     fig.savefig(directory / "clv_hist.png", dpi=110)

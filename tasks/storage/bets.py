@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pandas as pd
@@ -38,6 +38,7 @@ from odds_analytics.ledger import (
     parse_game_ref,
     pick_event,
     resolve_bet,
+    sample_bet_rows,
     settlement_updates,
 )
 from odds_models.clock import now as clock_now
@@ -45,7 +46,7 @@ from odds_models.db import async_session_maker
 from odds_models.settings import get_settings
 from odds_models.teams import resolve_team
 from tasks.retry import DB_WRITE_RETRY
-from tasks.storage.reads import read_closing_lines
+from tasks.storage.reads import read_closing_lines, read_events_between, read_odds_at_times
 
 __all__ = [
     "LEDGER_COLUMNS",
@@ -58,6 +59,8 @@ __all__ = [
     "record_bets",
     "record_paper_bets",
     "record_paper_bets_task",
+    "record_sample_bets",
+    "record_sample_bets_task",
     "resolve_drafts",
     "settle_bets",
     "settle_bets_task",
@@ -418,6 +421,31 @@ async def record_paper_bets_task(picks: list[dict[str, Any]], default_stake: flo
         get_run_logger().warning(
             "paper bets: %d pick(s) left out: %s", len(result.skipped), "; ".join(result.skipped[:3])
         )
+    return result.summary()
+
+
+async def record_sample_bets(*, placed_at: datetime, horizon: timedelta, stake: float = 1.0) -> RecordResult:
+    """Record the manual sample bets of `odds_analytics.ledger.sample_bet_rows` at `placed_at` (as-of reads)."""
+    settings = get_settings()
+    max_age = timedelta(minutes=settings.max_quote_age_minutes)
+    async with async_session_maker() as session:
+        events = await read_events_between(
+            session, placed_at.date(), (placed_at + horizon).date() + timedelta(days=1)
+        )
+        pairs = [(e, placed_at) for e in events["event_id"]]
+        odds = await read_odds_at_times(session, pairs, markets=["spreads"], max_staleness=max_age)
+        rows = sample_bet_rows(
+            odds, events, placed_at=placed_at, horizon=horizon, max_age=max_age, stake=stake
+        )
+        result = await insert_bets(session=session, rows=rows)
+        await session.commit()
+    return result
+
+
+@task(**DB_WRITE_RETRY, task_run_name="record-sample-bets")
+async def record_sample_bets_task(placed_at: datetime, horizon_hours: float = 3.0) -> dict[str, Any]:
+    """Record one manual sample bet per game tipping off within the horizon (see `sample_bet_rows`)."""
+    result = await record_sample_bets(placed_at=placed_at, horizon=timedelta(hours=horizon_hours))
     return result.summary()
 
 
