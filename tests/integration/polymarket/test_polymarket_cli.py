@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pm_fakes import FakeClob, gamma_event, insert_sportsbook_event, now_floor, run_sync, spread_market, token
@@ -91,3 +93,35 @@ def test_backfill_command_with_progress_bar_then_nothing_left(seeded: Path) -> N
         status = _invoke("polymarket", "status", "--json")
     assert status["backfill_staleness"] == "ok"
     assert status["expiring_within_week"] == []
+
+
+async def _last_success(token_id: str, market_id: str, at: object) -> None:
+    from sqlalchemy import text
+
+    from odds_models.db import async_session_maker
+
+    async with async_session_maker() as session:
+        await session.execute(
+            text("INSERT INTO polymarket_backfill_watermarks (token_id, market_id, points, last_success_at, "
+                 "updated_at) VALUES (:t, :m, 0, :at, :at)"),
+            {"t": token_id, "m": market_id, "at": at},
+        )  # fmt: skip
+        await session.commit()
+
+
+def test_a_late_backfill_saves_then_exits_1_in_one_line(seeded: Path, odds: Any) -> None:
+    """The flow fails after saving (previous success 6 days ago): exit 1, one `error:` line, no traceback."""
+    fake = FakeClob()
+    with use_clock(FrozenClock(NOW)), use_client_factory("clob", fake.client):
+        _invoke("import", "polymarket", str(seeded))
+        run_sync(_last_success(token(31), "9801", NOW - timedelta(days=6)))
+        code, _, err = odds("polymarket", "backfill", "--days", "30")
+        status = _invoke("polymarket", "status", "--json")
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 1
+    assert "Traceback" not in err
+    # the flow's warning when it starts late, then the failure in one line
+    assert [line.split(":")[0] for line in lines] == ["WARNING prefect.flow_runs", "error"], err
+    assert re.search(r"^error: BackfillOverdue: .*more than 5 days.*This run saved [1-9]\d* points", lines[1])
+    assert fake.history_calls  # it fetched before failing
+    assert status["backfill_staleness"] == "ok"  # and saved: the last success is now
