@@ -1,17 +1,96 @@
-"""Helpers shared by the CLI modules: argument parsing with one-line errors, JSON output, rich console."""
+"""Helpers shared by the CLI modules: argument parsing with one-line errors, output, progress.
+
+Output rules every command follows (docs/CLI.md, "Output"); a new command gets them by using these helpers:
+
+- `console` prints to stdout. On a terminal it wraps to the terminal's width; piped or redirected (`| cat`,
+  `> file`) it is `PIPE_WIDTH` columns wide, so a table is never cut at 80 columns. Make identifier columns
+  (deployment names, slugs, ids that another command takes) with `key_column(table, "name")`: on a terminal
+  they fold onto a second line instead of ending in "…". `clip(text, n)` shortens free text (a market's
+  question) on a terminal only.
+- `--json`: declare it with `JsonOption` and print with `emit_json(payload)`: one JSON document on stdout,
+  times as ISO 8601 in UTC (naive ones read as UTC), NaN/NaT as null, numpy and pandas values as plain
+  numbers, DataFrames as lists of records. Nothing else may go to stdout when `--json` is given.
+- Progress goes to stderr, never stdout: a live bar when stderr is a terminal, else one counter line per
+  step (a file, a fold, a simulated hour). Code anywhere reports through `odds_models.progress.step`;
+  `odds_cli.main.main()` installs `StderrProgress` for every command. `ODDS_PROGRESS=auto|bar|lines|off`
+  overrides the choice (the tests run with `off`).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
+import sys
+import threading
 from datetime import UTC, date, datetime
-from typing import Any
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
+from rich.table import Table
 
-__all__ = ["console", "emit_json", "parse_date", "parse_hours_list", "run_async", "run_db"]
+from odds_models.progress import Step
 
-console = Console()
+__all__ = [
+    "PIPE_WIDTH",
+    "JsonOption",
+    "StderrProgress",
+    "clip",
+    "console",
+    "emit_json",
+    "key_column",
+    "parse_date",
+    "parse_hours_list",
+    "plain_text",
+    "run_async",
+    "run_db",
+    "to_jsonable",
+]
+
+# Columns of stdout when it is not a terminal: wide enough that no row of ours wraps or is cut.
+PIPE_WIDTH = 10_000
+
+
+class _OutputConsole(Console):
+    """A rich console whose width is the terminal's on a terminal and `PIPE_WIDTH` otherwise (rich would use
+    80, or the width of whatever terminal stdin is attached to, and cut tables to it)."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        measured = super().size
+        if self.is_terminal:
+            return measured
+        return ConsoleDimensions(PIPE_WIDTH, measured.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+
+console = _OutputConsole()
+
+JsonOption = Annotated[
+    bool,
+    typer.Option("--json", help="Print one JSON document (times ISO 8601 UTC) instead of tables."),
+]
+
+
+def key_column(table: Table, header: str, **kwargs: Any) -> None:
+    """Add a column of identifiers another command takes: never cut with "…" (folded on a narrow terminal)."""
+    table.add_column(header, overflow="fold", **kwargs)
+
+
+def clip(text: str | None, width: int) -> str:
+    """`text` cut to `width` characters on a terminal; whole when piped or redirected."""
+    if text is None:
+        return ""
+    if not console.is_terminal or len(text) <= width:
+        return text
+    return text[: width - 1] + "…"
 
 
 def parse_date(value: str | None, name: str) -> date | None:
@@ -34,19 +113,128 @@ def parse_hours_list(value: str, name: str) -> list[float]:
     return hours
 
 
-def _default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
+def to_jsonable(value: Any) -> Any:
+    """`value` as plain JSON data: times ISO 8601 in UTC (naive read as UTC), NaN/NaT/NA as null, numpy and
+    pandas scalars as numbers, DataFrames as lists of records, dataclasses and pydantic models as objects."""
+    if value is None or isinstance(value, bool | str | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, datetime):  # pandas Timestamps too
+        if str(value) == "NaT":
+            return None
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return aware.astimezone(UTC).isoformat()
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        return to_jsonable(float(value))
+    if isinstance(value, Enum):
+        return to_jsonable(value.value)
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else str(to_jsonable(k)): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in value]
     if hasattr(value, "model_dump"):
-        return value.model_dump()
+        return to_jsonable(value.model_dump())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_jsonable(dataclasses.asdict(value))
+    if hasattr(value, "to_dict") and hasattr(value, "columns"):  # a DataFrame
+        return to_jsonable(value.to_dict(orient="records"))
+    if hasattr(value, "tolist"):  # a Series or a numpy array
+        return to_jsonable(value.tolist())
+    if hasattr(value, "item") and hasattr(value, "dtype"):  # a numpy scalar
+        return to_jsonable(value.item())
+    if hasattr(value, "total_seconds"):  # a timedelta
+        return value.total_seconds()
+    if str(value) in ("<NA>", "NaT", "nan"):
+        return None
     return str(value)
 
 
 def emit_json(payload: Any) -> None:
-    """Print JSON to stdout (no rich markup)."""
-    typer.echo(json.dumps(payload, default=_default, indent=2, sort_keys=False))
+    """Print `payload` as one JSON document on stdout (see `to_jsonable`); never invalid JSON (no NaN)."""
+    typer.echo(json.dumps(to_jsonable(payload), indent=2, allow_nan=False))
+
+
+def plain_text(value: Any) -> str:
+    """A value as one readable line for a table cell (never a Python repr): a dict as `key=value, ...`, a list
+    of values joined with "; ", a list of records as its length (`--json` shows them), times ISO 8601 UTC."""
+    value = to_jsonable(value)
+    if value is None or (isinstance(value, list | dict) and not value):
+        return "-"
+    if isinstance(value, dict):
+        return ", ".join(f"{key}={_inline(item)}" for key, item in value.items())
+    return _inline(value)
+
+
+def _inline(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, dict):
+        return "(" + ", ".join(f"{key}={_inline(item)}" for key, item in value.items()) + ")"
+    if isinstance(value, list):
+        if any(isinstance(item, dict | list) for item in value):
+            return f"{len(value)} rows"
+        return "; ".join(_inline(item) for item in value) or "-"
+    return str(value)
+
+
+class StderrProgress:
+    """The `odds_models.progress` listener of the `odds` command: a live bar on stderr when it is a terminal
+    (`bar`), one counter line per step otherwise (`lines`), nothing with `off`. stdout is never touched."""
+
+    MODES = ("auto", "bar", "lines", "off")
+
+    def __init__(self, mode: str = "auto") -> None:
+        if mode == "auto":
+            mode = "bar" if sys.stderr.isatty() else "lines"
+        self.mode = mode
+        self._lock = threading.Lock()
+        self._bar: Any = None
+        self._tasks: dict[int, Any] = {}
+
+    def started(self, step: Step) -> None:
+        if self.mode != "bar":
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with self._lock:
+            if self._bar is None:
+                self._bar = Progress(
+                    TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TextColumn("{task.fields[detail]}"), console=Console(stderr=True), redirect_stdout=False,
+                )  # fmt: skip
+                self._bar.start()
+            self._tasks[id(step)] = self._bar.add_task(step.label, total=step.total, detail="")
+
+    def advanced(self, step: Step, detail: str | None) -> None:
+        if self.mode == "off":
+            return
+        if self.mode == "lines":
+            count = f"{step.done}/{step.total}" if step.total is not None else str(step.done)
+            line = f"{step.label}: {count}{' ' + step.unit if step.unit else ''}{': ' + detail if detail else ''}"
+            with self._lock:
+                sys.stderr.write(line + "\n")
+                sys.stderr.flush()
+            return
+        with self._lock:
+            task = self._tasks.get(id(step))
+            if task is not None:
+                self._bar.update(task, completed=step.done, total=step.total, detail=detail or "")
+
+    def finished(self, step: Step) -> None:
+        if self.mode != "bar":
+            return
+        with self._lock:
+            task = self._tasks.pop(id(step), None)
+            if task is not None:
+                self._bar.update(task, completed=step.done, total=step.total or step.done)
+            if not self._tasks and self._bar is not None:
+                self._bar.stop()
+                self._bar = None
 
 
 def run_async(coro: Any) -> Any:

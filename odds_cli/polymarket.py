@@ -7,10 +7,10 @@ without starting a Prefect server; the scheduled flows live in `flows/polymarket
 from __future__ import annotations
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from odds_cli.common import console, emit_json, parse_date, run_async
+from odds_cli.common import clip, console, emit_json, key_column, parse_date, run_async
+from odds_models import progress
 
 app = typer.Typer(
     help="Polymarket: discover NBA games, link them, backfill price history, inspect books.",
@@ -67,12 +67,13 @@ def status(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -
         console.print("no market's fine-grained history expires within a week")
         return
     table = Table(title=f"{len(expiring)} markets whose unfetched history expires within a week")
-    for col in ("market", "question", "expires at", "tokens"):
+    key_column(table, "market")
+    for col in ("question", "expires at", "tokens"):
         table.add_column(col)
     for e in expiring[:50]:
         table.add_row(
             e["market_id"],
-            e["question"][:60],
+            clip(e["question"], 60),
             e["expires_at"].isoformat(timespec="minutes"),
             str(e["tokens"]),
         )
@@ -93,7 +94,7 @@ def backfill(
         max=32,
         help="Tokens in flight (default POLYMARKET_BACKFILL_CONCURRENCY).",
     ),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON (no progress bar)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON (progress stays on stderr)."),
 ) -> None:
     """Backfill price history from each token's watermark (≤15-day windows, 1-minute fidelity)."""
     from datetime import UTC, datetime, time, timedelta
@@ -128,19 +129,11 @@ def backfill(
         )
         if not json_out and level in ("warn", "fail"):
             console.print(f"[yellow]{message}[/yellow]")
-        with Progress(
-            TextColumn("backfill"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            disable=json_out,
-        ) as progress:
-            bar = progress.add_task("tokens", total=len(plan))
+        with progress.step("backfill polymarket", total=len(plan), unit="tokens") as shown:
             outcomes = await run_backfill(
                 plan,
                 concurrency=concurrency or settings.polymarket_backfill_concurrency,
-                on_token_done=lambda _o: progress.advance(bar),
+                on_token_done=lambda outcome: shown.advance(outcome.token_id[:12]),
             )
         summary = {
             "tokens": len(plan),
@@ -195,8 +188,9 @@ def link(
         return
     for name, results in groups.items():
         table = Table(title=f"{name}: {len(results)}")
-        for col in ("polymarket event", "sportsbook event", "note"):
-            table.add_column(col)
+        key_column(table, "polymarket event")
+        key_column(table, "sportsbook event")
+        table.add_column("note")
         for r in results:
             table.add_row(r.polymarket_event_id, r.event_id or ", ".join(r.candidate_ids) or "-", r.note)
         console.print(table)
@@ -301,12 +295,15 @@ def markets(
         emit_json(rows)
         return
     table = Table(title=f"{len(rows)} Polymarket markets")
-    for col in ("id", "question", "type", "period", "team", "line", "event", "sportsbook event"):
+    key_column(table, "id")
+    for col in ("question", "type", "period", "team", "line"):
         table.add_column(col)
+    key_column(table, "event")  # the slug `odds polymarket book` and `--event` take
+    key_column(table, "sportsbook event")
     for r in rows:
         table.add_row(
             r["id"],
-            r["question"][:50],
+            clip(r["question"], 50),
             r["market_type"],
             r["period"],
             _fmt(r["team"] or r["player"]),

@@ -39,7 +39,7 @@ from odds_analytics.polymarket import (
     parse_gamma_event,
 )
 from odds_analytics.tiers import TierSpec, hours_to_commence, tier_for
-from odds_models import clock
+from odds_models import clock, progress
 from odds_models.db import async_session_maker
 from odds_models.errors import OddsPipelineError, PayloadError, TransientUpstreamError
 from odds_models.settings import get_settings
@@ -716,8 +716,10 @@ async def _import_file(path: Path, token_id: str | None) -> ImportCounts:
 async def run_import(paths: Sequence[Path], *, token_id: str | None = None) -> ImportCounts:
     """Import saved Gamma/CLOB responses (`.json`, `.json.gz`), idempotently."""
     total = ImportCounts()
-    for path in paths:
-        total.add(await _import_file(path, token_id))
+    with progress.step("import polymarket", total=len(paths), unit="files") as shown:
+        for path in paths:
+            total.add(await _import_file(path, token_id))
+            shown.advance(Path(path).name)
     return total
 
 
