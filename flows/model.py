@@ -29,6 +29,7 @@ from odds_analytics.clv_training import (
     training_table,
 )
 from odds_analytics.features import MARKETS
+from odds_models import progress
 from odds_models.clock import now
 from odds_models.errors import OddsPipelineError
 from tasks.datasets import load_model_dataset
@@ -65,17 +66,21 @@ async def train_model(
     if market not in MARKETS:
         raise ValueError(f"market must be one of {MARKETS}")
     config = config or TrainConfig()
+    stages = progress.begin(f"train {market}", total=4, unit="stages")
     # 1. the dataset, as of each decision
     data = await load_model_dataset(market, None, _as_datetime(until))
+    stages.advance("dataset")
     logger.info("dataset %s: %d samples, %d events", market, len(data), data["event_id"].nunique())
     # 2. validate walk-forward, refit, pick
     entries, summary, oos = fit_models_task(data, market, config)
+    stages.advance("models fitted")
     # 3. register, and store the selected model's out-of-sample predictions (the backtest's `clv_model`)
     summary["models"] = await register_models(entries)
     selected_id = next(m["id"] for m in summary["models"] if m["selected"])
     rows = prediction_rows(selected_id, oos, oos["predicted"].to_numpy(float), with_features=False)
     summary["oos_predictions_written"] = await write_predictions(rows) if rows else 0
     logger.info("selected %s for %s (validated: %s)", summary["selected"], market, summary["validated"])
+    stages.advance("registered")
     summary = json_safe(summary)
     # 4. the selected model's report: walk-forward calibration chart and coefficients/importance (PNG)
     chosen = next(e for e in entries if e.selected)
@@ -93,6 +98,7 @@ async def train_model(
         description=f"CLV models for {market}: walk-forward figures (selected: {summary['selected']}, "
         f"validated: {summary['validated']}, {summary['n_samples']} samples)",
     )
+    stages.advance("report")
     return summary
 
 
@@ -106,6 +112,7 @@ async def evaluate_model(
     end = _as_datetime(date_to)
     if isinstance(date_to, date) and not isinstance(date_to, datetime):
         end = end + timedelta(days=1) if end else end  # --to is inclusive
+    stages = progress.begin(f"evaluate {market}", total=3, unit="stages")
     # 1. the latest model whose training data ends before the window (out of sample)
     found = await get_latest_model(market, kind, start)
     if found is None:
@@ -116,8 +123,10 @@ async def evaluate_model(
     model_id, model, info = found
     # 2. the window's dataset
     data = await load_model_dataset(market, start, end)
+    stages.advance("dataset")
     # 3. score
     result = score_model_task(model, data, market)
+    stages.advance("scored")
     result |= {
         "market": market,
         "model_id": model_id,
@@ -144,6 +153,7 @@ async def evaluate_model(
         result["r2"],
         result["baseline"]["r2"],
     )
+    stages.advance("report")
     return result
 
 

@@ -29,6 +29,7 @@ from odds_analytics.clv_model import (
 from odds_analytics.clv_model import predict as model_predict
 from odds_analytics.features import book_quotes, feature_columns
 from odds_analytics.recommend import side_values
+from odds_models import progress
 from odds_models.errors import OddsPipelineError
 
 __all__ = [
@@ -106,8 +107,10 @@ def train_and_select(
         selected = "ols"  # no out-of-sample evidence: the small linear model, flagged `validated: false`
     window = (data["commence_time"].min().to_pydatetime(), data["commence_time"].max().to_pydatetime())
     entries = []
+    refit = progress.begin(f"refit {market}", total=len(MODEL_KINDS), unit="models")
     for kind in MODEL_KINDS:
         model = fit_model(data, kind=kind, market=market)  # type: ignore[arg-type]
+        refit.advance(kind)
         entries.append(
             ModelEntry(
                 model=model,

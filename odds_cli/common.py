@@ -225,6 +225,14 @@ class StderrProgress:
             if task is not None:
                 self._bar.update(task, completed=step.done, total=step.total, detail=detail or "")
 
+    def close(self) -> None:
+        """Stop the bar (steps a failure left unfinished included)."""
+        with self._lock:
+            if self._bar is not None:
+                self._bar.stop()
+                self._bar = None
+            self._tasks.clear()
+
     def finished(self, step: Step) -> None:
         if self.mode != "bar":
             return

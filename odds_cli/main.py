@@ -40,6 +40,7 @@ _GROUPS: list[tuple[str, str, str | None]] = [
     ("odds_cli.model", "app", "model"),
     ("odds_cli.bets", "app", "bets"),
     ("odds_cli.scheduler", "app", "scheduler"),
+    ("odds_cli.replay", "app", "replay"),
 ]
 # modules that add `odds import <kind>` commands: each exposes register(import_app)
 _IMPORTERS = ["odds_cli.import_oddsapi", "odds_cli.import_polymarket", "odds_cli.import_closing_lines"]
@@ -222,8 +223,12 @@ def main() -> None:
     code = 0
     try:
         # progress of long steps on stderr (a bar on a terminal, counter lines otherwise; odds_cli/common.py)
-        with listening(StderrProgress(progress_mode)):
-            result = app(standalone_mode=False)
+        shown = StderrProgress(progress_mode)
+        try:
+            with listening(shown):
+                result = app(standalone_mode=False)
+        finally:
+            shown.close()
         # Without standalone mode click *returns* the code of `raise typer.Exit(n)` (and `ctx.exit(n)`)
         # instead of exiting with it; commands themselves return None. Honour it here, for every command.
         if isinstance(result, int) and not isinstance(result, bool):

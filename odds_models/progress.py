@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
-__all__ = ["Listener", "Step", "listening", "step"]
+__all__ = ["Listener", "Step", "begin", "listening", "step"]
 
 
 class Listener(Protocol):
@@ -46,12 +46,24 @@ class Step:
         self.total = total
         self.unit = unit
         self.done = 0
+        self._finished = False
 
     def advance(self, detail: str | None = None, n: int = 1) -> None:
-        """Count `n` more units done; `detail` names the last one (a file, a fold, a simulated time)."""
+        """Count `n` more units done; `detail` names the last one (a file, a fold, a simulated time).
+        A step with a total ends at its last unit."""
         self.done += n
         for listener in _current():
             listener.advanced(self, detail)
+        if self.total is not None and self.done >= self.total:
+            self.finish()
+
+    def finish(self) -> None:
+        """End the step (once; later calls do nothing)."""
+        if self._finished:
+            return
+        self._finished = True
+        for listener in _current():
+            listener.finished(self)
 
     def set_total(self, total: int) -> None:
         """The total once it is known (after listing a folder, say)."""
@@ -63,17 +75,25 @@ def _current() -> list[Listener]:
         return list(_listeners)
 
 
-@contextmanager
-def step(label: str, total: int | None = None, unit: str = "") -> Iterator[Step]:
-    """A long step, reported to the listeners from its start to its end (even when it raises)."""
+def begin(label: str, total: int | None = None, unit: str = "") -> Step:
+    """Start a step without a with-block (a flow's numbered stages, a loop inside a long function): it ends
+    at its last unit, at `finish()`, or when the command's listener closes."""
     current = Step(label, total, unit)
     for listener in _current():
         listener.started(current)
+    if total == 0:
+        current.finish()
+    return current
+
+
+@contextmanager
+def step(label: str, total: int | None = None, unit: str = "") -> Iterator[Step]:
+    """A long step, reported to the listeners from its start to its end (even when it raises)."""
+    current = begin(label, total, unit)
     try:
         yield current
     finally:
-        for listener in _current():
-            listener.finished(current)
+        current.finish()
 
 
 @contextmanager
