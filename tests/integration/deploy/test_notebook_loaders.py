@@ -139,5 +139,6 @@ def test_quickstart_notebook_executes(db: str, tmp_path: Path, monkeypatch: pyte
     )  # fmt: skip
     assert "Traceback" not in outputs
     assert "rows: odds 12, fair 6, closes 2, predictions 2" in outputs
-    assert "all times UTC: True" in outputs
+    utc_line = next(line for line in outputs.splitlines() if line.startswith("all times UTC:"))
+    assert utc_line == "all times UTC: True", utc_line
     assert (tmp_path / "line_movement.png").stat().st_size > 1000
