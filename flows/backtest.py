@@ -11,6 +11,7 @@ from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 
 from odds_analytics.backtest import BacktestConfig, decision_pairs, run_backtest_frames
 from odds_analytics.backtest.report import data_fingerprint, summary_markdown, summary_table
+from odds_models import progress
 from odds_models.errors import BadArgument, NoDataError
 from tasks.storage.backtests import store_backtest_run_task, write_backtest_report_task
 from tasks.storage.reads import (
@@ -49,11 +50,13 @@ async def run_backtest(
     """Backtest a strategy on stored history with no look-ahead; save to backtest_runs and a report folder."""
     logger = get_run_logger()
     staleness = timedelta(minutes=config.max_staleness_minutes)
+    stages = progress.begin(f"backtest {config.strategy}", total=4, unit="stages")
     # 1. the games and their decision times
     events = await read_events_between_task(config.start, config.end + timedelta(days=1))
     if events.empty:
         raise NoDataError(f"no games between {config.start} and {config.end} in the database; fetch or import "
                           "that history first (`odds status show` lists what is stored)")  # fmt: skip
+    stages.advance("games")
     pairs = decision_pairs(events, config.decision_hours)
     pair_list = list(zip(pairs["event_id"], pairs["decision_time"].dt.to_pydatetime(), strict=True))
     # 2. prices as of each decision (one query, one index probe per decision), Polymarket asks, closing lines,
@@ -69,6 +72,7 @@ async def run_backtest(
         read_predictions_task(event_ids, model_name) if config.strategy == "clv_model" else _none(),
     )
     _check_venues(config, odds)
+    stages.advance("prices read")
     # 3. the backtest itself (pure)
     result = run_backtest_frames(
         config,
@@ -80,6 +84,7 @@ async def run_backtest(
         predictions=predictions,
     )
     run_key = config.key(data_fingerprint(events, odds, closing, asks, predictions))
+    stages.advance("bets simulated")
     # 4. report folder, backtest_runs row, Prefect artifacts
     report_path = write_backtest_report_task(result, run_key) if write_report else None
     run_id = await store_backtest_run_task(run_key, result, report_path)
@@ -87,6 +92,7 @@ async def run_backtest(
         markdown=summary_markdown(result, run_key, report_path), key="backtest-summary"
     )
     await acreate_table_artifact(table=summary_table(result), key="backtest-breakdown")
+    stages.advance("report")
     logger.info("backtest %s: %d bets, ROI %s, report %s", run_key, result.metrics["bets"], result.metrics["roi"],
                 report_path)  # fmt: skip
     out = {"run_key": run_key, "run_id": run_id, "report_path": report_path, **result.summary()}

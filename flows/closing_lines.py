@@ -8,6 +8,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from odds_models import progress
 from tasks.storage.closing_lines import (
     load_closing_line_file_task,
     match_closing_line_games_task,
@@ -23,12 +24,16 @@ async def import_closing_lines(
 ) -> dict[str, Any]:
     """Load a closing-line CSV: match games to events (creating missing ones), store lines and scores."""
     logger = get_run_logger()
+    stages = progress.begin(f"import closing-lines {fmt}", total=3, unit="stages")
     # 1. parse the file (pure), keeping the requested dates
     parsed = load_closing_line_file_task(path, fmt, since, until)
+    stages.advance(f"{len(parsed.games)} games read")
     # 2. match games to events by US/Eastern date and teams
     match = await match_closing_line_games_task(parsed.games, fmt)
+    stages.advance("matched")
     # 3. create missing events, set final scores, insert lines (idempotent)
     counts = await store_imported_games_task(match, fmt)
+    stages.advance("stored")
     counts.games = len(parsed.games)
     counts.unmatched += len(parsed.unresolved)
     counts.skipped = parsed.skipped

@@ -45,7 +45,7 @@ from flows.polymarket import (
 from odds_analytics.backtest.config import BacktestConfig
 from odds_analytics.clv_training import TrainConfig
 from odds_analytics.demo_report import digest
-from odds_models import clock
+from odds_models import clock, progress
 from odds_models.errors import redact
 from odds_models.settings import get_settings
 from replay.stage import DemoOptions, DemoStage, move_clock, paper_trading_moments, plan_ticks
@@ -70,6 +70,7 @@ class StepLog:
     failures: list[dict[str, str]] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     results: dict[str, Any] = field(default_factory=dict)
+    shown: progress.Step | None = None  # the stage the next flow run counts in (`odds demo` shows it)
 
 
 @dataclass
@@ -103,7 +104,9 @@ def run_demo(options: DemoOptions | None = None) -> DemoResult:
     """Set the stage, run the `demo` flow through Prefect, write the report. Returns the figures."""
     options = options or DemoOptions()
     wall = time.perf_counter()
+    starting = progress.begin("demo: start-up (database, replay service)", total=1, unit="stage")
     with DemoStage(options) as stage:
+        starting.advance("ready")
         steps = stage.run(
             demo(start=stage.start, end=stage.end, polymarket=options.source == "simulated",
                  analysis=options.analysis, days=options.days, fine_minutes=options.fine_minutes)
@@ -135,11 +138,15 @@ async def _run(log: StepLog, step: Flow[..., Any], **kwargs: Any) -> Any:
         log.seconds[step.name] += time.perf_counter() - started
         if is_db_connection_error(exc):
             raise
+        if log.shown is not None:
+            log.shown.advance(f"{step.name} failed")
         message = redact(f"{type(exc).__name__}: {exc}".splitlines()[0])[:300]
         log.failures.append({"at": clock.now().isoformat(), "flow": step.name, "error": message})
         get_run_logger().warning("demo: %s failed at %s: %s", step.name, clock.now(), message)
         return None
     log.seconds[step.name] += time.perf_counter() - started
+    if log.shown is not None:
+        log.shown.advance(f"{step.name} at {clock.now():%Y-%m-%d %H:%M} UTC")
     log.runs[step.name] += 1
     log.results[step.name] = result
     return result
@@ -156,7 +163,7 @@ async def demo(  # noqa: PLR0917 - flow parameters are positional in the UI too
 ) -> dict[str, Any]:
     """Play a simulated span through the real flows (the clock moves; the replay service answers)."""
     logger = get_run_logger()
-    log = StepLog()
+    log = StepLog(shown=progress.begin("demo: the slate", total=2 if polymarket else 1, unit="flow runs"))
     move_clock(start)
     # 1. the slate (free) and Polymarket discovery
     await _run(log, sync_events)
@@ -166,7 +173,10 @@ async def demo(  # noqa: PLR0917 - flow parameters are positional in the UI too
     tips = await read_tip_times_task(start, end)
     ticks = plan_ticks(start, end, tips, fine_minutes=fine_minutes)
     last_discover = last_scores = start
+    log.shown = None  # counted per tick below
+    ticking = progress.begin("demo: game days", total=len(ticks), unit="ticks")
     for moment in ticks:
+        ticking.advance(f"{moment:%Y-%m-%d %H:%M} UTC")
         move_clock(moment)
         if polymarket and moment - last_discover >= timedelta(hours=6):
             await _run(log, discover_polymarket)
@@ -183,6 +193,7 @@ async def demo(  # noqa: PLR0917 - flow parameters are positional in the UI too
     logger.info("demo: %d ticks from %s to %s", len(ticks), start, end)
     # 3. after the games: final scores, closed markets, links, both backfills
     move_clock(end)
+    log.shown = progress.begin("demo: after the games", total=5 if polymarket else 2, unit="flow runs")
     await _run(log, fetch_scores, days_from=1)
     await _run(log, backfill_odds_history, start=start.date() - timedelta(days=1), end=end.date(),
                credit_budget=300)  # fmt: skip
@@ -192,7 +203,9 @@ async def demo(  # noqa: PLR0917 - flow parameters are positional in the UI too
         await _run(log, backfill_polymarket_history, lookback_days=days)
     # 4. the analysis: a backtest, the model trained, evaluated out of sample, and its predictions
     if analysis:
+        log.shown = progress.begin("demo: analysis", unit="flow runs")
         await _analysis(log, start, end)
+        log.shown.finish()
     return {
         "ticks": len(ticks),
         "runs": dict(log.runs),

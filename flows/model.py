@@ -34,6 +34,7 @@ from odds_analytics.clv_training import (
 from odds_analytics.features import MARKETS
 from odds_analytics.jsonsafe import json_safe
 from odds_analytics.model_gate import NO_VALIDATED_MODEL, model_label
+from odds_models import progress
 from odds_models.clock import now
 from odds_models.errors import OddsPipelineError
 from tasks.datasets import load_model_dataset_task
@@ -80,11 +81,14 @@ async def train_model(
     if market not in MARKETS:
         raise ValueError(f"market must be one of {MARKETS}")
     config = config or TrainConfig()
+    stages = progress.begin(f"train {market}", total=4, unit="stages")
     # 1. the dataset, as of each decision
     data = await load_model_dataset_task(market, None, _as_datetime(until))
+    stages.advance("dataset")
     logger.info("dataset %s: %d samples, %d events", market, len(data), data["event_id"].nunique())
     # 2. validate walk-forward, refit, pick
     entries, summary, oos = train_and_select_task(data, market, config)
+    stages.advance("models fitted")
     # 3. register, and store the selected model's out-of-sample predictions (the backtest's `clv_model`)
     summary["models"] = await register_models_task(entries)
     selected_id = next(m["id"] for m in summary["models"] if m["selected"])
@@ -99,6 +103,7 @@ async def train_model(
         )
     elif promote:
         logger.warning("%s: not promoted, %s: %s", market, NO_VALIDATED_MODEL, summary["gate"]["reason"])
+    stages.advance("registered")
     summary = json_safe(summary)
     # 5. the selected model's report: walk-forward calibration chart and coefficients/importance (PNG)
     chosen = next(e for e in entries if e.selected)
@@ -117,6 +122,7 @@ async def train_model(
         f"{summary['candidate'] or NO_VALIDATED_MODEL}; gate: {summary['gate']['reason']}; "
         f"{summary['n_samples']} samples)",
     )
+    stages.advance("report")
     return summary
 
 
@@ -130,6 +136,7 @@ async def evaluate_model(
     end = _as_datetime(date_to)
     if isinstance(date_to, date) and not isinstance(date_to, datetime):
         end = end + timedelta(days=1) if end else end  # --to is inclusive
+    stages = progress.begin(f"evaluate {market}", total=3, unit="stages")
     # 1. the latest model whose training data ends before the window (out of sample)
     found = await get_latest_model_task(market, kind, start)
     if found is None:
@@ -140,8 +147,10 @@ async def evaluate_model(
     model_id, model, info = found
     # 2. the window's dataset
     data = await load_model_dataset_task(market, start, end)
+    stages.advance("dataset")
     # 3. score
     result = score_model_task(model, data, market)
+    stages.advance("scored")
     result |= {
         "market": market,
         "model_id": model_id,
@@ -168,6 +177,7 @@ async def evaluate_model(
         result["r2"],
         result["baseline"]["r2"],
     )
+    stages.advance("report")
     return result
 
 

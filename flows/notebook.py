@@ -22,20 +22,26 @@ from tasks.storage.bets import read_ledger_frame
 from tasks.storage.notebook import (
     TimeBound,
     read_backtest_runs,
+    read_closing_lines,
     read_events,
+    read_fair_prices,
     read_fetch_logs,
     read_odds,
     read_polymarket_prices,
+    read_predictions,
     summarize_tables_task,
 )
 
 __all__ = [
     "load_backtest_runs",
     "load_bets",
+    "load_closing_lines",
     "load_events",
+    "load_fair_prices",
     "load_fetch_logs",
     "load_odds",
     "load_polymarket_prices",
+    "load_predictions",
     "pipeline_summary",
 ]
 
@@ -69,6 +75,54 @@ def load_odds(  # noqa: PLR0917 - flow parameters are positional in the UI too
             valid_only=valid_only,
             limit=limit,
         )
+    )
+
+
+@flow(name="load-fair-prices")
+def load_fair_prices(  # noqa: PLR0917 - flow parameters are positional in the UI too
+    event_ids: list[str] | None = None,
+    start: TimeBound = None,
+    end: TimeBound = None,
+    markets: list[str] | None = None,
+    basis: str = "consensus",
+    method: str | None = None,
+) -> pd.DataFrame:
+    """Load devigged fair prices over time (one row per game, snapshot, market, outcome) as a DataFrame."""
+    return run_coro_blocking(
+        read_fair_prices(
+            event_ids=event_ids, start=start, end=end, markets=markets, basis=basis, method=method
+        )
+    )
+
+
+@flow(name="load-closing-lines")
+def load_closing_lines(  # noqa: PLR0917 - flow parameters are positional in the UI too
+    event_ids: list[str] | None = None,
+    start: TimeBound = None,
+    end: TimeBound = None,
+    markets: list[str] | None = None,
+    kind: str | None = None,
+    source: str | None = None,
+) -> pd.DataFrame:
+    """Load imported opening/closing lines (tip-off in [start, end)) as a DataFrame."""
+    return run_coro_blocking(
+        read_closing_lines(
+            event_ids=event_ids, start=start, end=end, markets=markets, kind=kind, source=source
+        )
+    )
+
+
+@flow(name="load-predictions")
+def load_predictions(
+    event_ids: list[str] | None = None,
+    start: TimeBound = None,
+    end: TimeBound = None,
+    markets: list[str] | None = None,
+    model_name: str | None = None,
+) -> pd.DataFrame:
+    """Load model predictions (decision time in [start, end)) with their model as a DataFrame."""
+    return run_coro_blocking(
+        read_predictions(event_ids=event_ids, start=start, end=end, markets=markets, model_name=model_name)
     )
 
 

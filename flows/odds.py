@@ -15,6 +15,7 @@ from prefect import flow, get_run_logger
 
 from odds_analytics.backfill import plan_backfill
 from odds_analytics.quota import QuotaStatus, quota_warnings
+from odds_models import progress
 from odds_models.clock import now
 from odds_models.errors import BudgetExceeded, QuotaExhausted
 from odds_models.settings import get_settings
@@ -229,19 +230,21 @@ async def backfill_odds_history(
         return summary
     # 2. spend: one historical call per planned moment, stored as it arrives
     done = stored_rows = 0
-    for call in plan.calls:
-        spent = await credits_spent_this_month_task()
-        try:
-            check_budget(spent=spent, cost=plan.cost_per_call, budget=settings.monthly_credit_budget,
-                         what="A historical /odds call")  # fmt: skip
-            spooled = await fetch_historical_odds_to_spool_task(call.date)
-        except (BudgetExceeded, QuotaExhausted) as exc:
-            logger.warning("backfill stopped after %d call(s): %s", done, exc)
-            summary["stopped"] = str(exc)
-            break
-        stored = await _store_spooled(spooled)
-        stored_rows += int(stored.get("odds_rows", 0))
-        done += 1
+    with progress.step("backfill odds history", total=len(plan.calls), unit="calls") as shown:
+        for call in plan.calls:
+            spent = await credits_spent_this_month_task()
+            try:
+                check_budget(spent=spent, cost=plan.cost_per_call, budget=settings.monthly_credit_budget,
+                             what="A historical /odds call")  # fmt: skip
+                spooled = await fetch_historical_odds_to_spool_task(call.date)
+            except (BudgetExceeded, QuotaExhausted) as exc:
+                logger.warning("backfill stopped after %d call(s): %s", done, exc)
+                summary["stopped"] = str(exc)
+                break
+            stored = await _store_spooled(spooled)
+            stored_rows += int(stored.get("odds_rows", 0))
+            done += 1
+            shown.advance(str(call.date))
     summary.update(calls_made=done, odds_rows=stored_rows)
     return summary
 

@@ -26,6 +26,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from odds_models import progress
+
 __all__ = [
     "BASE_KINDS",
     "MODEL_KINDS",
@@ -505,6 +507,7 @@ def walk_forward(
     parts = []
     importance: dict[str, list[float]] = {}
     coefficients: dict[str, list[float]] = {}
+    shown = progress.begin(f"walk-forward {market}", total=len(folds) * len(kinds), unit="fits")
     for k, (train_idx, test_idx) in enumerate(folds):
         train, test = data.iloc[train_idx], data.iloc[test_idx]
         out = test[["event_id", "decision_time", "target"]].copy()
@@ -518,6 +521,7 @@ def walk_forward(
             if kind == "ols":
                 for name, row in model.info.get("coefficients", {}).items():
                     coefficients.setdefault(name, []).append(row["coef"])
+            shown.advance(f"fold {k + 1}/{len(folds)} {kind}")
         parts.append(out)
     preds = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["target"])
     result_metrics = {}

@@ -34,6 +34,7 @@ from odds_analytics.jsonsafe import json_safe
 from odds_analytics.model_gate import choose_candidate, gate
 from odds_analytics.recommend import side_values
 from odds_analytics.staleness import fresh_quotes
+from odds_models import progress
 from odds_models.errors import OddsPipelineError
 
 __all__ = [
@@ -110,8 +111,10 @@ def train_and_select(
     selected = candidate or "no_change"
     window = (data["commence_time"].min().to_pydatetime(), data["commence_time"].max().to_pydatetime())
     entries = []
+    refit = progress.begin(f"refit {market}", total=len(MODEL_KINDS), unit="models")
     for kind in MODEL_KINDS:
         model = fit_model(data, kind=kind, market=market)  # type: ignore[arg-type]
+        refit.advance(kind)
         entries.append(
             ModelEntry(
                 model=model,

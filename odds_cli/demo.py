@@ -39,11 +39,11 @@ def demo_command(  # noqa: PLR0917 - typer options
         raise typer.BadParameter("--source recorded needs a folder", param_hint="--path")
     for name in ("prefect", "httpx", "tasks", "flows"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    with console.status("running the demo (Prefect, embedded PostgreSQL, replay service)..."):
-        result = run_demo(
-            DemoOptions(seed=seed, days=days, source=source, path=path, faults=faults, database_url=database_url,
-                        report_dir=report_dir, analysis=not no_analysis, reset=reset)
-        )  # fmt: skip
+    # progress (each stage's flow runs and simulated ticks) goes to stderr: odds_models.progress
+    result = run_demo(
+        DemoOptions(seed=seed, days=days, source=source, path=path, faults=faults, database_url=database_url,
+                    report_dir=report_dir, analysis=not no_analysis, reset=reset)
+    )  # fmt: skip
     counts = result.figures["counts"]
     if as_json:
         emit_json({"counts": counts, "replay": result.replay, "steps": result.steps,

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from odds_cli.common import console, emit_json, parse_date, run_db
+from odds_cli.common import JsonOption, console, emit_json, parse_date, plain_text, run_db
 
 app = typer.Typer(help="Fetch The Odds API data now: events, odds, scores, history.", no_args_is_help=True)
 
@@ -27,9 +27,8 @@ def _show(title: str, summary: dict[str, Any], json_output: bool) -> None:
         return
     table = Table(title=title, show_header=False)
     for key, value in summary.items():
-        shown = ", ".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else str(value)
-        table.add_row(key, shown)
-    console.print(table)
+        table.add_row(key, plain_text(value))
+    console.print(table, highlight=False)
 
 
 def _blocked(summary: dict[str, Any]) -> None:
@@ -43,7 +42,7 @@ def _blocked(summary: dict[str, Any]) -> None:
 @app.command("current")
 def current(
     force: Annotated[bool, typer.Option("--force", help="Call /odds even if no game is due.")] = False,
-    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Sync events (free), then one paid /odds call for the slate if some game is due in its tier."""
     from flows.odds import fetch_odds
@@ -59,7 +58,7 @@ def current(
 def scores(
     days_from: Annotated[int, typer.Option("--days-from", min=0, max=3,
                                            help="Include games completed up to N days ago (0: none; costs 2).")] = 1,
-    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    json_output: JsonOption = False,
 ) -> None:  # fmt: skip
     """Fetch /scores and move games through scheduled → live → final (postponed/cancelled)."""
     from flows.odds import fetch_scores
@@ -72,7 +71,7 @@ def scores(
 
 
 @app.command("events")
-def events(json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+def events(json_output: JsonOption = False) -> None:
     """Sync upcoming games from /events (free)."""
     from flows.odds import sync_events
 
@@ -90,7 +89,7 @@ def backfill(  # noqa: PLR0917 - typer options
         str, typer.Option("--offsets", help="Hours before tip to fill, comma list.")
     ] = "24,12,3,0.5",
     yes: Annotated[bool, typer.Option("--yes", help="Spend without asking after printing the plan.")] = False,
-    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Plan a history backfill, print its cost, then (after confirmation) spend within the budget."""
     from flows.odds import backfill_odds_history
@@ -105,10 +104,18 @@ def backfill(  # noqa: PLR0917 - typer options
         raise typer.BadParameter("--end is before --start", param_hint="--end")
     hours = parse_hours_list(offsets, "--offsets")
     plan = run_db(backfill_odds_history(first, last, budget, hours, dry_run=True))
-    _show("backfill plan", plan["plan"], json_output)
+    if not json_output:
+        _show("backfill plan", plan["plan"], json_output)
     if not plan["plan"]["calls"]:
+        if json_output:
+            emit_json({"plan": plan["plan"], "result": None})
         return
-    if not yes and not typer.confirm(f"Spend {plan['plan']['credits']} credits?"):
+    # with --json the question goes to stderr: stdout holds one JSON document only
+    if not yes and not typer.confirm(f"Spend {plan['plan']['credits']} credits?", err=json_output):
         typer.echo("error: not confirmed; nothing was spent", err=True)
         raise typer.Exit(1)
-    _show("backfill", run_db(backfill_odds_history(first, last, budget, hours)), json_output)
+    result = run_db(backfill_odds_history(first, last, budget, hours))
+    if json_output:
+        emit_json({"plan": plan["plan"], "result": result})
+        return
+    _show("backfill", result, json_output)

@@ -40,6 +40,7 @@ _GROUPS: list[tuple[str, str, str | None]] = [
     ("odds_cli.model", "app", "model"),
     ("odds_cli.bets", "app", "bets"),
     ("odds_cli.scheduler", "app", "scheduler"),
+    ("odds_cli.replay", "app", "replay"),
 ]
 # modules that add `odds import <kind>` commands: each exposes register(import_app)
 _IMPORTERS = ["odds_cli.import_oddsapi", "odds_cli.import_polymarket", "odds_cli.import_closing_lines"]
@@ -226,18 +227,30 @@ class _Console:
 def main() -> None:
     """Entry point with the error policy: an expected failure is one line on stderr and exit code 2 (bad
     arguments or settings) or 1 (a failed run), never a traceback."""
+    from odds_cli.common import StderrProgress
     from odds_models.db import check_before_first_use
+    from odds_models.progress import listening
 
     level = os.environ.get("ODDS_LOG_LEVEL", "WARNING").strip().upper()
     if level not in logging.getLevelNamesMapping():
         typer.echo(f"error: ODDS_LOG_LEVEL: {level!r} is not one of DEBUG, INFO, WARNING, ERROR", err=True)
+        sys.exit(2)
+    progress_mode = os.environ.get("ODDS_PROGRESS", "auto").strip().lower() or "auto"
+    if progress_mode not in StderrProgress.MODES:
+        typer.echo(f"error: ODDS_PROGRESS: {progress_mode!r} is not one of auto, bar, lines, off", err=True)
         sys.exit(2)
     console = _Console(level)
     check_before_first_use(True)  # a wrong DATABASE_URL fails at once, in one line, before any work
     final: BaseException | None = None
     code = 0
     try:
-        result = app(standalone_mode=False)
+        # progress of long steps on stderr (a bar on a terminal, counter lines otherwise; odds_cli/common.py)
+        shown = StderrProgress(progress_mode)
+        try:
+            with listening(shown):
+                result = app(standalone_mode=False)
+        finally:
+            shown.close()
         # Without standalone mode click *returns* the code of `raise typer.Exit(n)` (and `ctx.exit(n)`)
         # instead of exiting with it; commands themselves return None. Honour it here, for every command.
         if isinstance(result, int) and not isinstance(result, bool):

@@ -7,10 +7,10 @@ scheduler runs them on a cadence); `status`, `book` and `markets` are reads.
 from __future__ import annotations
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from odds_cli.common import console, emit_json, parse_date, run_db
+from odds_cli.common import clip, console, emit_json, key_column, parse_date, run_db
+from odds_models import progress
 
 app = typer.Typer(
     help="Polymarket: discover NBA games, link them, backfill price history, inspect books.",
@@ -67,12 +67,13 @@ def status(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -
         console.print("no market's fine-grained history expires within a week")
         return
     table = Table(title=f"{len(expiring)} markets whose unfetched history expires within a week")
-    for col in ("market", "question", "expires at", "tokens"):
+    key_column(table, "market")
+    for col in ("question", "expires at", "tokens"):
         table.add_column(col)
     for e in expiring[:50]:
         table.add_row(
             e["market_id"],
-            e["question"][:60],
+            clip(e["question"], 60),
             e["expires_at"].isoformat(timespec="minutes"),
             str(e["tokens"]),
         )
@@ -93,7 +94,7 @@ def backfill(
         max=32,
         help="Tokens in flight (default POLYMARKET_BACKFILL_CONCURRENCY).",
     ),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON (no progress bar)."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON (progress stays on stderr)."),
 ) -> None:
     """Backfill price history from each token's watermark (≤15-day windows, 1-minute fidelity)."""
     from datetime import UTC, datetime, time
@@ -106,18 +107,12 @@ def backfill(
     lo = datetime.combine(start_day, time(0), tzinfo=UTC) if start_day else None
     hi = datetime.combine(end_day, time(0), tzinfo=UTC) if end_day else None
 
-    with Progress(
-        TextColumn("backfill"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=json_out,
-    ) as progress:
-        bar = progress.add_task("tokens", total=None)
+    with progress.step("backfill polymarket", unit="tokens") as shown:
 
         def advance(done: int, total: int) -> None:
-            progress.update(bar, completed=done, total=total)
+            shown.set_total(total)
+            while shown.done < done:
+                shown.advance()
 
         progress_listeners.append(advance)
         try:
@@ -145,8 +140,9 @@ def link(
         return
     for name, rows in result["results"].items():
         table = Table(title=f"{name}: {len(rows)}")
-        for col in ("polymarket event", "sportsbook event", "note"):
-            table.add_column(col)
+        key_column(table, "polymarket event")
+        key_column(table, "sportsbook event")
+        table.add_column("note")
         for r in rows:
             table.add_row(
                 r["polymarket_event_id"], r["event_id"] or ", ".join(r["candidates"]) or "-", r["note"]
@@ -253,12 +249,15 @@ def markets(
         emit_json(rows)
         return
     table = Table(title=f"{len(rows)} Polymarket markets")
-    for col in ("id", "question", "type", "period", "team", "line", "event", "sportsbook event"):
+    key_column(table, "id")
+    for col in ("question", "type", "period", "team", "line"):
         table.add_column(col)
+    key_column(table, "event")  # the slug `odds polymarket book` and `--event` take
+    key_column(table, "sportsbook event")
     for r in rows:
         table.add_row(
             r["id"],
-            r["question"][:50],
+            clip(r["question"], 50),
             r["market_type"],
             r["period"],
             _fmt(r["team"] or r["player"]),

@@ -24,7 +24,7 @@ import typer
 import yaml
 from rich.table import Table
 
-from odds_cli.common import console, emit_json
+from odds_cli.common import JsonOption, console, emit_json, key_column
 from odds_models.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -281,7 +281,9 @@ def load_secret_blocks(variables: list[str] | None = None) -> dict[str, list[str
 
 def _specs_table(specs: list[DeploymentSpec]) -> Table:
     table = Table(title="prefect.yaml deployments")
-    for column in ("name", "entrypoint", "schedule", "pool", "tags"):
+    key_column(table, "name")  # `prefect deployment run FLOW/NAME` and `--only NAME` take it whole
+    key_column(table, "entrypoint")
+    for column in ("schedule", "pool", "tags"):
         table.add_column(column)
     for spec in specs:
         table.add_row(
@@ -311,7 +313,7 @@ _CONFIG_HELP = "The prefect.yaml to read (default: ./prefect.yaml, else the proj
 @app.command("list")
 def list_command(
     config: Path | None = typer.Option(None, "--config", help=_CONFIG_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    as_json: JsonOption = False,
 ) -> None:
     """List the deployments of prefect.yaml with their schedules, pools and tags."""
     specs = load_deployment_specs(config)

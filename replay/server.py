@@ -34,11 +34,14 @@ logging.getLogger("uvicorn.error").addFilter(_QuietInjectedFaults())
 
 
 class ReplayServer:
-    """uvicorn on 127.0.0.1:<free port> in a daemon thread. `url` is set once started."""
+    """uvicorn on 127.0.0.1:<port> (a free one by default) in a daemon thread. `url` is set once started."""
 
-    def __init__(self, app: FastAPI, *, host: str = "127.0.0.1", startup_timeout: float = 15.0) -> None:
+    def __init__(
+        self, app: FastAPI, *, host: str = "127.0.0.1", port: int = 0, startup_timeout: float = 15.0
+    ) -> None:
         self.app = app
         self.host = host
+        self.port = port
         self.startup_timeout = startup_timeout
         self.url = ""
         self._server: uvicorn.Server | None = None
@@ -47,7 +50,7 @@ class ReplayServer:
     def start(self) -> str:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, 0))
+        sock.bind((self.host, self.port))
         port = sock.getsockname()[1]
         config = uvicorn.Config(
             self.app, host=self.host, port=port, log_level="warning", access_log=False, lifespan="off",

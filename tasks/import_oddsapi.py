@@ -16,6 +16,7 @@ from typing import Any
 
 from odds_analytics.oddsapi import detect_payload_kind, parse_events_payload, parse_odds_payload
 from odds_analytics.tiers import TierSpec
+from odds_models import progress
 from odds_models.errors import PayloadError
 from tasks.files import read_payload_file
 from tasks.storage.events import EventRecord
@@ -112,24 +113,26 @@ async def import_oddsapi_paths(
             await session.commit()
         pending, pending_events, pending_rows = [], [], 0
 
-    for path in files:
-        try:
-            items, events = parse_payload_file(path, spec)
-        except PayloadError as exc:
-            summary.files_failed += 1
-            summary.errors.append(str(exc))
-            continue
-        pending.extend(items)
-        pending_events.extend(events)
-        event_ids.update(it.event.id for it in items)
-        event_ids.update(e.id for e in events)
-        summary.snapshots_in_files += len(items)
-        rows = sum(len(it.rows) for it in items)
-        summary.odds_rows_in_files += rows
-        pending_rows += rows
-        if pending_rows >= batch_rows:
-            await flush()
-    await flush()
+    with progress.step("import oddsapi", total=len(files), unit="files") as shown:
+        for path in files:
+            shown.advance(path.name)  # counted when read; rows are stored in batches of `batch_rows`
+            try:
+                items, events = parse_payload_file(path, spec)
+            except PayloadError as exc:
+                summary.files_failed += 1
+                summary.errors.append(str(exc))
+                continue
+            pending.extend(items)
+            pending_events.extend(events)
+            event_ids.update(it.event.id for it in items)
+            event_ids.update(e.id for e in events)
+            summary.snapshots_in_files += len(items)
+            rows = sum(len(it.rows) for it in items)
+            summary.odds_rows_in_files += rows
+            pending_rows += rows
+            if pending_rows >= batch_rows:
+                await flush()
+        await flush()
     summary.events = len(event_ids)
     summary.events_new = totals.events_new
     summary.snapshots = totals.snapshots

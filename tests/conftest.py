@@ -29,6 +29,8 @@ os.environ.setdefault("PREFECT_SERVER_UI_ENABLED", "false")
 os.environ.setdefault("PREFECT_HOME", str(Path(tempfile.gettempdir()) / f"odds-test-prefect-{os.getuid()}"))
 _TEST_HOME = Path(tempfile.mkdtemp(prefix="odds-test-home-"))
 os.environ["ODDS_HOME"] = str(_TEST_HOME)
+# No progress lines on stderr (the tests read stderr); tests of progress set ODDS_PROGRESS themselves.
+os.environ["ODDS_PROGRESS"] = "off"
 # Never let a developer's real settings reach a test.
 for _var in ("DATABASE_URL", "ODDS_API_KEY", "PREFECT_API_URL", "PREFECT_API_KEY"):
     os.environ.pop(_var, None)

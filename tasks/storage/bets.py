@@ -403,9 +403,13 @@ async def read_ledger(
 async def read_ledger_frame(
     *, since: date | datetime | None = None, source: str | None = None
 ) -> pd.DataFrame:
-    """`read_ledger` in a session of its own (notebooks: `flows.notebook.load_bets`)."""
+    """`read_ledger` in a session of its own (notebooks: `flows.notebook.load_bets`); time columns
+    `datetime64[ns, UTC]` like every notebook reader's."""
+    from tasks.storage.notebook import utc_columns
+
     async with async_session_maker() as session:
-        return await read_ledger(session=session, since=since, source=source)
+        frame = await read_ledger(session=session, since=since, source=source)
+    return utc_columns(frame, [c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])])
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -5,7 +5,8 @@
 
 Every query is read-only (`SET TRANSACTION READ ONLY`), built with SQLAlchemy Core, and binds every value.
 Time filters: `start` is inclusive, `end` exclusive; a `date` means midnight UTC, and an `end` date includes
-that whole day. Naive datetimes are read as UTC. Time columns come back as `datetime64[..., UTC]`.
+that whole day. Naive datetimes are read as UTC. Time columns come back as `datetime64[..., UTC]`, decided
+by the column's SQL type, so a column that is all null (or a frame with no rows) is tz-aware too.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import pandas as pd
 from prefect import task
 from prefect.cache_policies import NONE
-from sqlalchemy import ColumnElement, Select, func, select, text
+from sqlalchemy import ColumnElement, DateTime, Select, func, select, text
 from sqlmodel import SQLModel
 
 from odds_models.db import async_session_maker
@@ -42,13 +43,17 @@ __all__ = [
     "TimeBound",
     "as_utc_bound",
     "read_backtest_runs",
+    "read_closing_lines",
     "read_events",
+    "read_fair_prices",
     "read_fetch_logs",
     "read_odds",
     "read_polymarket_prices",
+    "read_predictions",
     "read_table_summary",
     "summarize_tables",
     "summarize_tables_task",
+    "utc_columns",
 ]
 
 TimeBound = datetime | date | None
@@ -105,10 +110,15 @@ async def _frame(statement: Select[Any]) -> pd.DataFrame:
         rows = result.all()
         await session.rollback()
     frame = pd.DataFrame.from_records([tuple(r) for r in rows], columns=columns)
-    for column in frame.columns:
-        present = frame[column].dropna()
-        if len(present) and isinstance(present.iloc[0], datetime):
-            frame[column] = pd.to_datetime(frame[column], utc=True)
+    times = [c.name for c in statement.selected_columns if isinstance(c.type, DateTime)]
+    return utc_columns(frame, times)
+
+
+def utc_columns(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """`columns` of `frame` as `datetime64[ns, UTC]`, whatever they hold (all null, no rows, naive, aware)."""
+    for column in columns:
+        if column in frame.columns:
+            frame[column] = pd.to_datetime(frame[column], utc=True).astype("datetime64[ns, UTC]")
     return frame
 
 
@@ -238,6 +248,143 @@ async def read_polymarket_prices(
     if source is not None:
         statement = statement.where(p.source == source)
     return await _frame(statement.order_by(p.market_id, p.snapshot_time, p.token_id))
+
+
+async def read_closing_lines(
+    *,
+    event_ids: Sequence[str] | str | None = None,
+    start: TimeBound = None,
+    end: TimeBound = None,
+    markets: Sequence[str] | str | None = None,
+    kind: str | None = None,
+    source: str | None = None,
+) -> pd.DataFrame:
+    """Imported opening and closing lines (`closing_lines`: kaggle, sbr) with their game; tip-off in [start, end).
+
+    One row per (game, source, kind, market, outcome): `point`, `price_american`, `price_decimal`. `kind` is
+    `close` or `open`. Sorted by tip-off, game, market, outcome.
+    """
+    c = ClosingLine.__table__.c  # type: ignore[attr-defined]
+    e = Event.__table__.c  # type: ignore[attr-defined]
+    statement = (
+        select(
+            c.event_id,
+            e.home_team,
+            e.away_team,
+            e.commence_time,
+            c.source,
+            c.kind,
+            c.market,
+            c.outcome,
+            c.point,
+            c.price_american,
+            c.price_decimal,
+            c.created_at,
+        )
+        .join(Event.__table__, e.id == c.event_id)  # type: ignore[attr-defined]
+        .where(*_window(e.commence_time, start, end))
+    )
+    if (ids := _ids(event_ids)) is not None:
+        statement = statement.where(c.event_id.in_(ids))
+    if (wanted := _ids(markets)) is not None:
+        statement = statement.where(c.market.in_(wanted))
+    if kind is not None:
+        statement = statement.where(c.kind == kind)
+    if source is not None:
+        statement = statement.where(c.source == source)
+    return await _frame(
+        statement.order_by(e.commence_time, c.event_id, c.market, c.outcome, c.kind, c.source)
+    )
+
+
+async def read_predictions(
+    *,
+    event_ids: Sequence[str] | str | None = None,
+    start: TimeBound = None,
+    end: TimeBound = None,
+    markets: Sequence[str] | str | None = None,
+    model_name: str | None = None,
+) -> pd.DataFrame:
+    """Model predictions (`predictions`) with their model and game; decision time in [start, end).
+
+    `current_value` is the fair probability (or line) at the decision, `predicted_delta` the predicted
+    move to the close, `predicted_close` their sum, `expected_clv` the edge at `best_venue`.
+    """
+    p = Prediction.__table__.c  # type: ignore[attr-defined]
+    m = ModelRecord.__table__.c  # type: ignore[attr-defined]
+    e = Event.__table__.c  # type: ignore[attr-defined]
+    statement = (
+        select(
+            p.event_id,
+            e.home_team,
+            e.away_team,
+            e.commence_time,
+            p.market,
+            p.outcome,
+            p.decision_time,
+            p.current_value,
+            p.predicted_delta,
+            p.predicted_close,
+            p.best_venue,
+            p.best_price_decimal,
+            p.expected_clv,
+            m.name.label("model_name"),
+            m.kind.label("model_kind"),
+            m.version.label("model_version"),
+            p.model_id,
+            p.created_at,
+        )
+        .join(ModelRecord.__table__, m.id == p.model_id)  # type: ignore[attr-defined]
+        .join(Event.__table__, e.id == p.event_id)  # type: ignore[attr-defined]
+        .where(*_window(p.decision_time, start, end))
+    )
+    if (ids := _ids(event_ids)) is not None:
+        statement = statement.where(p.event_id.in_(ids))
+    if (wanted := _ids(markets)) is not None:
+        statement = statement.where(p.market.in_(wanted))
+    if model_name is not None:
+        statement = statement.where(m.name == model_name)
+    return await _frame(statement.order_by(p.event_id, p.decision_time, p.market, p.outcome, p.id))
+
+
+async def read_fair_prices(
+    *,
+    event_ids: Sequence[str] | str | None = None,
+    start: TimeBound = None,
+    end: TimeBound = None,
+    markets: Sequence[str] | str | None = None,
+    basis: str = "consensus",
+    method: str | None = None,
+) -> pd.DataFrame:
+    """Devigged (no-vig) fair prices over time: one row per (game, snapshot time, market, outcome).
+
+    From the valid stored prices of each snapshot (`read_odds`), the margin of every book is removed
+    (`method`, default setting DEVIG_METHOD) and combined by `basis` (`consensus`: the median of the books at
+    the most common line; `sharp`, `sharp_consensus`; see `odds_analytics.fair`). Columns: `event_id`,
+    `snapshot_time`, `market`, `outcome`, `fair_prob`, `fair_decimal` (1 / fair_prob), `point`, `n_books`,
+    `basis`, with the game's teams and tip-off.
+    """
+    from odds_analytics.fair import fair_prices
+    from odds_models.settings import get_settings
+
+    settings = get_settings()
+    odds = await read_odds(event_ids=event_ids, start=start, end=end, markets=markets, valid_only=True)
+    games = odds[["event_id", "home_team", "away_team", "commence_time"]].drop_duplicates("event_id")
+    quotes = odds[["event_id", "snapshot_time", "bookmaker", "market", "outcome", "point", "price_decimal"]]
+    fair = fair_prices(
+        quotes.rename(columns={"snapshot_time": "decision_time"}), basis=basis,
+        method=method or settings.devig_method, sharp_books=settings.sharp_books,
+    ).rename(columns={"decision_time": "snapshot_time"})  # fmt: skip
+    fair = fair.merge(games, on="event_id", how="left") if len(fair) else fair.assign(
+        home_team=pd.Series(dtype=object), away_team=pd.Series(dtype=object), commence_time=pd.Series(dtype=object)
+    )  # fmt: skip
+    fair["fair_prob"] = pd.to_numeric(fair["fair_prob"], errors="coerce").astype(float)
+    fair["fair_decimal"] = 1.0 / fair["fair_prob"]
+    fair["point"] = pd.to_numeric(fair["point"], errors="coerce").astype(float)
+    columns = ["event_id", "home_team", "away_team", "commence_time", "snapshot_time", "market", "outcome",
+               "point", "fair_prob", "fair_decimal", "n_books", "basis"]  # fmt: skip
+    fair = utc_columns(fair[columns].copy(), ["commence_time", "snapshot_time"])
+    return fair.sort_values(["event_id", "snapshot_time", "market", "outcome"], ignore_index=True)
 
 
 async def read_backtest_runs(*, strategy: str | None = None) -> pd.DataFrame:

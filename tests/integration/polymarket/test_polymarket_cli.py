@@ -14,12 +14,29 @@ from typer.testing import CliRunner
 
 from odds_cli.main import app
 from odds_models.clock import FrozenClock, use_clock
+from odds_models.progress import Step, listening
 from tasks.http import use_client_factory
 
 pytestmark = [pytest.mark.db, pytest.mark.engine, pytest.mark.usefixtures("prefect_harness")]
 
 NOW = now_floor()
 runner = CliRunner()
+
+
+class _Counted:
+    """A progress listener that records (label, done, total) of every advance."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, int, int | None]] = []
+
+    def started(self, step: Step) -> None:
+        pass
+
+    def advanced(self, step: Step, detail: str | None) -> None:
+        self.lines.append((step.label, step.done, step.total))
+
+    def finished(self, step: Step) -> None:
+        pass
 
 
 def _invoke(*args: str) -> object:
@@ -81,14 +98,17 @@ def test_bad_arguments_exit_2(db: str) -> None:
     assert runner.invoke(app, ["polymarket", "markets", "--type", "nope"]).exit_code == 2
 
 
-def test_backfill_command_with_progress_bar_then_nothing_left(seeded: Path) -> None:
+def test_backfill_command_with_progress_then_nothing_left(seeded: Path) -> None:
     fake = FakeClob()
     with use_clock(FrozenClock(NOW)), use_client_factory("clob", fake.client):
         _invoke("import", "polymarket", str(seeded))
-        output = _invoke("polymarket", "backfill", "--days", "30")
+        counted = _Counted()
+        with listening(counted):
+            output = _invoke("polymarket", "backfill", "--days", "30")
         assert "tokens=4" in output
         assert "errors=0" in output
-        assert "backfill" in output
+        assert "backfill" not in output  # progress goes to stderr (odds_models.progress), never stdout
+        assert counted.lines == [("backfill polymarket", n, 4) for n in range(1, 5)]
         assert _invoke("polymarket", "backfill", "--json")["tokens"] == 0
         status = _invoke("polymarket", "status", "--json")
     assert status["backfill_staleness"] == "ok"

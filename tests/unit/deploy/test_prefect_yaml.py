@@ -247,6 +247,7 @@ def test_scheduler_serves_the_same_deployment(dep: dict[str, Any], monkeypatch: 
 NOT_DEPLOYED = {
     "flows/notebook.py:load_events", "flows/notebook.py:load_odds", "flows/notebook.py:load_polymarket_prices",
     "flows/notebook.py:load_backtest_runs", "flows/notebook.py:load_fetch_logs", "flows/notebook.py:load_bets",
+    "flows/notebook.py:load_closing_lines", "flows/notebook.py:load_predictions", "flows/notebook.py:load_fair_prices",
 }  # fmt: skip
 
 
