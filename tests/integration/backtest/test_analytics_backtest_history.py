@@ -36,7 +36,11 @@ async def test_backtest_on_imported_history(db: str, data_dir: Path) -> None:
 
     cfg = BacktestConfig(strategy="basic_ev", strategy_params={"min_edge": 0.01}, start=START, end=END,
                          decision_hours=[1, 12], markets=["spreads", "totals", "h2h"], include_polymarket=False,
-                         n_bootstrap=200, n_permutations=200)  # fmt: skip
+                         n_bootstrap=200, n_permutations=200,
+                         # one snapshot a day: this test is about the import and the as-of read, so prices are
+                         # usable for the read's whole window; the 90-minute bound has its own tests
+                         # (tests/unit/analytics/test_staleness.py) and its effect here is BACKTESTING_GUIDE §5.2
+                         max_quote_age_minutes=24 * 60.0)  # fmt: skip
     async with async_session_maker() as session:
         events = await read_events_between(cfg.start, cfg.end + timedelta(days=1), session=session)
         pairs = decision_pairs(events, cfg.decision_hours)

@@ -67,7 +67,7 @@ def paper_picks(ledger: Ledger) -> list[dict[str, object]]:
     ):
         return {"event_id": ledger.game, "market": market, "side": side, "outcome": outcome, "best_venue": venue,
                 "best_point": point, "best_price_decimal": price, "decision_time": PLACED, "model_id": None,
-                "expected_clv": 0.02, **kw}  # fmt: skip
+                "expected_clv": 0.02 / price, "exp_return": 0.02, **kw}  # fmt: skip
 
     return [
         pick("h2h", "home", HOME, "pinnacle", None, 1.62),

@@ -60,7 +60,9 @@ def test_report_writes_markdown_and_charts(tmp_path: Path) -> None:
     figures = {
         "counts": {"events": 3, "odds": 40}, "events_by_status": {"final": 1}, "fetch_logs": [
             {"api": "oddsapi", "calls": 5, "errors": 0, "credits": 9, "retried": 1}],
-        "quality": [], "links": {"linked": 1}, "backtests": [{"strategy": "basic_ev", "metrics": {"roi": 0.0123}}],
+        "quality": [], "links": {"linked": 1}, "backtests": [
+            {"strategy": "basic_ev", "metrics": {"roi": 0.0123, "bets": 40}},
+            {"strategy": "flat", "metrics": {"roi": 0.30, "bets": 8}}],
         "models": [], "chart": chart,
     }  # fmt: skip
     steps = {"ticks": 8, "runs": {"fetch_odds": 8}, "missing": ["run_backtest"], "skipped": {},
@@ -74,7 +76,8 @@ def test_report_writes_markdown_and_charts(tmp_path: Path) -> None:
     assert "simulated" in text
     assert "| odds | 40 |" in text
     assert "basic_ev" in text
-    assert "roi 0.0123" in text
+    assert "ROI 1.23 % (n=40)" in text  # every figure with its n...
+    assert "ROI n too small (n=8)" in text  # ...and none below the minimum
     assert "fetch_scores: ServerError" in text
     assert "Not available yet (skipped): run_backtest" in text
     assert "429 2" in text
