@@ -9,6 +9,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 
+from flows.run_names import backtest_run_name
 from odds_analytics.backtest import BacktestConfig, decision_pairs, run_backtest_frames
 from odds_analytics.backtest.report import data_fingerprint, summary_markdown, summary_table
 from odds_models.errors import BadArgument, NoDataError
@@ -39,7 +40,7 @@ def _check_venues(config: BacktestConfig, odds: Any) -> None:
                           f"{config.start} and {config.end}: {', '.join(books) or 'none'}")  # fmt: skip
 
 
-@flow(name="run-backtest")
+@flow(name="run-backtest", flow_run_name=backtest_run_name, timeout_seconds=3600)
 async def run_backtest(
     config: BacktestConfig,
     model_name: str | None = None,

@@ -38,6 +38,7 @@ from flows.polymarket import (
     link_polymarket,
     poll_polymarket_prices,
 )
+from flows.run_names import dated, stamped
 from odds_analytics.backtest.config import BacktestConfig
 from odds_analytics.clv_training import TrainConfig
 from odds_analytics.demo_report import digest
@@ -140,7 +141,7 @@ async def _run(log: StepLog, step: Flow[..., Any], **kwargs: Any) -> Any:
     return result
 
 
-@flow(name="demo")
+@flow(name="demo", flow_run_name=dated("demo", "start", "end"), timeout_seconds=14400)
 async def demo(  # noqa: PLR0917 - flow parameters are positional in the UI too
     start: datetime,
     end: datetime,
@@ -239,7 +240,7 @@ async def _figures_and_report(
     return figures
 
 
-@flow(name="demo-report")
+@flow(name="demo-report", flow_run_name=stamped("demo-report"), timeout_seconds=600)
 async def _read_figures(fingerprints: bool = False) -> dict[str, Any]:
     figures = await read_demo_figures_task()
     if fingerprints:

@@ -21,6 +21,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_table_artifact
 
+from flows.run_names import stamped, with_params
 from odds_analytics.clv_training import (
     TrainConfig,
     artifact_row,
@@ -56,7 +57,12 @@ def _as_datetime(value: date | datetime | None) -> datetime | None:
     return datetime(value.year, value.month, value.day, tzinfo=UTC)
 
 
-@flow(name="train-model", log_prints=False)
+@flow(
+    name="train-model",
+    log_prints=False,
+    flow_run_name=with_params("train-model", "market", "until"),
+    timeout_seconds=3600,
+)
 async def train_model(
     market: str, until: date | datetime | None = None, config: TrainConfig | None = None
 ) -> dict[str, Any]:
@@ -96,7 +102,12 @@ async def train_model(
     return summary
 
 
-@flow(name="evaluate-model", log_prints=False)
+@flow(
+    name="evaluate-model",
+    log_prints=False,
+    flow_run_name=with_params("evaluate-model", "market", "date_from", "date_to"),
+    timeout_seconds=1800,
+)
 async def evaluate_model(
     market: str, date_from: date | datetime, date_to: date | datetime, kind: str | None = None
 ) -> dict[str, Any]:
@@ -164,7 +175,7 @@ async def predict_market(
     return written, recs
 
 
-@flow(name="predict", log_prints=False)
+@flow(name="predict", log_prints=False, flow_run_name=stamped("predict"), timeout_seconds=600)
 async def predict(
     markets: list[str] | None = None, horizon_hours: float = 48.0, min_edge: float = 0.01
 ) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import pandas as pd
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_table_artifact
 
+from flows.run_names import stamped
 from odds_models.db import run_coro_blocking
 from tasks.storage.bets import read_ledger_frame
 from tasks.storage.notebook import (
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 
-@flow(name="load-events", log_prints=False)
+@flow(name="load-events", log_prints=False, flow_run_name=stamped("load-events"), timeout_seconds=900)
 def load_events(
     start: TimeBound = None, end: TimeBound = None, status: list[str] | None = None
 ) -> pd.DataFrame:
@@ -48,7 +49,7 @@ def load_events(
     return run_coro_blocking(read_events(start=start, end=end, status=status))
 
 
-@flow(name="load-odds")
+@flow(name="load-odds", flow_run_name=stamped("load-odds"), timeout_seconds=900)
 def load_odds(  # noqa: PLR0917 - flow parameters are positional in the UI too
     event_ids: list[str] | None = None,
     start: TimeBound = None,
@@ -72,7 +73,7 @@ def load_odds(  # noqa: PLR0917 - flow parameters are positional in the UI too
     )
 
 
-@flow(name="load-polymarket-prices")
+@flow(name="load-polymarket-prices", flow_run_name=stamped("load-polymarket-prices"), timeout_seconds=900)
 def load_polymarket_prices(
     market_ids: list[str] | None = None,
     event_ids: list[str] | None = None,
@@ -88,25 +89,25 @@ def load_polymarket_prices(
     )
 
 
-@flow(name="load-backtest-runs")
+@flow(name="load-backtest-runs", flow_run_name=stamped("load-backtest-runs"), timeout_seconds=900)
 def load_backtest_runs(strategy: str | None = None) -> pd.DataFrame:
     """Load stored backtest runs with their metrics as a DataFrame."""
     return run_coro_blocking(read_backtest_runs(strategy=strategy))
 
 
-@flow(name="load-fetch-logs")
+@flow(name="load-fetch-logs", flow_run_name=stamped("load-fetch-logs"), timeout_seconds=900)
 def load_fetch_logs(api: str | None = None, start: TimeBound = None, end: TimeBound = None) -> pd.DataFrame:
     """Load API call logs (cost, quota) as a DataFrame."""
     return run_coro_blocking(read_fetch_logs(api=api, start=start, end=end))
 
 
-@flow(name="load-bets")
+@flow(name="load-bets", flow_run_name=stamped("load-bets"), timeout_seconds=900)
 def load_bets(since: TimeBound = None, source: str | None = None) -> pd.DataFrame:
     """Load the bet ledger (placed on or after `since`) with each bet's game, close, CLV and result."""
     return run_coro_blocking(read_ledger_frame(since=since, source=source))
 
 
-@flow(name="pipeline-summary")
+@flow(name="pipeline-summary", flow_run_name=stamped("pipeline-summary"), timeout_seconds=300)
 async def pipeline_summary() -> pd.DataFrame:
     """Count and date every table; publish the result as the `pipeline-summary` table artifact."""
     logger = get_run_logger()

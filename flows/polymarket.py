@@ -14,6 +14,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from flows.run_names import stamped, with_params
 from odds_analytics.polymarket import backfill_staleness
 from odds_models import clock
 from odds_models.errors import OddsPipelineError
@@ -53,7 +54,7 @@ class BackfillOverdue(OddsPipelineError):
     """The backfill is late (previous success > 5 days ago) or incomplete (retryable errors remained)."""
 
 
-@flow(name="discover-polymarket")
+@flow(name="discover-polymarket", flow_run_name=stamped("discover-polymarket"), timeout_seconds=600)
 async def discover_polymarket(closed: bool = False, link: bool = True) -> dict[str, Any]:
     """Discover NBA games on Polymarket (Gamma keyset pages), upsert them, then link them."""
     logger = get_run_logger()
@@ -85,7 +86,7 @@ async def _link_artifact(report: Any, *, dry_run: bool) -> None:
     )
 
 
-@flow(name="link-polymarket")
+@flow(name="link-polymarket", flow_run_name=stamped("link-polymarket"), timeout_seconds=600)
 async def link_polymarket(dry_run: bool = False) -> dict[str, Any]:
     """Link Polymarket games to sportsbook events (unique matches only; ambiguous and misses reported)."""
     logger = get_run_logger()
@@ -101,7 +102,7 @@ async def link_polymarket(dry_run: bool = False) -> dict[str, Any]:
     }
 
 
-@flow(name="poll-polymarket-prices")
+@flow(name="poll-polymarket-prices", flow_run_name=stamped("poll-polymarket-prices"), timeout_seconds=300)
 async def poll_polymarket_prices(tiers: list[str] | None = None) -> dict[str, Any]:
     """Poll best bid/ask, mid and spread of every market in the collected tiers, and moneyline books."""
     logger = get_run_logger()
@@ -119,7 +120,11 @@ async def poll_polymarket_prices(tiers: list[str] | None = None) -> dict[str, An
     return {"markets": plan.markets, **stored, "by_tier": plan.by_tier}
 
 
-@flow(name="backfill-polymarket-history")
+@flow(
+    name="backfill-polymarket-history",
+    flow_run_name=stamped("backfill-polymarket-history"),
+    timeout_seconds=7200,
+)
 async def backfill_polymarket_history(lookback_days: int | None = None) -> dict[str, Any]:
     """Backfill Polymarket price history (≤15-day windows, 1-minute fidelity) from each token's watermark."""
     from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
@@ -164,7 +169,11 @@ async def backfill_polymarket_history(lookback_days: int | None = None) -> dict[
     return summary
 
 
-@flow(name="import-polymarket-files")
+@flow(
+    name="import-polymarket-files",
+    flow_run_name=with_params("import-polymarket-files", "paths"),
+    timeout_seconds=3600,
+)
 async def import_polymarket_files(paths: list[str], token_id: str | None = None) -> dict[str, Any]:
     """Import saved Gamma and CLOB responses (.json / .json.gz), idempotently."""
     totals: dict[str, Any] = {}

@@ -263,43 +263,43 @@ def odds_cost_from_settings(*, historical: bool = False) -> int:
 # -- Prefect tasks (one or two calls each) -------------------------------------------------------------------
 
 
-@task(name="drain-spool", **_DB_WRITE)
+@task(task_run_name="drain-spool", name="drain-spool", **_DB_WRITE)
 async def drain_spool_task() -> DrainResult:
     """Store paid responses left on disk by an earlier run."""
     return await drain_spool()
 
 
-@task(name="fetch-events", cache_policy=NONE)
+@task(task_run_name="fetch-events", name="fetch-events", cache_policy=NONE)
 async def fetch_events_task() -> FetchedFree:
     """GET /events (free)."""
     return await fetch_events()
 
 
-@task(name="store-events", **_DB_WRITE)
+@task(task_run_name="store-events", name="store-events", **_DB_WRITE)
 async def store_events_task(fetched: FetchedFree) -> dict[str, int]:
     """Upsert the listed events."""
     return await store_events_payload(fetched)
 
 
-@task(name="due-events", cache_policy=NONE)
+@task(task_run_name="due-events", name="due-events", cache_policy=NONE)
 async def due_events_task() -> list[DueEvent]:
     """Which upcoming games are due a snapshot in their tier."""
     return await due_event_list()
 
 
-@task(name="credits-spent", cache_policy=NONE)
+@task(task_run_name="credits-spent", name="credits-spent", cache_policy=NONE)
 async def credits_spent_this_month_task() -> int:
     """Credits spent this month, from fetch_logs."""
     return await credits_spent_this_month()
 
 
-@task(name="fetch-odds", cache_policy=NONE)
+@task(task_run_name="fetch-odds", name="fetch-odds", cache_policy=NONE)
 async def fetch_odds_task() -> SpooledFetch:
     """GET /odds for the slate (paid) into the spool."""
     return await fetch_odds_to_spool()
 
 
-@task(name="fetch-scores", cache_policy=NONE)
+@task(task_run_name="fetch-scores", name="fetch-scores", cache_policy=NONE)
 async def fetch_scores_task(days_from: int | None) -> SpooledFetch:
     """GET /scores (paid) into the spool."""
     return await fetch_scores_to_spool(days_from=days_from)
@@ -311,7 +311,7 @@ async def fetch_historical_odds_task(date: datetime) -> SpooledFetch:
     return await fetch_historical_odds_to_spool(date=date)
 
 
-@task(name="store-spooled", **_DB_WRITE)
+@task(task_run_name="store-spooled", name="store-spooled", **_DB_WRITE)
 async def store_spooled_task(path: str) -> dict[str, int]:
     """Store one spooled response and delete its file."""
     return await store_spool_file(Path(path))
@@ -347,7 +347,7 @@ async def import_files(paths: list[str], reject_invalid: bool | None = None) -> 
     return summary.as_dict()
 
 
-@task(name="backfill-candidates", cache_policy=NONE)
+@task(task_run_name="backfill-candidates", name="backfill-candidates", cache_policy=NONE)
 async def backfill_candidates_task(
     start: datetime, end: datetime
 ) -> list[tuple[str, datetime, list[datetime]]]:
@@ -355,7 +355,7 @@ async def backfill_candidates_task(
     return await backfill_candidates(start, end)
 
 
-@task(name="import-oddsapi-files", **_DB_WRITE)
+@task(task_run_name="import-oddsapi-files", name="import-oddsapi-files", **_DB_WRITE)
 async def import_files_task(paths: list[str], reject_invalid: bool | None = None) -> dict[str, Any]:
     """Import saved Odds API responses (idempotent)."""
     return await import_files(paths, reject_invalid)

@@ -178,7 +178,7 @@ async def fetch_nba_events(*, closed: bool, client: httpx.AsyncClient | None = N
         await gamma.aclose()
 
 
-@task(cache_policy=NONE, **_DB_RETRY)
+@task(task_run_name="store-gamma-events", cache_policy=NONE, **_DB_RETRY)
 async def store_gamma_events(raw_events: list[dict[str, Any]]) -> dict[str, int]:
     """Parse and upsert Gamma events with their markets."""
     events, findings = parse_events_leniently(raw_events)
@@ -241,7 +241,7 @@ async def run_link(*, dry_run: bool = False) -> LinkReport:
     return report
 
 
-@task(cache_policy=NONE, **_DB_RETRY)
+@task(task_run_name="link-events", cache_policy=NONE, **_DB_RETRY)
 async def link_events(dry_run: bool = False) -> LinkReport:
     """Link Polymarket games to sportsbook events (unique matches only)."""
     return await run_link(dry_run=dry_run)
@@ -306,7 +306,7 @@ async def read_poll_plan(tiers: Sequence[str] | None, *, now: datetime) -> PollP
     )
 
 
-@task(cache_policy=NONE)
+@task(task_run_name="fetch-quotes", cache_policy=NONE)
 async def fetch_quotes(token_ids: list[str]) -> dict[str, TokenQuote]:
     """Best bid, best ask, mid and spread of every token (batched `POST /prices`)."""
     clob = make_clob_client()
@@ -317,7 +317,7 @@ async def fetch_quotes(token_ids: list[str]) -> dict[str, TokenQuote]:
         await clob.aclose()
 
 
-@task(cache_policy=NONE)
+@task(task_run_name="fetch-books", cache_policy=NONE)
 async def fetch_books(token_ids: list[str]) -> dict[str, OrderBook]:
     """Order books of the given tokens (batched `POST /books`), sorted best-first."""
     if not token_ids:
@@ -348,7 +348,7 @@ async def store_poll_rows(
     return {"prices": n_quotes, "books": n_books}
 
 
-@task(cache_policy=NONE, **_DB_RETRY)
+@task(task_run_name="store-poll", cache_policy=NONE, **_DB_RETRY)
 async def store_poll(
     plan: PollPlan, quotes: dict[str, TokenQuote], books: dict[str, OrderBook], snapshot_time: datetime
 ) -> dict[str, int]:
@@ -356,7 +356,7 @@ async def store_poll(
     return await store_poll_rows(plan, quotes, books, snapshot_time=snapshot_time)
 
 
-@task(cache_policy=NONE)
+@task(task_run_name="read-poll-targets", cache_policy=NONE)
 async def read_poll_targets_task(tiers: list[str] | None = None) -> PollPlan:
     """Markets of the events in the tiers being collected."""
     return await read_poll_plan(tiers, now=clock.now())
@@ -540,7 +540,7 @@ async def backfill_token_history(  # noqa: PLR0917 - task parameters are positio
         await clob.aclose()
 
 
-@task(cache_policy=NONE)
+@task(task_run_name="read-backfill-plan", cache_policy=NONE)
 async def read_backfill_plan_task(
     lookback_days: int,
 ) -> list[tuple[store.BackfillTarget, tuple[datetime, datetime]]]:
@@ -548,7 +548,7 @@ async def read_backfill_plan_task(
     return await read_backfill_plan(now=clock.now(), lookback=timedelta(days=lookback_days))
 
 
-@task(cache_policy=NONE)
+@task(task_run_name="read-last-backfill-success", cache_policy=NONE)
 async def read_last_backfill_success_task() -> datetime | None:
     """When a backfill last stored a window successfully."""
     async with async_session_maker() as session:
