@@ -32,6 +32,7 @@ from odds_analytics.clv_training import (
 from odds_analytics.features import MARKETS
 from odds_models.clock import now
 from odds_models.errors import OddsPipelineError
+from tasks.alerts import emit_picks_published
 from tasks.datasets import load_model_dataset
 from tasks.model import fit_models_task, score_model_task, score_upcoming_task
 from tasks.model_report import publish_model_report
@@ -200,6 +201,8 @@ async def predict(
     )
     # 3. every published pick is a paper bet at its published price, once per side of a game
     paper = await record_paper_bets_task(picks) if picks else None
+    if paper and paper.get("added"):  # the `odds: new pick` automation notifies on this event
+        emit_picks_published(picks, new=paper["added"])
     logger.info("%d predictions written, %d recommendations", written, len(table))
     return {
         "decision_time": decision_time,

@@ -14,10 +14,11 @@ from prefect import flow, get_run_logger
 
 from flows.run_names import dated, stamped, with_params
 from odds_analytics.backfill import plan_backfill
-from odds_analytics.quota import QuotaStatus, quota_warnings
+from odds_analytics.quota import QuotaStatus, quota_crossed, quota_warnings
 from odds_models.clock import now
 from odds_models.errors import BudgetExceeded, QuotaExhausted
 from odds_models.settings import get_settings
+from tasks.alerts import emit_quota_low
 from tasks.odds_ingest import (
     SpooledFetch,
     backfill_candidates_task,
@@ -101,6 +102,9 @@ async def _quota_check(spooled: SpooledFetch) -> list[str]:
     warnings = quota_warnings(status, get_settings().quota_warn_fractions)
     for message in warnings:
         logger.warning(message)
+    level = quota_crossed(status, get_settings().quota_warn_fractions)
+    if level is not None:  # once per level: the `odds: quota low` automation notifies on this event
+        emit_quota_low(status, level, warnings[0] if warnings else f"quota below {level:.0%}")
     if warnings:
         await _artifacts("oddsapi-quota", "The Odds API quota", {"warning": warnings[0], **spooled.quota})
     return warnings
