@@ -11,7 +11,7 @@ from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 
 from flows.run_names import backtest_run_name
 from odds_analytics.backtest import BacktestConfig, decision_pairs, run_backtest_frames
-from odds_analytics.backtest.report import data_fingerprint, summary_markdown, summary_table
+from odds_analytics.backtest.report import data_fingerprint, headline, summary_markdown, summary_table
 from odds_models.errors import BadArgument, NoDataError
 from tasks.storage.backtests import store_backtest_run, write_backtest_report
 from tasks.storage.reads import (
@@ -88,8 +88,8 @@ async def run_backtest(
         markdown=summary_markdown(result, run_key, report_path), key="backtest-summary"
     )
     await acreate_table_artifact(table=summary_table(result), key="backtest-breakdown")
-    logger.info("backtest %s: %d bets, ROI %s, report %s", run_key, result.metrics["bets"], result.metrics["roi"],
-                report_path)  # fmt: skip
+    logger.info("backtest %s (%s %s..%s): %s; report %s", run_key, config.strategy, config.start, config.end,
+                headline(result.metrics), report_path)  # fmt: skip
     out = {"run_key": run_key, "run_id": run_id, "report_path": report_path, **result.summary()}
     if include_bets:
         out["bets"] = result.bet_records()

@@ -26,6 +26,7 @@ from odds_analytics.clv_training import (
     TrainConfig,
     artifact_row,
     json_safe,
+    model_headline,
     prediction_rows,
     training_table,
 )
@@ -82,7 +83,8 @@ async def train_model(
     selected_id = next(m["id"] for m in summary["models"] if m["selected"])
     rows = prediction_rows(selected_id, oos, oos["predicted"].to_numpy(float), with_features=False)
     summary["oos_predictions_written"] = await write_predictions(rows) if rows else 0
-    logger.info("selected %s for %s (validated: %s)", summary["selected"], market, summary["validated"])
+    logger.info("selected %s for %s (validated: %s): %s", summary["selected"], market, summary["validated"],
+                model_headline(summary["walk_forward"].get(summary["selected"]) or {}))  # fmt: skip
     summary = json_safe(summary)
     # 4. the selected model's report: walk-forward calibration chart and coefficients/importance (PNG)
     chosen = next(e for e in entries if e.selected)

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -38,6 +39,7 @@ __all__ = [
     "artifact_row",
     "json_safe",
     "latest_quotes",
+    "model_headline",
     "prediction_rows",
     "recommendation_record",
     "score",
@@ -299,3 +301,16 @@ def artifact_row(rec: dict[str, Any]) -> dict[str, Any]:
         "predicted close": round(rec["predicted_close"], 3),
         "expected CLV": f"{rec['expected_clv']:+.2%}",
     }
+
+
+def model_headline(figures: dict[str, Any]) -> str:
+    """A model's walk-forward figures for a log line, rounded: `n 1,204, R² 0.081, RMSE 0.0213, ...`."""
+
+    def num(key: str, fmt: str) -> str:
+        value = figures.get(key)
+        if not isinstance(value, int | float) or math.isnan(value):
+            return "n/a"
+        return format(value, fmt)
+
+    return (f"n {num('n', ',')}, R² {num('r2', '.3f')}, RMSE {num('rmse', '.4f')}, "
+            f"direction right {num('directional_accuracy', '.0%')}, skill vs no change {num('skill_vs_no_change', '+.1%')}")  # fmt: skip
