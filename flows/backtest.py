@@ -11,7 +11,9 @@ from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 
 from flows.run_names import backtest_run_name
 from odds_analytics.backtest import BacktestConfig, decision_pairs, run_backtest_frames
+from odds_analytics.backtest.config import scheduled_window
 from odds_analytics.backtest.report import data_fingerprint, headline, summary_markdown, summary_table
+from odds_models.clock import now
 from odds_models.errors import BadArgument, NoDataError
 from tasks.storage.backtests import store_backtest_run, write_backtest_report
 from tasks.storage.reads import (
@@ -21,6 +23,7 @@ from tasks.storage.reads import (
     get_polymarket_asks_at_times,
     get_predictions,
 )
+from tasks.variables import BACKTEST_WINDOW, read_variable_task
 
 __all__ = ["run_backtest"]
 
@@ -42,13 +45,17 @@ def _check_venues(config: BacktestConfig, odds: Any) -> None:
 
 @flow(name="run-backtest", flow_run_name=backtest_run_name, timeout_seconds=3600)
 async def run_backtest(
-    config: BacktestConfig,
+    config: BacktestConfig | None = None,
     model_name: str | None = None,
     write_report: bool = True,
     include_bets: bool = True,
 ) -> dict[str, Any]:
     """Backtest a strategy on stored history with no look-ahead; save to backtest_runs and a report folder."""
     logger = get_run_logger()
+    if config is None:  # the weekly schedule: the Prefect Variable `backtest-window`, else the season to date
+        strategy, start, end = scheduled_window(now().date(), await read_variable_task(BACKTEST_WINDOW))
+        config = BacktestConfig(strategy=strategy, start=start, end=end)
+        logger.info("scheduled window: %s %s..%s", strategy, start, end)
     staleness = timedelta(minutes=config.max_staleness_minutes)
     # 1. the games and their decision times
     events = await get_events_between(config.start, config.end + timedelta(days=1))
