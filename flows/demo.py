@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from prefect import Flow, flow, get_run_logger
+from prefect import Flow, flow, get_run_logger, tags
 
 from flows.backtest import run_backtest
 from flows.bets import settle_bets
@@ -38,7 +38,7 @@ from flows.polymarket import (
     link_polymarket,
     poll_polymarket_prices,
 )
-from flows.run_names import dated, stamped
+from flows.run_names import DEMO_TAG, dated, stamped
 from odds_analytics.backtest.config import BacktestConfig
 from odds_analytics.clv_training import TrainConfig
 from odds_analytics.demo_report import digest
@@ -80,6 +80,7 @@ class DemoResult:
     replay: dict[str, Any]
     report_path: Path | None
     database_url: str = ""
+    prefect_home: Path | None = None  # the demo's own Prefect server's data (runs, logs, artifacts)
 
     def summary(self) -> dict[str, Any]:
         """What `run.json` holds."""
@@ -99,7 +100,7 @@ def run_demo(options: DemoOptions | None = None) -> DemoResult:
     """Set the stage, run the `demo` flow through Prefect, write the report. Returns the figures."""
     options = options or DemoOptions()
     wall = time.perf_counter()
-    with DemoStage(options) as stage:
+    with DemoStage(options) as stage, tags(DEMO_TAG):  # the demo's own Prefect server; runs named `demo ...`
         steps = stage.run(
             demo(start=stage.start, end=stage.end, polymarket=options.source == "simulated",
                  analysis=options.analysis, days=options.days, fine_minutes=options.fine_minutes)
@@ -116,6 +117,7 @@ def run_demo(options: DemoOptions | None = None) -> DemoResult:
         replay=stage.replay_stats(),
         report_path=figures.get("report_path"),
         database_url=stage.database_url,
+        prefect_home=stage.prefect_home,
     )
     if result.report_path is not None:
         write_run_json(result.report_path.parent, result.summary())
