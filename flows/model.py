@@ -27,6 +27,7 @@ from odds_analytics.clv_training import (
     artifact_row,
     json_safe,
     model_headline,
+    model_skill,
     prediction_rows,
     training_table,
 )
@@ -170,10 +171,11 @@ async def predict_market(
     if found is None:
         logger.warning("no trained %s model: skipped (run `odds model train --market %s`)", market, market)
         return 0, []
-    model_id, model, _ = found
+    model_id, model, info = found
     rows, recs = await score_upcoming_task(
         market, model_id, model, decision_time=decision_time, horizon_hours=horizon_hours, min_edge=min_edge
     )
+    recs = [{**r, "model": info["name"], "model_skill": model_skill(info.get("metrics"))} for r in recs]
     written = await write_predictions(rows) if rows else 0
     return written, recs
 

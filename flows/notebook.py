@@ -18,6 +18,8 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_table_artifact
 
 from flows.run_names import stamped
+from odds_analytics.freshness import freshness_rows
+from odds_models.clock import now
 from odds_models.db import run_coro_blocking
 from tasks.storage.bets import read_ledger_frame
 from tasks.storage.notebook import (
@@ -113,13 +115,20 @@ async def pipeline_summary() -> pd.DataFrame:
     logger = get_run_logger()
     # count
     rows = await summarize_tables_task()
-    # publish
+    # publish: the age of each source's newest row, the stale ones flagged
+    shown = freshness_rows(rows, now())
+    stale = [r["source"] for r in shown if r["status"].startswith("STALE")]
     await acreate_table_artifact(
-        table=rows, key="pipeline-summary", description="Rows and newest timestamp of every table."
-    )
+        table=shown, key="pipeline-summary",
+        description=f"Rows, newest row and its age per source at {now():%Y-%m-%d %H:%M} UTC; "
+        + (f"STALE: {', '.join(stale)}" if stale else "no stale source"),
+    )  # fmt: skip
     missing = [r["table"] for r in rows if not r["exists"]]
     if missing:
         logger.warning("tables missing (run `odds db upgrade`): %s", ", ".join(missing))
+    for row in shown:
+        if row["status"].startswith("STALE"):
+            logger.warning("%s: %s", row["source"], row["status"])
     logger.info("summarised %d tables, %d rows", len(rows), sum(r["rows"] for r in rows))
     frame = pd.DataFrame(rows)
     frame["latest"] = pd.to_datetime(frame["latest"], utc=True, format="ISO8601")

@@ -40,6 +40,7 @@ __all__ = [
     "json_safe",
     "latest_quotes",
     "model_headline",
+    "model_skill",
     "prediction_rows",
     "recommendation_record",
     "score",
@@ -284,10 +285,14 @@ def recommendation_record(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def artifact_row(rec: dict[str, Any]) -> dict[str, Any]:
-    """A recommendation as a row of the `clv-recommendations` table artifact."""
+    """A recommendation as a row of the `clv-recommendations` table artifact, for a bettor: rounded prices,
+    probabilities and CLV as percentages, the tip-off time, and the model with its out-of-sample skill."""
     point = rec.get("best_point")
+    tip = rec.get("commence_time")
+    skill = rec.get("model_skill")
     return {
         "game": f"{rec.get('away_team')} @ {rec.get('home_team')}",
+        "tip-off (UTC)": f"{tip:%a %d %b %H:%M}" if hasattr(tip, "strftime") else "",
         "market": rec["market"],
         "side": rec["outcome"]
         + (
@@ -296,11 +301,26 @@ def artifact_row(rec: dict[str, Any]) -> dict[str, Any]:
             else (f" {point:g}" if point is not None else "")
         ),
         "venue": rec["best_venue"],
-        "price": round(rec["best_price_decimal"], 3),
-        "now": round(rec["current"], 3),
-        "predicted close": round(rec["predicted_close"], 3),
-        "expected CLV": f"{rec['expected_clv']:+.2%}",
+        "price": round(rec["best_price_decimal"], 2),
+        "win chance now": _pct(rec.get("current")),
+        "predicted at close": _pct(rec.get("predicted_close")),
+        "expected CLV": f"{rec['expected_clv']:+.1%}",
+        "model": (
+            f"{rec.get('model') or rec.get('model_id', '')}"
+            + (f" (skill {skill:+.1%} vs no change)" if isinstance(skill, int | float) else "")
+        ),
     }
+
+
+def _pct(value: Any) -> str:
+    return f"{value:.1%}" if isinstance(value, int | float) and math.isfinite(value) else ""
+
+
+def model_skill(metrics: dict[str, Any] | None) -> float | None:
+    """A registered model's out-of-sample skill against no change (walk-forward), or None."""
+    figures = (metrics or {}).get("walk_forward") or {}
+    value = figures.get("skill_vs_no_change") if isinstance(figures, dict) else None
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
 
 
 def model_headline(figures: dict[str, Any]) -> str:
