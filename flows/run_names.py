@@ -20,9 +20,11 @@ __all__ = ["DEMO_TAG", "backtest_run_name", "dated", "stamped", "with_params"]
 DEMO_TAG = "demo"
 
 
-def _prefix() -> str:
+def _prefix(label: str = "") -> str:
     from prefect.context import TagsContext
 
+    if label.split("-", maxsplit=1)[0] == DEMO_TAG:  # `demo ...` already says it
+        return ""
     return f"{DEMO_TAG} " if DEMO_TAG in TagsContext.get().current_tags else ""
 
 
@@ -47,7 +49,7 @@ def stamped(label: str) -> Callable[[], str]:
     """`label 2026-01-13T21:00Z`: the moment the run started (the pipeline's clock, UTC)."""
 
     def name() -> str:
-        return f"{_prefix()}{label} {clock.now():%Y-%m-%dT%H:%MZ}"
+        return f"{_prefix(label)}{label} {clock.now():%Y-%m-%dT%H:%MZ}"
 
     name.__name__ = f"run_name_{label.replace('-', '_')}"
     return name
@@ -64,7 +66,7 @@ def with_params(label: str, *keys: str, sep: str = " ") -> Callable[[], str]:
             if value is None:
                 continue
             shown.append(f"{len(value)} item(s)" if isinstance(value, list) else _day(value))
-        return f"{_prefix()}{label} {sep.join(shown)}".rstrip()
+        return f"{_prefix(label)}{label} {sep.join(shown)}".rstrip()
 
     name.__name__ = f"run_name_{label.replace('-', '_')}"
     return name

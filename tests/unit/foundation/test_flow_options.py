@@ -78,10 +78,16 @@ def test_run_names_follow_the_templates(monkeypatch: pytest.MonkeyPatch) -> None
         assert backfill_odds_history.flow_run_name() == "backfill-odds-history 2024-01-01..2024-01-31"
 
 
-def test_demo_runs_are_prefixed() -> None:
+def test_demo_runs_are_prefixed(monkeypatch: pytest.MonkeyPatch) -> None:
     from prefect import tags
 
+    from flows import run_names
+    from flows.demo import demo
+
+    start = datetime(2026, 1, 13, 12, 0, tzinfo=UTC)
+    monkeypatch.setattr(run_names, "_parameters", lambda: {"start": start, "end": start.replace(day=14)})
     from flows.odds import fetch_odds
 
     with use_clock(FrozenClock(datetime(2026, 1, 13, 21, 0, tzinfo=UTC))), tags("demo"):
         assert fetch_odds.flow_run_name() == "demo fetch-odds 2026-01-13T21:00Z"
+        assert demo.flow_run_name() == "demo 2026-01-13T12:00Z..2026-01-14T12:00Z"  # not "demo demo ..."
