@@ -371,8 +371,9 @@ class ApiClient:
         if error is not None and attempts > 1:
             # a final failure says how hard we tried (in the run's logs and in the error the run fails with)
             error.args = (f"{error} (gave up after {attempts} attempts)", *error.args[1:])
+            # `retrying` too: the `odds` console drops it when the command fails with this error (which says it)
             run_logger().error("%s %s: gave up after %d attempts: %s", self.api_name, path, attempts,
-                               self._clean(str(error)))  # fmt: skip
+                               self._clean(str(error)), extra={"retrying": True})  # fmt: skip
         self.calls.append(record)
         if self.on_call is not None:
             self.on_call(record)
