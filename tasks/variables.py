@@ -12,14 +12,18 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NONE
 
-__all__ = ["BACKTEST_WINDOW", "read_variable_task"]
+__all__ = ["BACKTEST_WINDOW", "read_variable", "read_variable_task"]
 
 BACKTEST_WINDOW = "backtest-window"
 
 
-@task(task_run_name="read-variable-{name}", cache_policy=NONE)
-async def read_variable_task(name: str) -> Any:
+async def read_variable(name: str) -> Any:
     """The value of the Prefect Variable `name` (None when unset)."""
     from prefect.variables import Variable
 
     return await Variable.aget(name, default=None)
+
+
+read_variable_task = task(
+    read_variable, name="read-variable", task_run_name="read-variable-{name}", cache_policy=NONE
+)
