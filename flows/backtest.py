@@ -9,9 +9,12 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 
+from flows.run_names import backtest_run_name
 from odds_analytics.backtest import BacktestConfig, decision_pairs, run_backtest_frames
-from odds_analytics.backtest.report import data_fingerprint, summary_markdown, summary_table
+from odds_analytics.backtest.config import scheduled_window
+from odds_analytics.backtest.report import data_fingerprint, headline, summary_markdown, summary_table
 from odds_models import progress
+from odds_models.clock import now
 from odds_models.errors import BadArgument, NoDataError
 from tasks.storage.backtests import store_backtest_run_task, write_backtest_report_task
 from tasks.storage.reads import (
@@ -21,6 +24,7 @@ from tasks.storage.reads import (
     read_polymarket_asks_at_times_task,
     read_predictions_task,
 )
+from tasks.variables import BACKTEST_WINDOW, read_variable_task
 
 __all__ = ["run_backtest"]
 
@@ -40,15 +44,19 @@ def _check_venues(config: BacktestConfig, odds: Any) -> None:
                           f"{config.start} and {config.end}: {', '.join(books) or 'none'}")  # fmt: skip
 
 
-@flow(name="run-backtest")
+@flow(name="run-backtest", flow_run_name=backtest_run_name, timeout_seconds=3600)
 async def run_backtest(
-    config: BacktestConfig,
+    config: BacktestConfig | None = None,
     model_name: str | None = None,
     write_report: bool = True,
     include_bets: bool = True,
 ) -> dict[str, Any]:
     """Backtest a strategy on stored history with no look-ahead; save to backtest_runs and a report folder."""
     logger = get_run_logger()
+    if config is None:  # the weekly schedule: the Prefect Variable `backtest-window`, else the season to date
+        strategy, start, end = scheduled_window(now().date(), await read_variable_task(BACKTEST_WINDOW))
+        config = BacktestConfig(strategy=strategy, start=start, end=end)
+        logger.info("scheduled window: %s %s..%s", strategy, start, end)
     staleness = timedelta(minutes=config.max_staleness_minutes)
     stages = progress.begin(f"backtest {config.strategy}", total=4, unit="stages")
     # 1. the games and their decision times
@@ -93,8 +101,8 @@ async def run_backtest(
     )
     await acreate_table_artifact(table=summary_table(result), key="backtest-breakdown")
     stages.advance("report")
-    logger.info("backtest %s: %d bets, ROI %s, report %s", run_key, result.metrics["bets"], result.metrics["roi"],
-                report_path)  # fmt: skip
+    logger.info("backtest %s (%s %s..%s): %s; report %s", run_key, config.strategy, config.start, config.end,
+                headline(result.metrics), report_path)  # fmt: skip
     out = {"run_key": run_key, "run_id": run_id, "report_path": report_path, **result.summary()}
     if include_bets:
         out["bets"] = result.bet_records()

@@ -18,6 +18,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_image_artifact, acreate_markdown_artifact
 
+from flows.run_names import stamped
 from odds_analytics.ledger import ledger_report, report_markdown
 from odds_models.clock import now
 from odds_models.settings import get_settings
@@ -27,7 +28,7 @@ from tasks.storage.bets import read_ledger_task, settle_bets_task
 __all__ = ["settle_bets"]
 
 
-@flow(name="settle-bets", log_prints=False)
+@flow(name="settle-bets", log_prints=False, flow_run_name=stamped("settle-bets"), timeout_seconds=600)
 async def settle_bets(always_publish: bool = False) -> dict[str, Any]:
     """Fill closes (after tip-off) and results (after the game) of open bets; publish the ledger report."""
     logger = get_run_logger()

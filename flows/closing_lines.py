@@ -8,6 +8,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from flows.run_names import with_params
 from odds_models import progress
 from tasks.storage.closing_lines import (
     load_closing_line_file_task,
@@ -18,7 +19,11 @@ from tasks.storage.closing_lines import (
 __all__ = ["import_closing_lines"]
 
 
-@flow(name="import-closing-lines")
+@flow(
+    name="import-closing-lines",
+    flow_run_name=with_params("import-closing-lines", "fmt", "since", "until"),
+    timeout_seconds=1800,
+)
 async def import_closing_lines(
     path: str, fmt: str = "kaggle", since: date | None = None, until: date | None = None
 ) -> dict[str, Any]:

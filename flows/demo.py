@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from prefect import Flow, flow, get_run_logger
+from prefect import Flow, flow, get_run_logger, tags
 
 from flows.backtest import run_backtest
 from flows.bets import settle_bets
@@ -42,6 +42,7 @@ from flows.polymarket import (
     link_polymarket,
     poll_polymarket_prices,
 )
+from flows.run_names import DEMO_TAG, dated, stamped
 from odds_analytics.backtest.config import BacktestConfig
 from odds_analytics.clv_training import TrainConfig
 from odds_analytics.demo_report import digest
@@ -85,6 +86,7 @@ class DemoResult:
     replay: dict[str, Any]
     report_path: Path | None
     database_url: str = ""
+    prefect_home: Path | None = None  # the demo's own Prefect server's data (runs, logs, artifacts)
 
     def summary(self) -> dict[str, Any]:
         """What `run.json` holds."""
@@ -105,7 +107,7 @@ def run_demo(options: DemoOptions | None = None) -> DemoResult:
     options = options or DemoOptions()
     wall = time.perf_counter()
     starting = progress.begin("demo: start-up (database, replay service)", total=1, unit="stage")
-    with DemoStage(options) as stage:
+    with DemoStage(options) as stage, tags(DEMO_TAG):  # the demo's own Prefect server; runs named `demo ...`
         starting.advance("ready")
         steps = stage.run(
             demo(start=stage.start, end=stage.end, polymarket=options.source == "simulated",
@@ -123,6 +125,7 @@ def run_demo(options: DemoOptions | None = None) -> DemoResult:
         replay=stage.replay_stats(),
         report_path=figures.get("report_path"),
         database_url=stage.database_url,
+        prefect_home=stage.prefect_home,
     )
     if result.report_path is not None:
         write_run_json(result.report_path.parent, result.summary())
@@ -152,7 +155,7 @@ async def _run(log: StepLog, step: Flow[..., Any], **kwargs: Any) -> Any:
     return result
 
 
-@flow(name="demo")
+@flow(name="demo", flow_run_name=dated("demo", "start", "end"), timeout_seconds=14400)
 async def demo(  # noqa: PLR0917 - flow parameters are positional in the UI too
     start: datetime,
     end: datetime,
@@ -280,7 +283,7 @@ async def _figures_and_report(
     return figures
 
 
-@flow(name="demo-report")
+@flow(name="demo-report", flow_run_name=stamped("demo-report"), timeout_seconds=600)
 async def _read_figures(fingerprints: bool = False) -> dict[str, Any]:
     figures = await read_demo_figures_task()
     if fingerprints:

@@ -25,9 +25,11 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_table_artifact
 
+from flows.run_names import stamped, with_params
 from odds_analytics.clv_training import (
     TrainConfig,
     artifact_row,
+    model_headline,
     prediction_rows,
     training_table,
 )
@@ -37,6 +39,7 @@ from odds_analytics.model_gate import NO_VALIDATED_MODEL, model_label
 from odds_models import progress
 from odds_models.clock import now
 from odds_models.errors import OddsPipelineError
+from tasks.alerts import emit_picks_published
 from tasks.datasets import load_model_dataset_task
 from tasks.model import score_model_task, score_upcoming_task, train_and_select_task
 from tasks.model_report import publish_model_report_task
@@ -68,7 +71,12 @@ def _as_datetime(value: date | datetime | None) -> datetime | None:
     return datetime(value.year, value.month, value.day, tzinfo=UTC)
 
 
-@flow(name="train-model", log_prints=False)
+@flow(
+    name="train-model",
+    log_prints=False,
+    flow_run_name=with_params("train-model", "market", "until"),
+    timeout_seconds=3600,
+)
 async def train_model(
     market: str,
     until: date | datetime | None = None,
@@ -94,7 +102,8 @@ async def train_model(
     selected_id = next(m["id"] for m in summary["models"] if m["selected"])
     rows = prediction_rows(selected_id, oos, oos["predicted"].to_numpy(float), with_features=False)
     summary["oos_predictions_written"] = await write_predictions_task(rows) if rows else 0
-    logger.info("selected %s for %s (gate: %s)", summary["selected"], market, summary["gate"]["reason"])
+    logger.info("selected %s for %s (gate: %s): %s", summary["selected"], market, summary["gate"]["reason"],
+                model_headline(summary["walk_forward"].get(summary["selected"]) or {}))  # fmt: skip
     # 4. promotion only when asked and the gate passes: a training run never replaces the live model silently
     summary["promoted"] = None
     if promote and summary["gate"]["passed"]:
@@ -126,7 +135,12 @@ async def train_model(
     return summary
 
 
-@flow(name="evaluate-model", log_prints=False)
+@flow(
+    name="evaluate-model",
+    log_prints=False,
+    flow_run_name=with_params("evaluate-model", "market", "date_from", "date_to"),
+    timeout_seconds=1800,
+)
 async def evaluate_model(
     market: str, date_from: date | datetime, date_to: date | datetime, kind: str | None = None
 ) -> dict[str, Any]:
@@ -199,12 +213,12 @@ async def predict_market(
         market, model_id, model, decision_time=decision_time, horizon_hours=horizon_hours, min_edge=min_edge
     )
     label = model_label(info)
-    recs = [r | {"model": label, "model_kind": info["kind"]} for r in recs]
+    recs = [r | {"model": label, "model_kind": info["kind"], "model_skill": info.get("skill")} for r in recs]
     written = await write_predictions_task(rows) if rows else 0
     return written, recs, {"market": market, "status": "live", "model": info, "label": label}
 
 
-@flow(name="predict", log_prints=False)
+@flow(name="predict", log_prints=False, flow_run_name=stamped("predict"), timeout_seconds=600)
 async def predict(
     markets: list[str] | None = None, horizon_hours: float = 48.0, min_edge: float = 0.01
 ) -> dict[str, Any]:
@@ -233,6 +247,8 @@ async def predict(
     )
     # 3. every published pick is a paper bet at its published price, once per side of a game
     paper = await record_paper_bets_task(picks) if picks else None
+    if paper and paper.get("added"):  # the `odds: new pick` automation notifies on this event
+        emit_picks_published(picks, new=paper["added"])
     logger.info("%d predictions written, %d recommendations", written, len(picks))
     return {
         "decision_time": decision_time,

@@ -17,6 +17,9 @@ import pandas as pd
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_table_artifact
 
+from flows.run_names import stamped
+from odds_analytics.freshness import freshness_rows
+from odds_models.clock import now
 from odds_models.db import run_coro_blocking
 from tasks.storage.bets import read_ledger_frame
 from tasks.storage.notebook import (
@@ -46,7 +49,7 @@ __all__ = [
 ]
 
 
-@flow(name="load-events", log_prints=False)
+@flow(name="load-events", log_prints=False, flow_run_name=stamped("load-events"), timeout_seconds=900)
 def load_events(
     start: TimeBound = None, end: TimeBound = None, status: list[str] | None = None
 ) -> pd.DataFrame:
@@ -54,7 +57,7 @@ def load_events(
     return run_coro_blocking(read_events(start=start, end=end, status=status))
 
 
-@flow(name="load-odds")
+@flow(name="load-odds", flow_run_name=stamped("load-odds"), timeout_seconds=900)
 def load_odds(  # noqa: PLR0917 - flow parameters are positional in the UI too
     event_ids: list[str] | None = None,
     start: TimeBound = None,
@@ -78,7 +81,7 @@ def load_odds(  # noqa: PLR0917 - flow parameters are positional in the UI too
     )
 
 
-@flow(name="load-fair-prices")
+@flow(name="load-fair-prices", flow_run_name=stamped("load-fair-prices"), timeout_seconds=900)
 def load_fair_prices(  # noqa: PLR0917 - flow parameters are positional in the UI too
     event_ids: list[str] | None = None,
     start: TimeBound = None,
@@ -95,7 +98,7 @@ def load_fair_prices(  # noqa: PLR0917 - flow parameters are positional in the U
     )
 
 
-@flow(name="load-closing-lines")
+@flow(name="load-closing-lines", flow_run_name=stamped("load-closing-lines"), timeout_seconds=900)
 def load_closing_lines(  # noqa: PLR0917 - flow parameters are positional in the UI too
     event_ids: list[str] | None = None,
     start: TimeBound = None,
@@ -112,7 +115,7 @@ def load_closing_lines(  # noqa: PLR0917 - flow parameters are positional in the
     )
 
 
-@flow(name="load-predictions")
+@flow(name="load-predictions", flow_run_name=stamped("load-predictions"), timeout_seconds=900)
 def load_predictions(
     event_ids: list[str] | None = None,
     start: TimeBound = None,
@@ -126,7 +129,7 @@ def load_predictions(
     )
 
 
-@flow(name="load-polymarket-prices")
+@flow(name="load-polymarket-prices", flow_run_name=stamped("load-polymarket-prices"), timeout_seconds=900)
 def load_polymarket_prices(
     market_ids: list[str] | None = None,
     event_ids: list[str] | None = None,
@@ -142,37 +145,44 @@ def load_polymarket_prices(
     )
 
 
-@flow(name="load-backtest-runs")
+@flow(name="load-backtest-runs", flow_run_name=stamped("load-backtest-runs"), timeout_seconds=900)
 def load_backtest_runs(strategy: str | None = None) -> pd.DataFrame:
     """Load stored backtest runs with their metrics as a DataFrame."""
     return run_coro_blocking(read_backtest_runs(strategy=strategy))
 
 
-@flow(name="load-fetch-logs")
+@flow(name="load-fetch-logs", flow_run_name=stamped("load-fetch-logs"), timeout_seconds=900)
 def load_fetch_logs(api: str | None = None, start: TimeBound = None, end: TimeBound = None) -> pd.DataFrame:
     """Load API call logs (cost, quota) as a DataFrame."""
     return run_coro_blocking(read_fetch_logs(api=api, start=start, end=end))
 
 
-@flow(name="load-bets")
+@flow(name="load-bets", flow_run_name=stamped("load-bets"), timeout_seconds=900)
 def load_bets(since: TimeBound = None, source: str | None = None) -> pd.DataFrame:
     """Load the bet ledger (placed on or after `since`) with each bet's game, close, CLV and result."""
     return run_coro_blocking(read_ledger_frame(since=since, source=source))
 
 
-@flow(name="pipeline-summary")
+@flow(name="pipeline-summary", flow_run_name=stamped("pipeline-summary"), timeout_seconds=300)
 async def pipeline_summary() -> pd.DataFrame:
     """Count and date every table; publish the result as the `pipeline-summary` table artifact."""
     logger = get_run_logger()
     # count
     rows = await summarize_tables_task()
-    # publish
+    # publish: the age of each source's newest row, the stale ones flagged
+    shown = freshness_rows(rows, now())
+    stale = [r["source"] for r in shown if r["status"].startswith("STALE")]
     await acreate_table_artifact(
-        table=rows, key="pipeline-summary", description="Rows and newest timestamp of every table."
-    )
+        table=shown, key="pipeline-summary",
+        description=f"Rows, newest row and its age per source at {now():%Y-%m-%d %H:%M} UTC; "
+        + (f"STALE: {', '.join(stale)}" if stale else "no stale source"),
+    )  # fmt: skip
     missing = [r["table"] for r in rows if not r["exists"]]
     if missing:
         logger.warning("tables missing (run `odds db upgrade`): %s", ", ".join(missing))
+    for row in shown:
+        if row["status"].startswith("STALE"):
+            logger.warning("%s: %s", row["source"], row["status"])
     logger.info("summarised %d tables, %d rows", len(rows), sum(r["rows"] for r in rows))
     frame = pd.DataFrame(rows)
     frame["latest"] = pd.to_datetime(frame["latest"], utc=True, format="ISO8601")

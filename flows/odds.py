@@ -13,12 +13,14 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from flows.run_names import dated, stamped, with_params
 from odds_analytics.backfill import plan_backfill
-from odds_analytics.quota import QuotaStatus, quota_warnings
+from odds_analytics.quota import QuotaStatus, quota_crossed, quota_warnings
 from odds_models import progress
 from odds_models.clock import now
 from odds_models.errors import BudgetExceeded, QuotaExhausted
 from odds_models.settings import get_settings
+from tasks.alerts import emit_quota_low
 from tasks.odds_ingest import (
     SpooledFetch,
     backfill_candidates_task,
@@ -35,7 +37,7 @@ from tasks.odds_ingest import (
     store_events_payload_task,
     store_spool_file_task,
 )
-from tasks.retry import is_transient_db_error
+from tasks.retry import BACKFILL_FLOW_RETRY, is_transient_db_error
 
 __all__ = [
     "backfill_odds_history",
@@ -102,12 +104,15 @@ async def _quota_check(spooled: SpooledFetch) -> list[str]:
     warnings = quota_warnings(status, get_settings().quota_warn_fractions)
     for message in warnings:
         logger.warning(message)
+    level = quota_crossed(status, get_settings().quota_warn_fractions)
+    if level is not None:  # once per level: the `odds: quota low` automation notifies on this event
+        emit_quota_low(status, level, warnings[0] if warnings else f"quota below {level:.0%}")
     if warnings:
         await _artifacts("oddsapi-quota", "The Odds API quota", {"warning": warnings[0], **spooled.quota})
     return warnings
 
 
-@flow(name="sync-events", log_prints=False)
+@flow(name="sync-events", log_prints=False, flow_run_name=stamped("sync-events"), timeout_seconds=300)
 async def sync_events() -> dict[str, Any]:
     """List upcoming NBA games (free /events) and upsert them."""
     spool = await _drain()
@@ -117,7 +122,7 @@ async def sync_events() -> dict[str, Any]:
     return {"spool": spool, **stored}
 
 
-@flow(name="fetch-odds")
+@flow(name="fetch-odds", flow_run_name=stamped("fetch-odds"), timeout_seconds=600)
 async def fetch_odds(force: bool = False, predict_after: bool = True) -> dict[str, Any]:
     """The tick: sync events (free), then one paid /odds call when some game is due in its tier."""
     logger = get_run_logger()
@@ -164,16 +169,19 @@ async def fetch_odds(force: bool = False, predict_after: bool = True) -> dict[st
 
 
 async def _predict_after_fetch(logger: Any) -> dict[str, Any] | str:
+    from prefect import tags
+
     from flows.model import predict
 
     try:
-        return await predict()
+        with tags("subflow", "after-fetch"):  # tells it apart from the scheduled predict runs in the UI
+            return await predict()
     except Exception as exc:  # the prices are stored; a model problem must not fail the tick
         logger.warning("predict after fetch failed: %s: %s", type(exc).__name__, exc)
         return f"failed: {type(exc).__name__}"
 
 
-@flow(name="fetch-scores")
+@flow(name="fetch-scores", flow_run_name=stamped("fetch-scores"), timeout_seconds=300)
 async def fetch_scores(days_from: int | None = 1) -> dict[str, Any]:
     """Fetch /scores (paid: 1 credit, 2 with days_from) and move games through their lifecycle."""
     logger = get_run_logger()
@@ -205,7 +213,12 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time(0, 0), tzinfo=UTC)
 
 
-@flow(name="backfill-odds-history")
+@flow(
+    name="backfill-odds-history",
+    flow_run_name=dated("backfill-odds-history", "start", "end"),
+    timeout_seconds=3600,
+    **BACKFILL_FLOW_RETRY,
+)
 async def backfill_odds_history(
     start: date,
     end: date,
@@ -249,7 +262,11 @@ async def backfill_odds_history(
     return summary
 
 
-@flow(name="import-oddsapi-files")
+@flow(
+    name="import-oddsapi-files",
+    flow_run_name=with_params("import-oddsapi-files", "paths"),
+    timeout_seconds=3600,
+)
 async def import_oddsapi_files(paths: list[str], reject_invalid: bool | None = None) -> dict[str, Any]:
     """Import saved Odds API responses (.json / .json.gz files or folders); idempotent."""
     summary = await import_files_task(paths, reject_invalid)

@@ -14,6 +14,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from flows.run_names import stamped, with_params
 from odds_analytics.polymarket.history import BackfillOutcome, backfill_staleness, backfill_verdict
 from odds_analytics.polymarket.poll import poll_bucket
 from odds_models import clock
@@ -52,7 +53,7 @@ class BackfillOverdue(OddsPipelineError):
     """The backfill is late (previous success > 5 days ago) or incomplete (retryable errors remained)."""
 
 
-@flow(name="discover-polymarket")
+@flow(name="discover-polymarket", flow_run_name=stamped("discover-polymarket"), timeout_seconds=600)
 async def discover_polymarket(closed: bool = False, link: bool = True) -> dict[str, Any]:
     """Discover NBA games on Polymarket (Gamma keyset pages), upsert them, then link them."""
     logger = get_run_logger()
@@ -84,7 +85,7 @@ async def _link_artifact(report: Any, *, dry_run: bool) -> None:
     )
 
 
-@flow(name="link-polymarket")
+@flow(name="link-polymarket", flow_run_name=stamped("link-polymarket"), timeout_seconds=600)
 async def link_polymarket(dry_run: bool = False) -> dict[str, Any]:
     """Link Polymarket games to sportsbook events (unique matches only; ambiguous and misses reported)."""
     logger = get_run_logger()
@@ -104,7 +105,7 @@ async def link_polymarket(dry_run: bool = False) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@flow(name="poll-polymarket-prices")
+@flow(name="poll-polymarket-prices", flow_run_name=stamped("poll-polymarket-prices"), timeout_seconds=300)
 async def poll_polymarket_prices(tiers: list[str] | None = None) -> dict[str, Any]:
     """Poll best bid/ask, mid and spread of every market in the collected tiers, and moneyline books."""
     logger = get_run_logger()
@@ -124,7 +125,11 @@ async def poll_polymarket_prices(tiers: list[str] | None = None) -> dict[str, An
     return {"markets": plan.markets, **stored, "by_tier": plan.by_tier}
 
 
-@flow(name="backfill-polymarket-history")
+@flow(
+    name="backfill-polymarket-history",
+    flow_run_name=stamped("backfill-polymarket-history"),
+    timeout_seconds=7200,
+)
 async def backfill_polymarket_history(
     lookback_days: int | None = None,
     start: datetime | None = None,
@@ -177,7 +182,11 @@ async def backfill_polymarket_history(
     return summary
 
 
-@flow(name="import-polymarket-files")
+@flow(
+    name="import-polymarket-files",
+    flow_run_name=with_params("import-polymarket-files", "paths"),
+    timeout_seconds=3600,
+)
 async def import_polymarket_files(paths: list[str], token_id: str | None = None) -> dict[str, Any]:
     """Import saved Gamma and CLOB responses (.json / .json.gz), idempotently."""
     totals: dict[str, Any] = {}

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,6 +46,8 @@ __all__ = [
     "artifact_row",
     "bettable_prices",
     "latest_quotes",
+    "model_headline",
+    "model_skill",
     "prediction_rows",
     "recommendation_record",
     "score_model",
@@ -296,10 +299,14 @@ def recommendation_record(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def artifact_row(rec: dict[str, Any]) -> dict[str, Any]:
-    """A recommendation as a row of the `clv-recommendations` table artifact."""
+    """A recommendation as a row of the `clv-recommendations` table artifact, for a bettor: rounded prices,
+    probabilities and CLV as percentages, the tip-off time, and the model with its out-of-sample skill."""
     point = rec.get("best_point")
+    tip = rec.get("commence_time")
+    skill = rec.get("model_skill")
     return {
         "game": f"{rec.get('away_team')} @ {rec.get('home_team')}",
+        "tip-off (UTC)": f"{tip:%a %d %b %H:%M}" if hasattr(tip, "strftime") else "",
         "market": rec["market"],
         "side": rec["outcome"]
         + (
@@ -308,10 +315,37 @@ def artifact_row(rec: dict[str, Any]) -> dict[str, Any]:
             else (f" {point:g}" if point is not None else "")
         ),
         "venue": rec["best_venue"],
-        "price": round(rec["best_price_decimal"], 3),
-        "now": round(rec["current"], 3),
-        "predicted close": round(rec["predicted_close"], 3),
+        "price": round(rec["best_price_decimal"], 2),
+        "win chance now": _pct(rec.get("current")),
+        "predicted at close": _pct(rec.get("predicted_close")),
         "expected CLV (pp)": f"{rec['expected_clv'] * 100:+.2f}",
-        "expected return": f"{rec['exp_return']:+.2%}",
-        "model": rec.get("model", "-"),
+        "expected return": f"{rec['exp_return']:+.1%}",
+        "model": (
+            f"{rec.get('model') or rec.get('model_id', '')}"
+            + (f" (skill {skill:+.1%} vs no change)" if isinstance(skill, int | float) else "")
+        ),
     }
+
+
+def _pct(value: Any) -> str:
+    return f"{value:.1%}" if isinstance(value, int | float) and math.isfinite(value) else ""
+
+
+def model_skill(metrics: dict[str, Any] | None) -> float | None:
+    """A registered model's out-of-sample skill against no change (walk-forward), or None."""
+    figures = (metrics or {}).get("walk_forward") or {}
+    value = figures.get("skill_vs_no_change") if isinstance(figures, dict) else None
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+
+def model_headline(figures: dict[str, Any]) -> str:
+    """A model's walk-forward figures for a log line, rounded: `n 1,204, R² 0.081, RMSE 0.0213, ...`."""
+
+    def num(key: str, fmt: str) -> str:
+        value = figures.get(key)
+        if not isinstance(value, int | float) or math.isnan(value):
+            return "n/a"
+        return format(value, fmt)
+
+    return (f"n {num('n', ',')}, R² {num('r2', '.3f')}, RMSE {num('rmse', '.4f')}, "
+            f"direction right {num('directional_accuracy', '.0%')}, skill vs no change {num('skill_vs_no_change', '+.1%')}")  # fmt: skip

@@ -23,6 +23,7 @@ __all__ = [
     "month_start",
     "odds_call_cost",
     "plan_month",
+    "quota_crossed",
     "quota_from_headers",
     "quota_warnings",
     "region_units",
@@ -77,6 +78,27 @@ def quota_warnings(status: QuotaStatus, fractions: Sequence[float] = (0.2, 0.1))
         f"The Odds API quota is low: {status.remaining} credits remaining ({frac:.1%} of "
         f"{(status.remaining or 0) + (status.used or 0)}), below the {crossed[0]:.0%} warning level."
     ]
+
+
+def quota_crossed(status: QuotaStatus, fractions: Sequence[float] = (0.2, 0.1)) -> float | None:
+    """The lowest warning fraction this call took the quota below, or None.
+
+    "Crossed" means the quota was above the fraction before the call (`remaining + last`) and is at or below
+    it after, so an alert fires once per level, not on every later call. Without `last` (the call's cost),
+    any level at or below the current fraction counts as crossed.
+
+    >>> quota_crossed(QuotaStatus(remaining=95, used=905, last=10), (0.2, 0.1))  # 10.5 % -> 9.5 %
+    0.1
+    >>> quota_crossed(QuotaStatus(remaining=85, used=915, last=10), (0.2, 0.1)) is None  # already below
+    True
+    """
+    after = status.fraction_remaining
+    if after is None:
+        return None
+    total = (status.remaining or 0) + (status.used or 0)
+    before = (status.remaining or 0) + status.last if status.last is not None else None
+    crossed = [f for f in sorted(fractions) if after <= f and (before is None or before / total > f)]
+    return crossed[0] if crossed else None
 
 
 def attempt_credits(answers: Sequence[tuple[int | None, Mapping[str, str] | None]], cost: int) -> int:

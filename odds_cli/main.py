@@ -41,6 +41,7 @@ _GROUPS: list[tuple[str, str, str | None]] = [
     ("odds_cli.bets", "app", "bets"),
     ("odds_cli.scheduler", "app", "scheduler"),
     ("odds_cli.replay", "app", "replay"),
+    ("odds_cli.prefect_ops", "app", "prefect"),
 ]
 # modules that add `odds import <kind>` commands: each exposes register(import_app)
 _IMPORTERS = ["odds_cli.import_oddsapi", "odds_cli.import_polymarket", "odds_cli.import_closing_lines"]

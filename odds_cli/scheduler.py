@@ -41,6 +41,7 @@ __all__ = [
     "describe_api",
     "load_deployment_specs",
     "load_secret_blocks",
+    "require_image",
     "schedule_to_prefect",
     "select_specs",
 ]
@@ -250,6 +251,20 @@ def describe_api() -> str:
     if "api.prefect.cloud" in url:
         return f"Prefect Cloud ({url})"
     return f"the Prefect server at {url}"
+
+
+def require_image(env_var: str = "ODDS_IMAGE") -> dict[str, str]:
+    """Build step of the ECS deployments: refuse to deploy without an image (`prefect deploy` would otherwise
+    register `image: ''`, and every run would fail on ECS long after). Returns `{"image": ...}`."""
+    image = os.environ.get(env_var, "").strip()
+    if not image:
+        raise ConfigError(f"{env_var} is not set: build and push the image first, then "
+                          f"`{env_var}=<registry>/odds-pipeline:<tag> prefect deploy ...` (docs/DEPLOYMENT.md)")  # fmt: skip
+    if any(c.isspace() for c in image) or image.endswith((":", "/")) or "{{" in image:
+        raise ConfigError(
+            f"{env_var}={image!r} is not an image reference like <registry>/odds-pipeline:<tag>"
+        )
+    return {"image": image}
 
 
 def load_secret_blocks(variables: list[str] | None = None) -> dict[str, list[str]]:

@@ -10,20 +10,29 @@ for the app and the pipeline (`odds_models.clock.use_clock`); the recipe moves i
 Leaving restores the clock, the environment and the settings, and stops the server.
 
 The demo never touches the user's data: it writes to its own database (`odds_demo` on the embedded server,
-or the URL given), and every row it stores comes from the simulated (or recorded) replay.
+or the URL given), and every row it stores comes from the simulated (or recorded) replay. Nor the user's
+Prefect server: whatever PREFECT_API_URL says, its runs, logs and artifacts go to a Prefect server of its own
+(`_DemoPrefect`: SQLite under a temporary PREFECT_HOME, or `DemoOptions.prefect_home`), tagged and named
+`demo`, so a real `clv-recommendations` artifact is never replaced by simulated picks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
+import inspect
 import os
+import shutil
+import socket
+import tempfile
 from collections.abc import Coroutine, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar
 
 from odds_models.clock import FrozenClock, installed_clock, use_clock
 from odds_models.errors import ConfigError
@@ -67,6 +76,7 @@ class DemoOptions:
     pm_lead_hours: float = 12.0  # simulated Polymarket events open this long before the tip (demo budget)
     start: datetime | None = None  # default: the source's start (noon UTC of the first simulated day)
     hours: float | None = None  # limit the span (tests); default: until the last game is resolved
+    prefect_home: Path | None = None  # the demo's own Prefect data (kept); default: a temporary folder
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -236,19 +246,117 @@ def _settings_env(database_url: str, *, faults: bool) -> dict[str, str | None]:
         "MONTHLY_CREDIT_BUDGET": "100000",
         "HTTP_MAX_RETRY_WAIT_SECONDS": "2",
     }
-    if not os.environ.get("PREFECT_API_URL"):
-        # a temporary server for this run only: it need not record task runs and events (that recording is
-        # what makes a SQLite-backed server slow under load), nor serve the UI
-        env.update({
-            "PREFECT_SERVER_EPHEMERAL_ENABLED": "true",
-            "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED": "false",
-            "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED": "false",
-            "PREFECT_SERVER_UI_ENABLED": "false",
-        })  # fmt: skip
+    # the demo's own Prefect server (`_DemoPrefect`), never the user's: it need not record task runs and events
+    # (that recording is what makes a SQLite-backed server slow under load), nor serve the UI
+    env.update({
+        "PREFECT_API_URL": None,
+        "PREFECT_API_KEY": None,
+        "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED": "false",
+        "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED": "false",
+        "PREFECT_SERVER_UI_ENABLED": "false",
+    })  # fmt: skip
     if faults:
         env["HTTP_TIMEOUT_SECONDS"] = str(FAULTY_TIMEOUT_SECONDS)
         env["HTTP_MAX_ATTEMPTS"] = "6"
     return env
+
+
+class _DemoPrefect:
+    """The demo's own Prefect server: a SQLite database under its own PREFECT_HOME, on a free loopback port.
+
+    `odds demo` never writes into the user's Prefect server (a real `clv-recommendations` artifact must never
+    be replaced by simulated picks): whatever PREFECT_API_URL says, the stage points Prefect at this server.
+    One server per home and process, started on first use and stopped when the process exits (a second demo
+    in the same process reuses it instead of paying the start-up again).
+    """
+
+    _servers: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def server(cls, home: Path) -> Any:
+        from prefect.server.api.server import SubprocessASGIServer
+        from prefect.settings import (
+            PREFECT_HOME,
+            PREFECT_SERVER_DATABASE_CONNECTION_URL,
+            PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+            temporary_settings,
+        )
+
+        key = str(home)
+        if key not in cls._servers:
+            home.mkdir(parents=True, exist_ok=True)
+            prior = SubprocessASGIServer._instances.get(None)
+            updates = {PREFECT_HOME: str(home),
+                       PREFECT_SERVER_DATABASE_CONNECTION_URL: f"sqlite+aiosqlite:///{home / 'prefect.db'}"}  # fmt: skip
+            with temporary_settings(updates=updates):
+                server = SubprocessASGIServer(port=_free_port())
+                server.start(timeout=PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
+            # SubprocessASGIServer() registers itself as the default; leave the user's default alone
+            if prior is None:
+                SubprocessASGIServer._instances.pop(None, None)
+            else:
+                SubprocessASGIServer._instances[None] = prior
+            cls._servers[key] = server
+            atexit.register(_stop_at_exit, server)
+        return cls._servers[key]
+
+    @classmethod
+    @contextmanager
+    def use(cls, home: Path) -> Iterator[None]:
+        """Point Prefect at the demo's server (and home) inside the block; the user's API URL is ignored."""
+        from prefect.settings import (
+            PREFECT_API_KEY,
+            PREFECT_API_URL,
+            PREFECT_HOME,
+            PREFECT_SERVER_DATABASE_CONNECTION_URL,
+            temporary_settings,
+        )
+
+        server = cls.server(home)
+        updates = {PREFECT_API_URL: server.api_url, PREFECT_HOME: str(home),
+                   PREFECT_SERVER_DATABASE_CONNECTION_URL: f"sqlite+aiosqlite:///{home / 'prefect.db'}"}  # fmt: skip
+        with temporary_settings(updates=updates, restore_defaults={PREFECT_API_KEY}):
+            try:
+                yield
+            finally:
+                _drain_prefect_workers()
+
+
+def _stop_at_exit(server: Any) -> None:
+    import logging
+
+    logging.raiseExceptions = False  # at exit the console may be closed already; "stopping" is not news
+    server.stop()
+
+
+def _drain_prefect_workers() -> None:
+    """Send the demo's buffered logs and events to the demo's server before the settings change back."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        with contextlib.suppress(Exception):  # best effort: a worker that never started has nothing to send
+            pending = worker.drain_all(timeout=10)
+            if inspect.iscoroutine(pending):  # called inside a running loop: it cannot wait here
+                pending.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _demo_prefect_home() -> Path:
+    """A temporary PREFECT_HOME for the demos of this process, removed when it exits."""
+    global _TEMP_PREFECT_HOME  # noqa: PLW0603 - one per process
+    if _TEMP_PREFECT_HOME is None:
+        _TEMP_PREFECT_HOME = Path(tempfile.mkdtemp(prefix="odds-demo-prefect-"))
+        atexit.register(shutil.rmtree, _TEMP_PREFECT_HOME, True)
+    return _TEMP_PREFECT_HOME
+
+
+_TEMP_PREFECT_HOME: Path | None = None
 
 
 def _reset_engine() -> None:
@@ -281,6 +389,7 @@ class DemoStage:
         self.api_key = os.environ.get("ODDS_API_KEY") or None
         self.fault_plan = _fault_plan(options)
         self.database_url = demo_database_url(options.database_url)
+        self.prefect_home = options.prefect_home or _demo_prefect_home()
         self.app: Any = None
         self._exit = ExitStack()
 
@@ -299,6 +408,7 @@ class DemoStage:
             server = stack.enter_context(ReplayServer(self.app))
             env = _settings_env(self.database_url, faults=self.options.faults)
             stack.enter_context(patched_env({**env, **server.settings_env(api_key)}))
+            stack.enter_context(_DemoPrefect.use(self.prefect_home))
             stack.callback(_reset_engine)  # after the clock is restored, before the settings are
             stack.enter_context(use_clock(clock))
             _reset_engine()

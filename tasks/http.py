@@ -61,11 +61,27 @@ __all__ = [
     "RedactKeyFilter",
     "RetryPolicy",
     "http_client_for",
+    "run_logger",
     "set_client_factory",
     "use_client_factory",
 ]
 
 log = logging.getLogger(__name__)
+
+
+def run_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    """The current flow or task run's logger (its lines reach the run's logs in the Prefect UI); outside a
+    run, this module's logger."""
+    from prefect.context import FlowRunContext, TaskRunContext
+
+    if FlowRunContext.get() is None and TaskRunContext.get() is None:
+        return log
+    from prefect.logging import get_run_logger
+
+    try:
+        return get_run_logger()  # type: ignore[return-value]
+    except Exception:  # no logger for this context: the module's still reaches the worker's console
+        return log
 
 
 class RedactKeyFilter(logging.Filter):
@@ -364,9 +380,12 @@ class ApiClient:
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
+            wait = state.next_action.sleep if state.next_action else 0.0
+            # the run's logger: the line shows in the flow run's logs in the Prefect UI, not only on the worker;
             # `retrying` lets the `odds` console drop these when the command then fails with the error itself
-            log.warning("%s %s: attempt %d failed (%s); retrying", self.api_name, path,
-                        state.attempt_number, exc, extra={"retrying": True})  # fmt: skip
+            run_logger().warning("%s %s: attempt %d of %d failed (%s); retrying in %.1f s", self.api_name, path,
+                                 state.attempt_number, self.retry.max_attempts, self._clean(str(exc)), wait,
+                                 extra={"retrying": True})  # fmt: skip
 
         retrying = tenacity.AsyncRetrying(
             retry=tenacity.retry_if_exception_type(TransientUpstreamError),
@@ -410,6 +429,12 @@ class ApiClient:
         )
         if broken_status is not None:
             record.status_code = broken_status
+        if error is not None and attempts > 1:
+            # a final failure says how hard we tried (in the run's logs and in the error the run fails with)
+            error.args = (f"{error} (gave up after {attempts} attempts)", *error.args[1:])
+            # `retrying` too: the `odds` console drops it when the command fails with this error (which says it)
+            run_logger().error("%s %s: gave up after %d attempts: %s", self.api_name, path, attempts,
+                               self._clean(str(error)), extra={"retrying": True})  # fmt: skip
         self.calls.append(record)
         if self.on_call is not None:
             self.on_call(record)

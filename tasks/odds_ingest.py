@@ -253,8 +253,10 @@ async def fetch_odds_to_spool(*, event_ids: list[str] | None = None) -> SpooledF
                           snapshot_time=fetched_at, odds_format=settings.odds_format, fetch_logs=logs,
                           requested_event_ids=requested)  # fmt: skip
     events = len(response.data) if isinstance(response.data, list) else 0
-    return SpooledFetch(path=str(path), endpoint=response.endpoint, events=events, cost=response.quota.last,
-                        quota=_quota_dict(response.quota))  # fmt: skip
+    spooled = SpooledFetch(path=str(path), endpoint=response.endpoint, events=events, cost=response.quota.last,
+                           quota=_quota_dict(response.quota))  # fmt: skip
+    return _log_paid(f"GET {response.endpoint}", spooled,
+                     f" (markets {','.join(settings.markets)}; regions {','.join(settings.regions)})")  # fmt: skip
 
 
 async def fetch_scores_to_spool(*, days_from: int | None = None) -> SpooledFetch:
@@ -267,8 +269,9 @@ async def fetch_scores_to_spool(*, days_from: int | None = None) -> SpooledFetch
     path = spool_response(kind="scores", endpoint=response.endpoint, data=response.data, days_from=days_from,
                           fetch_logs=logs)  # fmt: skip
     events = len(response.data) if isinstance(response.data, list) else 0
-    return SpooledFetch(path=str(path), endpoint=response.endpoint, events=events, cost=response.quota.last,
-                        quota=_quota_dict(response.quota))  # fmt: skip
+    spooled = SpooledFetch(path=str(path), endpoint=response.endpoint, events=events, cost=response.quota.last,
+                           quota=_quota_dict(response.quota))  # fmt: skip
+    return _log_paid(f"GET {response.endpoint}", spooled, f" (daysFrom {days_from})" if days_from else "")
 
 
 async def fetch_historical_odds_to_spool(*, date: datetime) -> SpooledFetch:
@@ -284,9 +287,27 @@ async def fetch_historical_odds_to_spool(*, date: datetime) -> SpooledFetch:
     path = spool_response(kind="historical_odds", endpoint=response.endpoint, data=response.data,
                           source="historical", odds_format=settings.odds_format, fetch_logs=logs)  # fmt: skip
     inner = response.data.get("data") if isinstance(response.data, dict) else None
-    return SpooledFetch(path=str(path), endpoint=response.endpoint,
-                        events=len(inner) if isinstance(inner, list) else 0, cost=response.quota.last,
-                        quota=_quota_dict(response.quota))  # fmt: skip
+    spooled = SpooledFetch(path=str(path), endpoint=response.endpoint,
+                           events=len(inner) if isinstance(inner, list) else 0, cost=response.quota.last,
+                           quota=_quota_dict(response.quota))  # fmt: skip
+    return _log_paid(f"GET {response.endpoint}", spooled, f" (as of {date:%Y-%m-%dT%H:%MZ})")
+
+
+def _log_paid(what: str, spooled: SpooledFetch, detail: str = "") -> SpooledFetch:
+    """One line per paid call in the run's logs: what was called, for how many games, its cost, the quota."""
+    from tasks.http import run_logger
+
+    quota = spooled.quota
+    run_logger().info(
+        "paid call %s%s: %d game(s), cost %s credit(s), %s remaining (%s used)", what, detail, spooled.events,
+        spooled.cost if spooled.cost is not None else "?", _or_unknown(quota.get("remaining")),
+        _or_unknown(quota.get("used")),
+    )  # fmt: skip
+    return spooled
+
+
+def _or_unknown(value: int | None) -> str:
+    return "?" if value is None else f"{value:,}"
 
 
 def odds_cost_from_settings(*, historical: bool = False) -> int:
@@ -297,43 +318,45 @@ def odds_cost_from_settings(*, historical: bool = False) -> int:
 # -- Prefect tasks (one or two calls each) -------------------------------------------------------------------
 
 
-@task(name="drain-spool", **DB_WRITE_RETRY)
+@task(task_run_name="drain-spool", name="drain-spool", **DB_WRITE_RETRY)
 async def drain_spool_task() -> DrainResult:
     """Store paid responses left on disk by an earlier run."""
     return await drain_spool()
 
 
-@task(name="fetch-events", cache_policy=NONE)
+@task(task_run_name="fetch-events", name="fetch-events", cache_policy=NONE)
 async def fetch_events_task() -> FetchedFree:
     """GET /events (free)."""
     return await fetch_events()
 
 
-@task(name="store-events", **DB_WRITE_RETRY)
+@task(task_run_name="store-events", name="store-events", **DB_WRITE_RETRY)
 async def store_events_payload_task(fetched: FetchedFree) -> dict[str, int]:
     """Upsert the listed events."""
-    return await store_events_payload(fetched)
+    counts = await store_events_payload(fetched)
+    _log_stored("events", counts)
+    return counts
 
 
-@task(name="due-events", cache_policy=NONE)
+@task(task_run_name="due-events", name="due-events", cache_policy=NONE)
 async def due_event_list_task() -> list[DueEvent]:
     """Which upcoming games are due a snapshot in their tier."""
     return await due_event_list()
 
 
-@task(name="credits-spent", cache_policy=NONE)
+@task(task_run_name="credits-spent", name="credits-spent", cache_policy=NONE)
 async def credits_spent_this_month_task() -> int:
     """Credits spent this month, from fetch_logs."""
     return await credits_spent_this_month()
 
 
-@task(name="fetch-odds", cache_policy=NONE)
+@task(task_run_name="fetch-odds", name="fetch-odds", cache_policy=NONE)
 async def fetch_odds_to_spool_task() -> SpooledFetch:
     """GET /odds for the slate (paid) into the spool."""
     return await fetch_odds_to_spool()
 
 
-@task(name="fetch-scores", cache_policy=NONE)
+@task(task_run_name="fetch-scores", name="fetch-scores", cache_policy=NONE)
 async def fetch_scores_to_spool_task(days_from: int | None) -> SpooledFetch:
     """GET /scores (paid) into the spool."""
     return await fetch_scores_to_spool(days_from=days_from)
@@ -345,10 +368,23 @@ async def fetch_historical_odds_to_spool_task(date: datetime) -> SpooledFetch:
     return await fetch_historical_odds_to_spool(date=date)
 
 
-@task(name="store-spooled", **DB_WRITE_RETRY)
+@task(task_run_name="store-spooled", name="store-spooled", **DB_WRITE_RETRY)
 async def store_spool_file_task(path: str) -> dict[str, int]:
     """Store one spooled response and delete its file."""
-    return await store_spool_file(Path(path))
+    counts = await store_spool_file(Path(path))
+    parts = Path(path).name.split("-")  # <time>-<kind>-<id>.json
+    _log_stored(f"{parts[1] if len(parts) > 2 else 'spooled'} response", counts)
+    return counts
+
+
+def _log_stored(what: str, counts: dict[str, Any]) -> None:
+    """One line per store in the run's logs: the rows it wrote."""
+    from tasks.http import run_logger
+
+    shown = ", ".join(
+        f"{k} {v:,}" for k, v in counts.items() if isinstance(v, int) and not isinstance(v, bool)
+    )
+    run_logger().info("stored %s: %s", what, shown or "nothing")
 
 
 async def backfill_candidates(start: datetime, end: datetime) -> list[tuple[str, datetime, list[datetime]]]:
@@ -381,7 +417,7 @@ async def import_files(paths: list[str], reject_invalid: bool | None = None) -> 
     return summary.as_dict()
 
 
-@task(name="backfill-candidates", cache_policy=NONE)
+@task(task_run_name="backfill-candidates", name="backfill-candidates", cache_policy=NONE)
 async def backfill_candidates_task(
     start: datetime, end: datetime
 ) -> list[tuple[str, datetime, list[datetime]]]:
@@ -389,7 +425,7 @@ async def backfill_candidates_task(
     return await backfill_candidates(start, end)
 
 
-@task(name="import-oddsapi-files", **DB_WRITE_RETRY)
+@task(task_run_name="import-oddsapi-files", name="import-oddsapi-files", **DB_WRITE_RETRY)
 async def import_files_task(paths: list[str], reject_invalid: bool | None = None) -> dict[str, Any]:
     """Import saved Odds API responses (idempotent)."""
     return await import_files(paths, reject_invalid)

@@ -139,7 +139,7 @@ async def store_gamma_events(raw_events: Sequence[Any], *, at: datetime) -> dict
     return {"events": n_events, "markets": sum(len(e.markets) for e in events), "findings": n_findings}
 
 
-@task(**DB_WRITE_RETRY)
+@task(task_run_name="store-gamma-events", **DB_WRITE_RETRY)
 async def store_gamma_events_task(raw_events: list[dict[str, Any]]) -> dict[str, int]:
     """Parse and upsert Gamma events with their markets."""
     return await store_gamma_events(raw_events, at=clock.now())
@@ -163,7 +163,7 @@ async def link_events(*, dry_run: bool = False) -> LinkReport:
     return report
 
 
-@task(**DB_WRITE_RETRY)
+@task(task_run_name="link-events", **DB_WRITE_RETRY)
 async def link_events_task(dry_run: bool = False) -> LinkReport:
     """Link Polymarket games to sportsbook events (unique matches only)."""
     return await link_events(dry_run=dry_run)
@@ -184,7 +184,7 @@ async def read_poll_plan(tiers: Sequence[str] | None, *, now: datetime) -> PollP
     )
 
 
-@task(cache_policy=NONE)
+@task(task_run_name="read-poll-plan", cache_policy=NONE)
 async def read_poll_plan_task(tiers: list[str] | None = None) -> PollPlan:
     """Markets of the events in the tiers being collected."""
     return await read_poll_plan(tiers, now=clock.now())
@@ -196,7 +196,7 @@ async def fetch_quotes(token_ids: Sequence[str]) -> dict[str, TokenQuote]:
         return await clob.prices(token_ids)
 
 
-@task(cache_policy=NONE)
+@task(task_run_name="fetch-quotes", cache_policy=NONE)
 async def fetch_quotes_task(token_ids: list[str]) -> dict[str, TokenQuote]:
     """Best bid, best ask, mid and spread of every token (batched `POST /prices`)."""
     return await fetch_quotes(token_ids)
@@ -210,7 +210,7 @@ async def fetch_books(token_ids: Sequence[str]) -> dict[str, OrderBook]:
         return await clob.books(token_ids)
 
 
-@task(cache_policy=NONE)
+@task(task_run_name="fetch-books", cache_policy=NONE)
 async def fetch_books_task(token_ids: list[str]) -> dict[str, OrderBook]:
     """Order books of the given tokens (batched `POST /books`), sorted best-first."""
     return await fetch_books(token_ids)
@@ -235,7 +235,7 @@ async def store_poll(
     return {"prices": n_quotes, "books": n_books}
 
 
-@task(**DB_WRITE_RETRY)
+@task(task_run_name="store-poll", **DB_WRITE_RETRY)
 async def store_poll_task(
     plan: PollPlan, quotes: dict[str, TokenQuote], books: dict[str, OrderBook], snapshot_time: datetime
 ) -> dict[str, int]:
@@ -274,7 +274,7 @@ async def read_backfill_plan(
     return plan
 
 
-@task(cache_policy=NONE)
+@task(task_run_name="read-backfill-plan", cache_policy=NONE)
 async def read_backfill_plan_task(
     lookback_days: int, start: datetime | None = None, end: datetime | None = None
 ) -> BackfillPlan:
@@ -364,7 +364,7 @@ async def read_last_backfill_success() -> datetime | None:
         return await prices.read_last_backfill_success(session=session)
 
 
-@task(cache_policy=NONE)
+@task(task_run_name="read-last-backfill-success", cache_policy=NONE)
 async def read_last_backfill_success_task() -> datetime | None:
     """When a backfill last stored a window successfully."""
     return await read_last_backfill_success()

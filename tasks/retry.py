@@ -26,6 +26,7 @@ from typing import Any
 from prefect.cache_policies import NONE
 
 __all__ = [
+    "BACKFILL_FLOW_RETRY",
     "DB_WRITE_RETRY",
     "is_db_connection_error",
     "is_transient_db_error",
@@ -135,3 +136,7 @@ DB_WRITE_RETRY: MappingProxyType[str, Any] = MappingProxyType(
         "retry_condition_fn": retry_on_db_connection_error,
     }
 )
+
+
+# A flow whose rerun is safe (it plans from what is stored) reruns once, a minute later: the history backfill.
+BACKFILL_FLOW_RETRY: dict[str, Any] = {"retries": 1, "retry_delay_seconds": 60}

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from odds_analytics.devig import DEVIG_METHODS
 
-__all__ = ["MARKETS", "BacktestConfig"]
+__all__ = ["MARKETS", "BacktestConfig", "scheduled_window"]
 
 MARKETS = ("h2h", "spreads", "totals")
 
@@ -120,3 +120,44 @@ class BacktestConfig(BaseModel):
         """Stable hash of the parameters and a fingerprint of the data: the `backtest_runs.run_key`."""
         payload = json.dumps(self.model_dump(mode="json"), sort_keys=True) + "|" + data_fingerprint
         return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+SEASON_START_MONTH = 10  # NBA seasons tip off in October and end by June
+
+
+def scheduled_window(today: date, variable: Any = None) -> tuple[str, date, date]:
+    """The weekly backtest's strategy and window: from the Prefect Variable `backtest-window` when it is set,
+    else the current season to date (from 1 October to yesterday), or, in its first two weeks, the last
+    complete season (1 October to 30 June). The variable is a JSON object: `{"start": "2023-10-24", "end":
+    "2024-04-14"}` or `{"last_days": 90}`, with an optional `"strategy"` (default `basic_ev`).
+
+    >>> scheduled_window(date(2026, 12, 7))
+    ('basic_ev', datetime.date(2026, 10, 1), datetime.date(2026, 12, 6))
+    >>> scheduled_window(date(2026, 10, 5))
+    ('basic_ev', datetime.date(2025, 10, 1), datetime.date(2026, 6, 30))
+    >>> scheduled_window(date(2026, 12, 7), {"last_days": 30, "strategy": "flat"})
+    ('flat', datetime.date(2026, 11, 7), datetime.date(2026, 12, 6))
+    """
+    from datetime import timedelta
+
+    if isinstance(variable, str) and variable.strip():
+        try:
+            variable = json.loads(variable)
+        except json.JSONDecodeError:
+            raise ValueError(f"the Prefect Variable backtest-window is not JSON: {variable[:80]!r}") from None
+    yesterday = today - timedelta(days=1)
+    spec = variable if isinstance(variable, dict) else {}
+    strategy = str(spec.get("strategy") or "basic_ev")
+    if "start" in spec or "end" in spec:
+        start = date.fromisoformat(str(spec["start"]))
+        end = date.fromisoformat(str(spec["end"])) if spec.get("end") else yesterday
+    elif spec.get("last_days"):
+        start, end = yesterday - timedelta(days=int(spec["last_days"]) - 1), yesterday
+    else:
+        year = today.year if today.month >= SEASON_START_MONTH else today.year - 1
+        start, end = date(year, SEASON_START_MONTH, 1), yesterday
+        if (end - start).days < 14:  # too little of the new season yet: the last complete one
+            start, end = date(year - 1, SEASON_START_MONTH, 1), date(year, 6, 30)
+    if end < start:
+        raise ValueError(f"backtest window ends ({end}) before it starts ({start})")
+    return strategy, start, end

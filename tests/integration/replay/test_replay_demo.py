@@ -5,7 +5,9 @@ and a sentinel API key appears nowhere (logs, errors, report, stored URLs, datab
 from __future__ import annotations
 
 import logging
+import sqlite3
 import uuid
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
@@ -76,12 +78,28 @@ async def _db_text(url: str) -> str:
         await conn.close()
 
 
-async def _artifact_text() -> str:
+def _demo_prefect_rows(home: Path, sql: str) -> list[tuple[object, ...]]:
+    """Rows of the demo's own Prefect database (SQLite under its PREFECT_HOME)."""
+    with closing(sqlite3.connect(home / "prefect.db")) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def _artifact_text(home: Path) -> str:
+    rows = _demo_prefect_rows(home, "SELECT data, description FROM artifact")
+    assert rows, "the demo published no artifact on its own server"
+    return "\n".join(f"{data}{description}" for data, description in rows)
+
+
+async def _user_server_demo_runs() -> list[str]:
+    """Flow runs on the server PREFECT_API_URL points at (here the test harness: the user's server)."""
     from prefect.client.orchestration import get_client
 
     async with get_client() as client:
+        runs = await client.read_flow_runs(limit=200)
         artifacts = await client.read_artifacts(limit=200)
-    return "\n".join(str(a.data) + str(a.description) for a in artifacts)
+    return [r.name for r in runs if r.name.startswith("demo") or "demo" in r.tags] + [
+        str(a.key) for a in artifacts if a.key == "clv-recommendations"
+    ]
 
 
 def test_demo_flows_faults_rerun_and_sentinel_key(
@@ -107,6 +125,12 @@ def test_demo_flows_faults_rerun_and_sentinel_key(
     assert (tmp_path / "clean" / "report.md").read_text().startswith("# odds-pipeline demo report")
     assert (tmp_path / "clean" / "line_movement.png").stat().st_size > 10_000
     fingerprints = clean.figures["fingerprints"]
+    # the demo ran on its own Prefect server: PREFECT_API_URL (the harness here, a user's server in real life)
+    # got none of its runs or artifacts; its runs are tagged and named `demo`
+    assert run_coro_blocking(_user_server_demo_runs()) == []
+    runs = _demo_prefect_rows(clean.prefect_home, "SELECT name, tags FROM flow_run")
+    assert any(name.startswith("demo fetch-odds ") for name, _ in runs), runs[:5]
+    assert all(name.startswith("demo ") and "demo" in str(tags) for name, tags in runs), runs[:5]
 
     # 2. the same span with every kind of fault and a sentinel key: the same rows, the key nowhere
     sentinel = f"SENTINEL-{uuid.uuid4().hex}"
@@ -136,7 +160,7 @@ def test_demo_flows_faults_rerun_and_sentinel_key(
                             if p.suffix in (".md", ".json")),
         "steps": repr(faulty.steps),
         "database": run_coro_blocking(_db_text(replay_db)),
-        "artifacts": run_coro_blocking(_artifact_text()),
+        "artifacts": _artifact_text(faulty.prefect_home),
     }  # fmt: skip
     assert "/v4/sports" in haystacks["database"]  # fetch_logs endpoints were stored...
     for where, text in haystacks.items():

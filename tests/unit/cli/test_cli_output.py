@@ -23,6 +23,8 @@ LONG = "deployment-" + "x" * 189  # 200 characters, like a long market slug
 # Commands that print no table and take no --json, and why.
 NO_JSON = {
     "scheduler start": "serves until Ctrl-C; prints one banner line",
+    "prefect secret set-api-key": "stores a secret read from stdin or the environment; prints one confirmation line",
+    "prefect secret set-database-url": "stores a secret read from stdin or the environment; prints one line",
 }
 
 
