@@ -263,7 +263,10 @@ class ClvModel(Strategy):
         preds = preds.rename(columns={"decision_time": "prediction_time"})
         preds["prediction_time"] = pd.to_datetime(preds["prediction_time"], utc=True)
         left = quotes.sort_values("decision_time")
-        right = preds.sort_values("prediction_time")
+        for key in ("event_id", "market", "outcome"):
+            if isinstance(left[key].dtype, pd.CategoricalDtype):  # the backtest reads keys as categoricals
+                preds[key] = preds[key].astype(left[key].dtype)
+        right = preds.dropna(subset=["event_id", "market", "outcome"]).sort_values("prediction_time")
         return pd.merge_asof(
             left, right, left_on="decision_time", right_on="prediction_time",
             by=["event_id", "market", "outcome"], direction="backward",

@@ -301,3 +301,16 @@ def test_engine_ignores_a_planted_future_price(season: tuple) -> None:
     )
     assert "future_book" not in set(result.bets["venue"])
     assert (result.bets["price_decimal"] < 50).all()
+
+
+def test_clv_model_matches_predictions_to_categorical_quotes() -> None:
+    """The backtest flow reads quotes with categorical keys (`categorical=True`); predictions come as strings."""
+    q = _quotes()
+    q = q.assign(**{k: q[k].astype("category") for k in ("event_id", "market", "outcome", "venue")})
+    decision = TIP - timedelta(hours=1)
+    preds = pd.DataFrame(
+        {"event_id": ["e1", "other"], "market": ["h2h", "h2h"], "outcome": [HOME, HOME],
+         "decision_time": [decision - timedelta(minutes=5)] * 2, "predicted_close": [0.60, 0.99]}
+    )  # fmt: skip
+    picks = get_strategy("clv_model", min_edge=0.0).select(q, StrategyContext(predictions=preds))
+    assert picks[["outcome", "venue", "prob"]].astype(object).values.tolist() == [[HOME, "b", 0.60]]
