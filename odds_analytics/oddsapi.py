@@ -23,8 +23,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from odds_analytics.prices import american_to_decimal, decimal_to_american
-from odds_models.clock import sane_time
+from odds_models.clock import parse_iso_utc, sane_time
 from odds_models.errors import PayloadError
+from odds_models.text import strip_nul
 
 __all__ = [
     "EventOdds",
@@ -59,17 +60,6 @@ PayloadKind = Literal["odds", "event_odds", "historical_odds", "historical_event
 # --------------------------------------------------------------------------------------------------------
 
 
-def strip_nul(value: Any) -> Any:
-    """Drop NUL characters from every string: PostgreSQL text and JSONB cannot store them (`\\u0000`)."""
-    if isinstance(value, str):
-        return value.replace("\x00", "") if "\x00" in value else value
-    if isinstance(value, dict):
-        return {strip_nul(k): strip_nul(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [strip_nul(v) for v in value]
-    return value
-
-
 def parse_timestamp(value: Any, *, endpoint: str = "", what: str = "timestamp") -> datetime:
     """ISO 8601 (`...Z` or an offset) or unix seconds → aware UTC datetime; PayloadError otherwise."""
     if isinstance(value, bool):
@@ -86,14 +76,8 @@ def parse_timestamp(value: Any, *, endpoint: str = "", what: str = "timestamp") 
         raise PayloadError(
             f"{endpoint}: {what} is missing or not a string: {value!r}"[:300], endpoint=endpoint
         )
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
     try:
-        parsed = datetime.fromisoformat(text)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        parsed = parsed.astimezone(UTC)
+        parsed = parse_iso_utc(value.strip())
     except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00, which is before year 1 in UTC
         raise PayloadError(
             f"{endpoint}: {what} is out of range: {value!r}"[:300], endpoint=endpoint

@@ -1,8 +1,8 @@
 """Settings: one pydantic-settings class, validated and built lazily.
 
-Every variable is documented in `.env.example`. Read settings through `get_settings()`; tests and the demo
-override them with `override_settings(...)` or by setting environment variables and calling
-`get_settings.cache_clear()`.
+Every variable is documented in `.env.example`. Read settings through `get_settings()`; to change them (tests,
+the demo), set the environment variables and call `get_settings.cache_clear()`, as the `settings_env` fixture
+of `tests/conftest.py` and the demo's stage (`replay/stage.py`) do.
 """
 
 from __future__ import annotations

@@ -69,7 +69,7 @@ def check_budget(*, spent: int, cost: int, budget: int, what: str) -> None:
         )
 
 
-async def credits_spent(session: AsyncSession, *, since: datetime) -> int:
+async def credits_spent(*, session: AsyncSession, since: datetime) -> int:
     """Credits of every Odds API call since `since`, open reservations included."""
     value = (
         await session.execute(
@@ -85,15 +85,15 @@ async def credits_spent_this_month(at: datetime | None = None) -> int:
     from odds_models.db import async_session_maker
 
     async with async_session_maker() as session:
-        return await credits_spent(session, since=month_start(at or now()))
+        return await credits_spent(session=session, since=month_start(at or now()))
 
 
-async def _locked_spend(session: AsyncSession, at: datetime) -> int:
+async def _locked_spend(at: datetime, *, session: AsyncSession) -> int:
     await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CREDITS_LOCK})
-    if await reconcile_stale_reservations(session, at=at):
+    if await reconcile_stale_reservations(at=at, session=session):
         await session.commit()  # kept even when the budget then refuses the call (the commit ends the lock)
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CREDITS_LOCK})
-    return await credits_spent(session, since=month_start(at))
+    return await credits_spent(session=session, since=month_start(at))
 
 
 _HEADER_ROW = """
@@ -103,7 +103,7 @@ ORDER BY created_at {order}, id {order} LIMIT 1
 """
 
 
-async def reconcile_stale_reservations(session: AsyncSession, *, at: datetime) -> int:
+async def reconcile_stale_reservations(*, at: datetime, session: AsyncSession) -> int:
     """Settle the open reservations older than `STALE_RESERVATION` that the quota headers of the answers
     around them account for (see the module docstring); returns how many. Run under the budget lock; the
     caller commits."""
@@ -177,7 +177,7 @@ class Reservation:
         from odds_models.db import async_session_maker
 
         async with async_session_maker() as session:
-            spent = await _locked_spend(session, self.created_at)
+            spent = await _locked_spend(self.created_at, session=session)
             check_budget(
                 spent=spent, cost=total - self.credits, budget=self.budget, what=f"A retry of {self.what}"
             )
@@ -205,7 +205,7 @@ async def reserve_credits(
     budget = get_settings().monthly_credit_budget if budget is None else budget
     at = at or now()
     async with async_session_maker() as session:
-        spent = await _locked_spend(session, at)
+        spent = await _locked_spend(at, session=session)
         check_budget(spent=spent, cost=credits, budget=budget, what=what)
         row_id = (
             await session.execute(

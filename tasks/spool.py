@@ -219,14 +219,12 @@ def read_spool_entry(path: Path) -> SpoolEntry:
 
 async def store_spool_entry(entry: SpoolEntry) -> dict[str, int]:
     """Store one entry (odds or scores) with its fetch_logs, in one transaction."""
-    if entry.kind == "scores":
-        from tasks.storage.scores import store_scores_payload
+    from tasks.odds_ingest import store_odds_payload, store_scores_payload
 
+    if entry.kind == "scores":
         counts = await store_scores_payload(entry.data, endpoint=entry.endpoint, days_from=entry.days_from,
                                             at=entry.fetched_at, fetch_logs=entry.fetch_logs)  # fmt: skip
         return counts.as_dict()
-    from tasks.storage.odds import store_odds_payload
-
     stored = await store_odds_payload(
         entry.data, endpoint=entry.endpoint, source=entry.source, snapshot_time=entry.snapshot_time,
         odds_format=entry.odds_format,  # type: ignore[arg-type]

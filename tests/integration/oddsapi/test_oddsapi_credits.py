@@ -22,7 +22,7 @@ from odds_models.db import async_session_maker
 from odds_models.errors import BudgetExceeded, PayloadError
 from odds_models.settings import get_settings
 from tasks.credits import credits_spent_this_month
-from tasks.odds_api import use_http_client_factory
+from tasks.http import use_client_factory
 from tasks.odds_ingest import due_event_list, fetch_events, fetch_odds_to_spool, store_events_payload
 from tasks.spool import drain_spool, spool_files, store_spool_file
 
@@ -138,7 +138,7 @@ def slate(day_clock: FrozenClock, monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
         ("e" * 32, DAY0 + 100 * hour, None),
     ])  # fmt: skip
     _wire(monkeypatch, tmp_path, api)
-    with use_http_client_factory(lambda: httpx.AsyncClient(transport=httpx.MockTransport(api.handler))):
+    with use_client_factory("oddsapi", lambda: httpx.AsyncClient(transport=httpx.MockTransport(api.handler))):
         yield api
     get_settings.cache_clear()
 
@@ -324,7 +324,7 @@ async def test_fetch_logs_credits_equal_the_replay_ledger_under_cut_bodies(
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()
     transport = httpx.ASGITransport(app=app)
-    with use_clock(clock), use_http_client_factory(lambda: httpx.AsyncClient(transport=transport)):
+    with use_clock(clock), use_client_factory("oddsapi", lambda: httpx.AsyncClient(transport=transport)):
         await store_events_payload(await fetch_events())
         for _ in range(12):
             clock.advance(minutes=30)

@@ -8,23 +8,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from odds_analytics.polymarket import (
-    BookLevel,
+from odds_analytics.polymarket.clob import BookLevel, book_metrics, parse_book, parse_price_quotes
+from odds_analytics.polymarket.gamma import parse_gamma_event, parse_gamma_market
+from odds_analytics.polymarket.history import (
     backfill_range,
     backfill_staleness,
-    book_metrics,
     expires_within,
     history_windows,
-    parse_book,
-    parse_gamma_datetime,
-    parse_gamma_event,
-    parse_gamma_market,
-    parse_json_list,
     parse_price_history,
-    parse_price_quotes,
 )
+from odds_analytics.polymarket.parsing import detect_kind, parse_gamma_datetime, parse_json_list
 from odds_models.errors import PayloadError
-from tasks.polymarket import detect_kind
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 TOKEN_A = "4259" + "1" * 72
@@ -308,7 +302,7 @@ def test_detect_kind(payload, kind: str) -> None:
 
 
 def test_backfill_verdict_fails_on_lateness_or_retryable_errors_only() -> None:
-    from tasks.polymarket import BackfillOutcome, backfill_verdict
+    from odds_analytics.polymarket.history import BackfillOutcome, backfill_verdict
 
     ok = [BackfillOutcome("1", windows=2, points=10)]
     final_error = [*ok, BackfillOutcome("2", error="404 gone", transient=False)]

@@ -7,12 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from odds_analytics.polymarket import (
-    covered_by_answer,
-    next_history_start,
-    parse_gamma_datetime,
-    parse_price_history,
-)
+from odds_analytics.polymarket.history import covered_by_answer, next_history_start, parse_price_history
+from odds_analytics.polymarket.parsing import parse_gamma_datetime
 from odds_models.errors import PayloadError
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
