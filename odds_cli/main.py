@@ -106,7 +106,19 @@ def failure_line(exc: BaseException) -> tuple[int, str] | None:
         return 2, f"{_database_setting()}: cannot connect: {reason}"
     if api is not None:
         return 2, api
+    if isinstance(exc, RuntimeError) and str(exc).startswith(_EPHEMERAL_TIMEOUT):
+        # Prefect's local server did not come up in time (an overloaded machine): the run failed, retry it
+        from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as STARTUP
+
+        return 1, (
+            "the local Prefect server did not start within PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS "
+            f"({STARTUP.value():g} s), so the flow did not run. Run again, raise that setting, or set "
+            "PREFECT_API_URL to a running server (`prefect server start`)"
+        )
     return None
+
+
+_EPHEMERAL_TIMEOUT = "Timed out while attempting to connect to ephemeral Prefect API server"
 
 
 def _root_cause(exc: BaseException) -> str:

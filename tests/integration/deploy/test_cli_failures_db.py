@@ -108,6 +108,8 @@ def test_import_polymarket_year_one_date_exits_1_and_stores_nothing(
 
 
 @pytest.mark.shared
+@pytest.mark.engine
+@pytest.mark.usefixtures("prefect_harness")  # `polymarket link` runs the link flow
 def test_a_year_one_ticker_does_not_poison_linking(db: str, tmp_path: Path, odds: OddsCommand) -> None:
     raw = json.loads((FIXTURES / "gamma_events_nba_2890-mavs-grizzlies-2021_wom-strategy.json").read_text())
     raw[0]["slug"] = raw[0]["ticker"] = "nba-dal-mem-0001-01-01"

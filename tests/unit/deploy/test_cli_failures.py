@@ -188,3 +188,20 @@ def test_unreachable_prefect_api_names_the_setting(odds: OddsCommand, env: pytes
     with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}):
         odds.fails(2, r"PREFECT_API_URL \(http://127\.0\.0\.1:9/api\): cannot connect",
                    "backtest", "run", "--strategy", "flat", "--start", "2024-01-01", "--end", "2024-01-02")  # fmt: skip
+
+
+def test_a_local_prefect_server_that_does_not_start_is_one_line() -> None:
+    """On an overloaded machine Prefect's ephemeral server can miss its startup timeout: Prefect raises a bare
+    RuntimeError (with the server's whole output), which must not reach the user as a traceback."""
+    from odds_cli.main import failure_line
+
+    exc = RuntimeError(
+        "Timed out while attempting to connect to ephemeral Prefect API server. stdout: INFO ...\nmore output"
+    )
+    failure = failure_line(exc)
+    assert failure is not None
+    code, line = failure
+    assert code == 1
+    assert "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS" in line
+    assert "PREFECT_API_URL" in line
+    assert failure_line(RuntimeError("something else")) is None  # a bug keeps its traceback
