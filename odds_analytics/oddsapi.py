@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+import orjson
+
 from odds_analytics.prices import american_to_decimal, decimal_to_american
 from odds_models.errors import PayloadError
 
@@ -59,13 +61,27 @@ PayloadKind = Literal["odds", "event_odds", "historical_odds", "historical_event
 
 
 def strip_nul(value: Any) -> Any:
-    """Drop NUL characters from every string: PostgreSQL text and JSONB cannot store them (`\\u0000`)."""
+    """Drop NUL characters from every string: PostgreSQL text and JSONB cannot store them (`\\u0000`).
+
+    The common case (no NUL anywhere) returns `value` itself: one orjson serialisation (C, ~1 ms per MB)
+    finds out, instead of rebuilding every dict and list of a multi-MB response in Python.
+    """
+    if isinstance(value, dict | list):
+        try:
+            if b"\\u0000" not in orjson.dumps(value):
+                return value
+        except (TypeError, orjson.JSONEncodeError):  # not plain JSON data (e.g. an int beyond 64 bits)
+            pass
+    return _strip_nul(value)
+
+
+def _strip_nul(value: Any) -> Any:
     if isinstance(value, str):
         return value.replace("\x00", "") if "\x00" in value else value
     if isinstance(value, dict):
-        return {strip_nul(k): strip_nul(v) for k, v in value.items()}
+        return {_strip_nul(k): _strip_nul(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [strip_nul(v) for v in value]
+        return [_strip_nul(v) for v in value]
     return value
 
 

@@ -9,6 +9,7 @@ file that does not parse is reported (with the reason) and skipped whole; the ot
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,10 +81,50 @@ def parse_payload_file(path: Path, spec: TierSpec) -> tuple[list[SnapshotItem], 
     return items, []
 
 
+@dataclass
+class _ParsedBatch:
+    """The next files' snapshot items and events (at least `batch_rows` odds rows, or the last files)."""
+
+    items: list[SnapshotItem] = field(default_factory=list)
+    events: list[EventRecord] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    rows: int = 0
+
+
+class _BatchParser:
+    """Parses the files in order, one batch per `next()` call (run in a worker thread)."""
+
+    def __init__(self, files: Sequence[Path], spec: TierSpec, batch_rows: int) -> None:
+        self._files = iter(files)
+        self._spec = spec
+        self._batch_rows = batch_rows
+
+    def next(self) -> _ParsedBatch | None:
+        batch = _ParsedBatch()
+        parsed_any = False
+        for path in self._files:
+            parsed_any = True
+            try:
+                items, events = parse_payload_file(path, self._spec)
+            except PayloadError as exc:
+                batch.errors.append(str(exc))
+                continue
+            batch.items.extend(items)
+            batch.events.extend(events)
+            batch.rows += sum(len(it.rows) for it in items)
+            if batch.rows >= self._batch_rows:
+                break
+        return batch if parsed_any else None
+
+
 async def import_oddsapi_paths(
     paths: Sequence[str | Path], *, reject_invalid: bool | None = None, batch_rows: int = 60_000
 ) -> ImportSummary:
-    """Import every payload file under `paths`; returns counts (a second run adds zeros)."""
+    """Import every payload file under `paths`; returns counts (a second run adds zeros).
+
+    Parsing overlaps writing: while batch k is written (one transaction; the database does most of that
+    work), a worker thread parses batch k+1. Batches are written in file order, one at a time.
+    """
     from odds_models.db import async_session_maker
     from odds_models.settings import get_settings
     from tasks.storage.events import upsert_events
@@ -95,41 +136,33 @@ async def import_oddsapi_paths(
     files = iter_payload_files(paths)
     summary.files = len(files)
     event_ids: set[str] = set()
-    pending: list[SnapshotItem] = []
-    pending_events: list[EventRecord] = []
-    pending_rows = 0
     totals = StoreCounts()
+    parser = _BatchParser(files, spec, batch_rows)
 
-    async def flush() -> None:
-        nonlocal pending, pending_events, pending_rows
-        if not pending and not pending_events:
+    async def write(batch: _ParsedBatch) -> None:
+        if not batch.items and not batch.events:
             return
         async with async_session_maker() as session:
-            if pending_events:
-                counts = await upsert_events(session=session, events=pending_events)
+            if batch.events:
+                counts = await upsert_events(session=session, events=batch.events)
                 totals.events_new += counts.inserted
-            totals.add(await write_snapshots(session=session, items=pending, reject_invalid=reject))
+            totals.add(await write_snapshots(session=session, items=batch.items, reject_invalid=reject))
             await session.commit()
-        pending, pending_events, pending_rows = [], [], 0
 
-    for path in files:
-        try:
-            items, events = parse_payload_file(path, spec)
-        except PayloadError as exc:
-            summary.files_failed += 1
-            summary.errors.append(str(exc))
-            continue
-        pending.extend(items)
-        pending_events.extend(events)
-        event_ids.update(it.event.id for it in items)
-        event_ids.update(e.id for e in events)
-        summary.snapshots_in_files += len(items)
-        rows = sum(len(it.rows) for it in items)
-        summary.odds_rows_in_files += rows
-        pending_rows += rows
-        if pending_rows >= batch_rows:
-            await flush()
-    await flush()
+    pending = asyncio.ensure_future(asyncio.to_thread(parser.next))
+    try:
+        while (batch := await pending) is not None:
+            pending = asyncio.ensure_future(asyncio.to_thread(parser.next))  # parse k+1 while k is written
+            summary.files_failed += len(batch.errors)
+            summary.errors.extend(batch.errors)
+            event_ids.update(it.event.id for it in batch.items)
+            event_ids.update(e.id for e in batch.events)
+            summary.snapshots_in_files += len(batch.items)
+            summary.odds_rows_in_files += batch.rows
+            await write(batch)
+    finally:
+        if not pending.done():
+            pending.cancel()  # the thread finishes its files; nothing waits for them
     summary.events = len(event_ids)
     summary.events_new = totals.events_new
     summary.snapshots = totals.snapshots
