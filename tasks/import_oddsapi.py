@@ -22,7 +22,15 @@ from tasks.files import read_payload_file
 from tasks.storage.events import EventRecord
 from tasks.storage.odds import SnapshotItem, StoreCounts, build_snapshot_items, write_snapshots
 
-__all__ = ["ImportSummary", "import_oddsapi_paths", "iter_payload_files", "read_payload_file"]
+__all__ = [
+    "IMPORT_WRITERS",
+    "ImportSummary",
+    "import_oddsapi_paths",
+    "iter_payload_files",
+    "read_payload_file",
+]
+
+IMPORT_WRITERS = 2  # the database does most of a batch's work: two connections keep two cores busy
 
 _SOURCES = {"odds": "import:odds", "event_odds": "import:event_odds", "historical_odds": "historical",
             "historical_event_odds": "historical"}  # fmt: skip
@@ -118,12 +126,20 @@ class _BatchParser:
 
 
 async def import_oddsapi_paths(
-    paths: Sequence[str | Path], *, reject_invalid: bool | None = None, batch_rows: int = 60_000
+    paths: Sequence[str | Path],
+    *,
+    reject_invalid: bool | None = None,
+    batch_rows: int = 60_000,
+    writers: int = IMPORT_WRITERS,
 ) -> ImportSummary:
     """Import every payload file under `paths`; returns counts (a second run adds zeros).
 
-    Parsing overlaps writing: while batch k is written (one transaction; the database does most of that
-    work), a worker thread parses batch k+1. Batches are written in file order, one at a time.
+    A pipeline: a worker thread parses the files in order into batches of about `batch_rows` odds rows, and
+    `writers` connections write the batches as they come, one transaction per batch, while the next ones are
+    parsed. Batches may commit out of file order (each is whole, and a repeat adds nothing). Writers never
+    deadlock: every lock class is taken in one order (event rows by id, snapshot keys sorted, the
+    `odds_states` advisory locks by event), so two batches of the same game queue, and the states come out
+    as if written one after the other (see `odds_models.odds_states`).
     """
     from odds_models.db import async_session_maker
     from odds_models.settings import get_settings
@@ -149,20 +165,34 @@ async def import_oddsapi_paths(
             totals.add(await write_snapshots(session=session, items=batch.items, reject_invalid=reject))
             await session.commit()
 
-    pending = asyncio.ensure_future(asyncio.to_thread(parser.next))
-    try:
-        while (batch := await pending) is not None:
-            pending = asyncio.ensure_future(asyncio.to_thread(parser.next))  # parse k+1 while k is written
+    queue: asyncio.Queue[_ParsedBatch | None] = asyncio.Queue(maxsize=1)
+
+    async def produce() -> None:
+        while (batch := await asyncio.to_thread(parser.next)) is not None:
             summary.files_failed += len(batch.errors)
             summary.errors.extend(batch.errors)
             event_ids.update(it.event.id for it in batch.items)
             event_ids.update(e.id for e in batch.events)
             summary.snapshots_in_files += len(batch.items)
             summary.odds_rows_in_files += batch.rows
+            await queue.put(batch)
+        for _ in range(writers):
+            await queue.put(None)
+
+    async def consume() -> None:
+        while (batch := await queue.get()) is not None:
             await write(batch)
+
+    tasks = [asyncio.ensure_future(produce()), *(asyncio.ensure_future(consume()) for _ in range(writers))]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            if task.exception() is not None:
+                raise task.exception()  # the first failure, as it was raised (the CLI reports it in one line)
     finally:
-        if not pending.done():
-            pending.cancel()  # the thread finishes its files; nothing waits for them
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
     summary.events = len(event_ids)
     summary.events_new = totals.events_new
     summary.snapshots = totals.snapshots
