@@ -86,10 +86,11 @@ def _previous_method() -> Iterator[None]:
     """The pieces issue 17 replaced, put back: stdlib json reads, the recursive NUL strip, json.dumps."""
     import tasks.storage.odds as storage
     from odds_analytics import oddsapi
+    from odds_models import text
     from tasks import files
 
     saved = (oddsapi.strip_nul, files._LONG_DIGITS, storage._json_text)
-    oddsapi.strip_nul = oddsapi._strip_nul
+    oddsapi.strip_nul = text._strip_nul
     files._LONG_DIGITS = re.compile(b"")  # matches every blob: always the stdlib reader
     storage._json_text = lambda value: json.dumps(value, separators=(",", ":"))
     try:

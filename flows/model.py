@@ -24,18 +24,18 @@ from prefect.artifacts import acreate_table_artifact
 from odds_analytics.clv_training import (
     TrainConfig,
     artifact_row,
-    json_safe,
     prediction_rows,
     training_table,
 )
 from odds_analytics.features import MARKETS
+from odds_analytics.jsonsafe import json_safe
 from odds_models.clock import now
 from odds_models.errors import OddsPipelineError
-from tasks.datasets import load_model_dataset
-from tasks.model import fit_models_task, score_model_task, score_upcoming_task
-from tasks.model_report import publish_model_report
+from tasks.datasets import load_model_dataset_task
+from tasks.model import score_model_task, score_upcoming_task, train_and_select_task
+from tasks.model_report import publish_model_report_task
 from tasks.storage.bets import record_paper_bets_task
-from tasks.storage.models import get_latest_model, register_models, write_predictions
+from tasks.storage.models import get_latest_model_task, register_models_task, write_predictions_task
 
 __all__ = [
     "ModelNotFound",
@@ -66,20 +66,20 @@ async def train_model(
         raise ValueError(f"market must be one of {MARKETS}")
     config = config or TrainConfig()
     # 1. the dataset, as of each decision
-    data = await load_model_dataset(market, None, _as_datetime(until))
+    data = await load_model_dataset_task(market, None, _as_datetime(until))
     logger.info("dataset %s: %d samples, %d events", market, len(data), data["event_id"].nunique())
     # 2. validate walk-forward, refit, pick
-    entries, summary, oos = fit_models_task(data, market, config)
+    entries, summary, oos = train_and_select_task(data, market, config)
     # 3. register, and store the selected model's out-of-sample predictions (the backtest's `clv_model`)
-    summary["models"] = await register_models(entries)
+    summary["models"] = await register_models_task(entries)
     selected_id = next(m["id"] for m in summary["models"] if m["selected"])
     rows = prediction_rows(selected_id, oos, oos["predicted"].to_numpy(float), with_features=False)
-    summary["oos_predictions_written"] = await write_predictions(rows) if rows else 0
+    summary["oos_predictions_written"] = await write_predictions_task(rows) if rows else 0
     logger.info("selected %s for %s (validated: %s)", summary["selected"], market, summary["validated"])
     summary = json_safe(summary)
     # 4. the selected model's report: walk-forward calibration chart and coefficients/importance (PNG)
     chosen = next(e for e in entries if e.selected)
-    summary["report"] = await publish_model_report(
+    summary["report"] = await publish_model_report_task(
         chosen.model,
         chosen.metrics["calibration"],
         summary["walk_forward"][summary["selected"]],
@@ -107,7 +107,7 @@ async def evaluate_model(
     if isinstance(date_to, date) and not isinstance(date_to, datetime):
         end = end + timedelta(days=1) if end else end  # --to is inclusive
     # 1. the latest model whose training data ends before the window (out of sample)
-    found = await get_latest_model(market, kind, start)
+    found = await get_latest_model_task(market, kind, start)
     if found is None:
         raise ModelNotFound(
             f"no {kind or 'selected'} {market} model trained on data before {start:%Y-%m-%d}: "
@@ -115,7 +115,7 @@ async def evaluate_model(
         )
     model_id, model, info = found
     # 2. the window's dataset
-    data = await load_model_dataset(market, start, end)
+    data = await load_model_dataset_task(market, start, end)
     # 3. score
     result = score_model_task(model, data, market)
     result |= {
@@ -128,7 +128,7 @@ async def evaluate_model(
         "date_to": end,
     }
     # 4. calibration chart and coefficients/importance of the scored model (PNG + artifact)
-    result["report"] = await publish_model_report(
+    result["report"] = await publish_model_report_task(
         model,
         result["calibration"],
         result,
@@ -152,7 +152,7 @@ async def predict_market(
 ) -> tuple[int, list[dict[str, Any]]]:
     """Score one market with its latest selected model and write the predictions; returns (rows, recs)."""
     logger = get_run_logger()
-    found = await get_latest_model(market)
+    found = await get_latest_model_task(market)
     if found is None:
         logger.warning("no trained %s model: skipped (run `odds model train --market %s`)", market, market)
         return 0, []
@@ -160,7 +160,7 @@ async def predict_market(
     rows, recs = await score_upcoming_task(
         market, model_id, model, decision_time=decision_time, horizon_hours=horizon_hours, min_edge=min_edge
     )
-    written = await write_predictions(rows) if rows else 0
+    written = await write_predictions_task(rows) if rows else 0
     return written, recs
 
 

@@ -2,7 +2,7 @@
 
 - `train_and_select`: walk-forward validation of every model kind, each refitted on the whole window, the
   best out of sample marked `selected` (the no-change baseline can win: then we say so).
-- `score`: a model's out-of-sample figures against the no-change baseline.
+- `score_model`: a model's out-of-sample figures against the no-change baseline.
 - `prediction_rows`, `latest_quotes`: what `predict` writes and the prices it recommends against.
 """
 
@@ -28,19 +28,20 @@ from odds_analytics.clv_model import (
 )
 from odds_analytics.clv_model import predict as model_predict
 from odds_analytics.features import book_quotes, feature_columns
+from odds_analytics.jsonsafe import json_safe
 from odds_analytics.recommend import side_values
 from odds_models.errors import OddsPipelineError
 
 __all__ = [
+    "SCORE_KEYS",
     "ModelEntry",
     "NotEnoughData",
     "TrainConfig",
     "artifact_row",
-    "json_safe",
     "latest_quotes",
     "prediction_rows",
     "recommendation_record",
-    "score",
+    "score_model",
     "train_and_select",
     "training_table",
 ]
@@ -176,16 +177,12 @@ def training_table(summary: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def json_safe(value: Any) -> Any:
-    """NaN and infinities as None, numpy scalars as Python numbers (strict JSON for `--json`)."""
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    return _finite(value)
+# the out-of-sample figures `score_model` reports (and `benchmarks/model_real_data.py` prints)
+SCORE_KEYS = ("n", "r2", "rmse", "mae", "directional_accuracy", "spearman", "skill_vs_no_change", "clv_captured",
+              "n_acted")  # fmt: skip
 
 
-def score(model: ClvModel, data: pd.DataFrame, market: str) -> dict[str, Any]:
+def score_model(model: ClvModel, data: pd.DataFrame, market: str) -> dict[str, Any]:
     """A model's out-of-sample figures on `data`, with the no-change baseline under `baseline`."""
     data = data[data["target"].notna()]
     y = data["target"].to_numpy(dtype=float)
@@ -193,30 +190,13 @@ def score(model: ClvModel, data: pd.DataFrame, market: str) -> dict[str, Any]:
     predicted = model_predict(model, data)
     figures = metrics(y, predicted, threshold=threshold)
     base = metrics(y, np.zeros(len(y)), threshold=threshold)
-    keys = (
-        "n",
-        "r2",
-        "rmse",
-        "mae",
-        "directional_accuracy",
-        "spearman",
-        "skill_vs_no_change",
-        "clv_captured",
-        "n_acted",
-    )
-    out: dict[str, Any] = {k: _finite(figures[k]) for k in keys}
-    out["baseline"] = {k: _finite(base[k]) for k in ("n", "r2", "rmse", "mae", "directional_accuracy")}
+    out: dict[str, Any] = {k: json_safe(figures[k]) for k in SCORE_KEYS}
+    out["baseline"] = {k: json_safe(base[k]) for k in ("n", "r2", "rmse", "mae", "directional_accuracy")}
     low, high = skill_interval(y, predicted, data["event_id"].to_numpy())
-    out["skill_ci95"] = [_finite(low), _finite(high)]
+    out["skill_ci95"] = [json_safe(low), json_safe(high)]
     out["threshold"] = threshold
     out["calibration"] = json_safe(calibration_table(y, predicted).to_dict(orient="list"))
     return out
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float | np.floating) and not np.isfinite(value):
-        return None
-    return value.item() if hasattr(value, "item") else value
 
 
 # --------------------------------------------------------------------------------------------------------

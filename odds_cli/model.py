@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from odds_cli.common import console, emit_json, parse_date, run_async
+from odds_cli.common import console, emit_json, parse_date, run_db
 
 app = typer.Typer(help="CLV models: predict the close, pick the venue.", no_args_is_help=True)
 
@@ -20,18 +20,6 @@ def _market(value: str) -> str:
     if value not in _MARKETS:
         raise typer.BadParameter(f"{value!r} is not one of {', '.join(_MARKETS)}", param_hint="--market")
     return value
-
-
-def _run(coro: Any) -> Any:
-    from odds_models.db import dispose_engine
-
-    async def wrapped() -> Any:
-        try:
-            return await coro
-        finally:
-            await dispose_engine()
-
-    return run_async(wrapped())
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -60,7 +48,7 @@ def train(
     if scheme not in ("expanding", "sliding"):
         raise typer.BadParameter("must be expanding or sliding", param_hint="--scheme")
     until_date = parse_date(until, "--until")
-    summary = _run(train_model(market, until_date, TrainConfig(n_folds=folds, scheme=scheme)))
+    summary = run_db(train_model(market, until_date, TrainConfig(n_folds=folds, scheme=scheme)))
     if json_output:
         emit_json(summary)
         return
@@ -110,7 +98,7 @@ def evaluate(
     end = parse_date(date_to, "--to")
     if start is None or end is None or end < start:
         raise typer.BadParameter("--to must not be before --from", param_hint="--to")
-    result = _run(evaluate_model(market, start, end, kind))
+    result = run_db(evaluate_model(market, start, end, kind))
     if json_output:
         emit_json(result)
         return
@@ -135,7 +123,7 @@ def predict(
     from flows.model import predict as predict_flow
 
     markets = [_market(m) for m in market] if market else None
-    result = _run(predict_flow(markets, horizon, min_edge))
+    result = run_db(predict_flow(markets, horizon, min_edge))
     if json_output:
         emit_json(result)
         return

@@ -19,7 +19,7 @@ from odds_analytics.clv_training import (
     latest_quotes,
     prediction_rows,
     recommendation_record,
-    score,
+    score_model,
     train_and_select,
 )
 from odds_analytics.features import build_dataset
@@ -30,7 +30,7 @@ from odds_models.teams import resolve_team
 from tasks.datasets import load_model_frames
 from tasks.storage.reads import read_polymarket_asks_at_times
 
-__all__ = ["fit_models_task", "score_model_task", "score_upcoming", "score_upcoming_task"]
+__all__ = ["score_model_task", "score_upcoming", "score_upcoming_task", "train_and_select_task"]
 
 
 async def score_upcoming(
@@ -46,14 +46,14 @@ async def score_upcoming(
     settings = get_settings()
     async with async_session_maker() as session:
         frames = await load_model_frames(
-            session,
+            session=session,
             start=decision_time,
             end=decision_time + timedelta(hours=horizon_hours),
             markets=["h2h", "spreads", "totals"],
             decision_at=decision_time,
         )
         pairs = [(e, decision_time) for e in frames.samples["event_id"].unique()]
-        asks = await read_polymarket_asks_at_times(session, pairs)
+        asks = await read_polymarket_asks_at_times(pairs, session=session)
     data = (
         build_dataset(
             frames.odds,
@@ -91,10 +91,10 @@ async def score_upcoming(
 
 
 # The tasks: each the plain function above, run (and shown in the UI) as a Prefect task.
-fit_models_task = task(
+train_and_select_task = task(
     train_and_select, name="fit-models", cache_policy=NONE, task_run_name="fit-models-{market}"
 )
-score_model_task = task(score, name="score-model", cache_policy=NONE, task_run_name="score-{market}")
+score_model_task = task(score_model, name="score-model", cache_policy=NONE, task_run_name="score-{market}")
 score_upcoming_task = task(
     score_upcoming, name="score-upcoming", cache_policy=NONE, task_run_name="score-upcoming-{market}"
 )

@@ -9,7 +9,6 @@ Pure: it takes the DataFrames the look-ahead-free readers return and computes; t
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +22,7 @@ from odds_analytics.backtest.settlement import bet_margin, settle
 from odds_analytics.backtest.sizing import edge, size_bets
 from odds_analytics.backtest.strategies import StrategyContext, get_strategy
 from odds_analytics.fair import closing_fair_prices, closing_value
+from odds_analytics.jsonsafe import json_safe
 from odds_analytics.prices import decimal_to_american
 
 __all__ = ["BET_COLUMNS", "BacktestResult", "run_backtest_frames"]
@@ -50,20 +50,7 @@ class BacktestResult:
 
     def bet_records(self) -> list[dict[str, Any]]:
         """Every bet as JSON-ready dicts (times ISO 8601 UTC, NaN → None)."""
-        records = []
-        for row in self.bets[BET_COLUMNS].to_dict("records"):
-            clean: dict[str, Any] = {}
-            for key, value in row.items():
-                if isinstance(value, pd.Timestamp):
-                    clean[key] = value.isoformat()
-                elif isinstance(value, float) and not math.isfinite(value):
-                    clean[key] = None
-                elif isinstance(value, np.generic):
-                    clean[key] = value.item()
-                else:
-                    clean[key] = value
-            records.append(clean)
-        return records
+        return [json_safe(row) for row in self.bets[BET_COLUMNS].to_dict("records")]
 
     def summary(self) -> dict[str, Any]:
         """Parameters and metrics (no bets): what the CLI prints and the artifact shows."""

@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from odds_analytics.jsonsafe import json_safe
+
 __all__ = ["SHARPE_BASIS", "breakdown", "compute_metrics", "equity_curve"]
 
 SHARPE_BASIS = (
@@ -152,12 +154,6 @@ def breakdown(settled: pd.DataFrame, by: str) -> list[dict[str, Any]]:
     return [{by: key, **_summary_of(columns, rows)} for key, rows in groups.items()]
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def compute_metrics(
     bets: pd.DataFrame, *, bankroll: float, n_bootstrap: int, n_permutations: int, seed: int
 ) -> dict[str, Any]:
@@ -193,4 +189,4 @@ def compute_metrics(
             ("hours_before", "hours_before"),
         )
     }
-    return {k: _clean(v) for k, v in metrics.items()}
+    return json_safe(metrics)

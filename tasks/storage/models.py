@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -30,22 +29,26 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from odds_analytics.clv_model import ClvModel, model_from_dict
 from odds_analytics.clv_training import ModelEntry
+from odds_analytics.jsonsafe import json_safe
 from odds_models.db import async_session_maker
 from odds_models.settings import get_settings
 from odds_models.tables import ModelRecord, Prediction
-from tasks.retry import retry_on_db_connection_error
+from tasks.retry import DB_WRITE_RETRY
 
 _PREDICTION_CHUNK = 1000
 
 __all__ = [
     "get_latest_model",
+    "get_latest_model_task",
     "latest_model",
     "load_model_file",
     "register_models",
+    "register_models_task",
     "save_model_file",
     "upsert_model",
     "upsert_predictions",
     "write_predictions",
+    "write_predictions_task",
 ]
 
 
@@ -54,7 +57,7 @@ def save_model_file(model: ClvModel, directory: Path | None = None) -> Path:
     directory = directory or get_settings().models_dir
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"clv-{model.market}-{model.kind}-{model.fingerprint()}.json"
-    path.write_text(json.dumps(model.to_dict(), default=_json_default))
+    path.write_text(json.dumps(model.to_dict(), default=json_safe))
     return path
 
 
@@ -63,39 +66,16 @@ def load_model_file(path: str | Path) -> ClvModel:
     return model_from_dict(json.loads(Path(path).read_text()))
 
 
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)
-
-
-def _clean(value: Any) -> Any:
-    """JSON-safe copy: NaN and infinities become None (JSONB refuses them), numpy scalars plain numbers."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, int | float | str | bool) or value is None:
-        return value
-    return _json_default(value)
-
-
 async def upsert_model(*, session: AsyncSession, entry: ModelEntry, artifact_path: str | None) -> int:
     """Insert the model (or refresh metrics of the same name and version); returns its id."""
-    metrics = _clean({**entry.metrics, "selected": entry.selected})
+    metrics = json_safe({**entry.metrics, "selected": entry.selected})
     values = {
         "name": entry.name,
         "version": entry.version,
         "market": entry.model.market,
         "kind": entry.model.kind,
         "features": list(entry.model.features),
-        "params": _clean(entry.model.params),
+        "params": json_safe(entry.model.params),
         "metrics": metrics,
         "data_from": entry.data_from,
         "data_until": entry.data_until,
@@ -138,12 +118,12 @@ async def upsert_predictions(*, session: AsyncSession, rows: Sequence[dict[str, 
     if not rows:
         return 0
     for start in range(0, len(rows), _PREDICTION_CHUNK):  # asyncpg takes at most 32,767 bind values
-        await _upsert_prediction_chunk(session, rows[start : start + _PREDICTION_CHUNK])
+        await _upsert_prediction_chunk(rows[start : start + _PREDICTION_CHUNK], session=session)
     return len(rows)
 
 
-async def _upsert_prediction_chunk(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    clean = [_clean(row) | {"decision_time": row["decision_time"]} for row in rows]
+async def _upsert_prediction_chunk(rows: Sequence[dict[str, Any]], *, session: AsyncSession) -> None:
+    clean = [json_safe(row) | {"decision_time": row["decision_time"]} for row in rows]
     stmt = insert(Prediction).values(clean)
     updatable = [
         "current_value",
@@ -165,13 +145,6 @@ async def _upsert_prediction_chunk(session: AsyncSession, rows: Sequence[dict[st
 # --------------------------------------------------------------------------------------------------------
 
 
-@task(
-    cache_policy=NONE,
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=retry_on_db_connection_error,
-    task_run_name="register-models",
-)
 async def register_models(entries: list[ModelEntry]) -> list[dict[str, Any]]:
     """Save each fitted model's file and its registry row; returns name, kind, version, id, path."""
     out = []
@@ -193,7 +166,9 @@ async def register_models(entries: list[ModelEntry]) -> list[dict[str, Any]]:
     return out
 
 
-@task(cache_policy=NONE, task_run_name="latest-model-{market}")
+register_models_task = task(register_models, **DB_WRITE_RETRY, task_run_name="register-models")
+
+
 async def get_latest_model(
     market: str, kind: str | None = None, trained_until: datetime | None = None
 ) -> tuple[int, ClvModel, dict[str, Any]] | None:
@@ -214,16 +189,15 @@ async def get_latest_model(
     return int(record.id or 0), load_model_file(record.artifact_path), info
 
 
-@task(
-    cache_policy=NONE,
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=retry_on_db_connection_error,
-    task_run_name="write-predictions",
-)
+get_latest_model_task = task(get_latest_model, cache_policy=NONE, task_run_name="latest-model-{market}")
+
+
 async def write_predictions(rows: list[dict[str, Any]]) -> int:
     """Upsert `predictions` rows; returns how many."""
     async with async_session_maker() as session:
         n = await upsert_predictions(session=session, rows=rows)
         await session.commit()
     return n
+
+
+write_predictions_task = task(write_predictions, **DB_WRITE_RETRY, task_run_name="write-predictions")

@@ -167,7 +167,7 @@ def test_read_payload_file_reads_what_the_standard_library_reads(
 
 
 def test_strip_nul_removes_nul_everywhere_and_keeps_clean_data_as_is() -> None:
-    from odds_analytics.oddsapi import strip_nul
+    from odds_models.text import strip_nul
 
     dirty = {"id\x00": ["a\x00b", {"k": "\x00"}], "n": 2**70, "ok": 1.5}
     assert strip_nul(dirty) == {"id": ["ab", {"k": ""}], "n": 2**70, "ok": 1.5}
