@@ -1,27 +1,36 @@
-"""Odds writer vs plain COPY: rows/s storing the three historical seasons (issue 3, item 5).
+"""Import end to end vs plain COPY, and vs the previous import method, in one run (issues 3 and 17).
 
-    uv run python benchmarks/ingest.py [--data ../shared/data/oddsapi_historical/odds]
+    uv run python benchmarks/ingest.py [--data ../shared/data/oddsapi_historical/odds] [--repeat 2]
 
 Database: `BENCH_DATABASE_URL` (its name must end in `_bench` or `_test`; the schema is dropped and
-recreated) or an embedded PostgreSQL in a temporary folder. In one run it:
-1. parses and validates every file (timed on its own);
-2. stores everything with the project's writer (`tasks.storage.odds.write_snapshots`: events upsert,
-   snapshots with ON CONFLICT DO NOTHING RETURNING id, the new snapshots' odds rows by COPY, quality rows),
-   in the importer's batches;
-3. stores the same batches again (idempotent: must add 0 rows) and times it;
-4. COPYs the very same odds rows into a table `LIKE odds INCLUDING ALL` (same columns, unique key and
-   indexes, no conflict handling), once without and once with `odds`' two foreign keys, and times both;
-and prints rows/s for each and the writer/COPY ratios (goal: at least 0.5). The writer also stores what
-COPY does not: the raw JSONB snapshots (27 MB of JSON for the three seasons), events and quality rows.
+recreated, the `odds_states` triggers included) or an embedded PostgreSQL in a temporary folder. Every pass
+starts from empty tables (TRUNCATE). It times, `--repeat` times each, alternating:
+- **import (today)**: `tasks.import_oddsapi.import_oddsapi_paths`, files → rows end to end (read, parse,
+  validate, write, the `odds_states` triggers), parsing overlapped with writing;
+- **import (before)**: the method before issue 17 measured the same way: stdlib `json`, the recursive NUL
+  strip, `json.dumps` of the raw snapshots, and parse-then-write one batch after the other;
+- **plain COPY**: the very rows the import stored, COPYed into a table `LIKE odds INCLUDING ALL` (same
+  columns, unique key and indexes; no foreign keys, no triggers, no conflict handling), in the same batches.
+Then the import of the data at 2x (the same files plus a copy whose event ids are suffixed, written to a
+temporary folder) to show the cost per row stays flat. It prints rows/s, the ratios (goal: import / COPY
+>= 0.5, import / before >= 2.4), microseconds per row at 1x and 2x, and this process's peak RSS.
+The import stores more than COPY does: raw JSONB snapshots (28 MB of JSON), events, quality rows, and the
+`odds_states` rows its triggers maintain.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
+import json
 import os
+import re
+import resource
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -56,51 +65,99 @@ async def _reset_schema() -> None:
         await conn.run_sync(SQLModel.metadata.create_all)
 
 
-def _batches(items: list[Any]) -> list[list[Any]]:
-    batches, current, rows = [], [], 0
-    for item in items:
-        current.append(item)
-        rows += len(item.rows)
-        if rows >= BATCH_ROWS:
-            batches.append(current)
-            current, rows = [], 0
-    if current:
-        batches.append(current)
-    return batches
+async def _truncate() -> None:
+    from odds_models.db import get_engine
+
+    async with get_engine().begin() as conn:
+        await conn.exec_driver_sql(
+            "TRUNCATE odds, odds_states, odds_snapshots, events, data_quality_logs RESTART IDENTITY CASCADE"
+        )
 
 
-async def _write_all(batches: list[list[Any]]) -> tuple[float, int]:
+async def _count(table: str) -> int:
+    from odds_models.db import get_engine
+
+    async with get_engine().begin() as conn:
+        return (await conn.exec_driver_sql(f"SELECT count(*) FROM {table}")).scalar_one()
+
+
+@contextmanager
+def _previous_method() -> Iterator[None]:
+    """The pieces issue 17 replaced, put back: stdlib json reads, the recursive NUL strip, json.dumps."""
+    import tasks.storage.odds as storage
+    from odds_analytics import oddsapi
+    from odds_models import text
+    from tasks import files
+
+    saved = (oddsapi.strip_nul, files._LONG_DIGITS, storage._json_text)
+    oddsapi.strip_nul = text._strip_nul
+    files._LONG_DIGITS = re.compile(b"")  # matches every blob: always the stdlib reader
+    storage._json_text = lambda value: json.dumps(value, separators=(",", ":"))
+    try:
+        yield
+    finally:
+        oddsapi.strip_nul, files._LONG_DIGITS, storage._json_text = saved
+
+
+async def _import_before(paths: list[Path]) -> int:
+    """The import loop before issue 17: parse a batch, then write it, then parse the next."""
+    from odds_analytics.tiers import TierSpec
     from odds_models.db import async_session_maker
+    from tasks.import_oddsapi import iter_payload_files, parse_payload_file
     from tasks.storage.odds import write_snapshots
 
-    started = time.perf_counter()
-    added = 0
-    for batch in batches:
+    stored = 0
+    pending: list[Any] = []
+    rows = 0
+
+    async def flush() -> None:
+        nonlocal pending, rows, stored
         async with async_session_maker() as session:
-            counts = await write_snapshots(session=session, items=batch, reject_invalid=False)
+            stored += (await write_snapshots(session=session, items=pending, reject_invalid=False)).odds_rows
             await session.commit()
-        added += counts.odds_rows
-    return time.perf_counter() - started, added
+        pending, rows = [], 0
+
+    with _previous_method():
+        for path in iter_payload_files(paths):
+            items, _events = parse_payload_file(path, TierSpec())
+            pending.extend(items)
+            rows += sum(len(it.rows) for it in items)
+            if rows >= BATCH_ROWS:
+                await flush()
+        if pending:
+            await flush()
+    return stored
 
 
-async def _copy_all(*, with_foreign_keys: bool) -> tuple[float, int]:
-    """COPY the rows the writer stored (same values, same batch sizes) into a same-shaped table."""
+async def _import_today(paths: list[Path]) -> int:
+    from tasks.import_oddsapi import import_oddsapi_paths
+
+    summary = await import_oddsapi_paths(paths, reject_invalid=False, batch_rows=BATCH_ROWS)
+    if summary.files_failed:
+        raise SystemExit(f"{summary.files_failed} file(s) failed: {summary.errors[:2]}")
+    return summary.odds_rows
+
+
+async def _timed(run: Any, paths: list[Path]) -> tuple[float, int]:
+    await _truncate()
+    started = time.perf_counter()
+    stored = await run(paths)
+    return time.perf_counter() - started, stored
+
+
+async def _copy_all() -> tuple[float, int]:
+    """COPY the rows the import stored (same values, same batch sizes) into a same-shaped table."""
     from sqlalchemy import text
 
     from odds_models.db import async_session_maker
     from tasks.storage.odds import _ODDS_COLUMNS
 
-    table = "odds_copy_bench_fk" if with_foreign_keys else "odds_copy_bench"
+    table = "odds_copy_bench"
     async with async_session_maker() as session:
         result = await session.execute(text(f"SELECT {', '.join(_ODDS_COLUMNS)} FROM odds ORDER BY id"))
         rows = [tuple(r) for r in result]
         await session.execute(text(f"DROP TABLE IF EXISTS {table}"))
         await session.execute(text(f"CREATE TABLE {table} (LIKE odds INCLUDING ALL)"))
-        if with_foreign_keys:
-            await session.execute(text(
-                f"ALTER TABLE {table} ADD FOREIGN KEY (snapshot_id) REFERENCES odds_snapshots (id), "
-                "ADD FOREIGN KEY (event_id) REFERENCES events (id)"
-            ))  # fmt: skip
         await session.commit()
     started = time.perf_counter()
     for start in range(0, len(rows), BATCH_ROWS):
@@ -118,70 +175,76 @@ async def _copy_all(*, with_foreign_keys: bool) -> tuple[float, int]:
     return elapsed, len(rows)
 
 
-async def _truncate() -> None:
-    from odds_models.db import get_engine
+def _second_copy(files: list[Path], folder: Path) -> None:
+    """The same files with every event id suffixed `-2x`: the same work again, as new games."""
+    from tasks.files import read_payload_file
 
-    async with get_engine().begin() as conn:
-        await conn.exec_driver_sql(
-            "TRUNCATE odds, odds_snapshots, events, data_quality_logs RESTART IDENTITY CASCADE"
-        )
+    for i, path in enumerate(files):
+        data = read_payload_file(path)
+        inner = data.get("data", data) if isinstance(data, dict) else data
+        for event in inner if isinstance(inner, list) else [inner]:
+            if isinstance(event, dict) and isinstance(event.get("id"), str):
+                event["id"] += "-2x"
+        with gzip.open(folder / f"{i:05d}.json.gz", "wt") as out:
+            json.dump(data, out)
+
+
+def _fmt(seconds: list[float], rows: int) -> str:
+    best = min(seconds)
+    runs = ", ".join(f"{s:.2f}" for s in seconds)
+    return f"{rows:,} rows, best {best:.2f} s = {rows / best:,.0f} rows/s (runs: {runs} s)"
 
 
 async def main(data: Path, repeat: int) -> None:
-    from odds_analytics.tiers import TierSpec
     from odds_models.db import dispose_engine, hide_password
     from odds_models.settings import get_settings
-    from tasks.import_oddsapi import iter_payload_files, parse_payload_file
+    from tasks.import_oddsapi import iter_payload_files
 
     url = _database_url()
     os.environ["DATABASE_URL"] = url
     get_settings.cache_clear()
-    print(f"database: {hide_password(url)}")
+    print(f"database: {hide_password(url)}; load: {os.getloadavg()[0]:.2f} (1-min average)")
     await _reset_schema()
-
     files = iter_payload_files([data])
-    started = time.perf_counter()
-    items = []
-    for path in files:
-        parsed, _events = parse_payload_file(path, TierSpec())
-        items.extend(parsed)
-    parse_s = time.perf_counter() - started
-    total_rows = sum(len(it.rows) for it in items)
-    print(f"files: {len(files)}, snapshots: {len(items)}, odds rows parsed: {total_rows:,}")
-    print(f"parse + validate: {parse_s:.2f} s ({total_rows / parse_s:,.0f} rows/s)")
+    print(f"files: {len(files)} under {data}")
 
-    batches = _batches(items)
-    writer_s, stored = await _write_all(batches)
+    today: list[float] = []
+    before: list[float] = []
+    copies: list[float] = []
+    stored = copied = 0
+    for _ in range(repeat):  # alternating, so a busy spell of the machine hits both methods alike
+        seconds, stored_before = await _timed(_import_before, [data])
+        before.append(seconds)
+        seconds, stored = await _timed(_import_today, [data])
+        today.append(seconds)
+        if stored != stored_before:
+            raise SystemExit(f"the two methods stored different row counts: {stored} vs {stored_before}")
+        seconds, copied = await _copy_all()
+        copies.append(seconds)
+    states = await _count("odds_states")
+    print(f"import (today, end to end):  {_fmt(today, stored)}; odds_states rows kept: {states:,}")
+    print(f"import (before issue 17):    {_fmt(before, stored)}")
+    print(f"plain COPY of the same rows: {_fmt(copies, copied)}")
+    rate_today, rate_before, rate_copy = stored / min(today), stored / min(before), copied / min(copies)
     print(
-        f"project writer (idempotent): {stored:,} rows in {writer_s:.2f} s = {stored / writer_s:,.0f} rows/s"
+        f"import / plain COPY  = {rate_today / rate_copy:.2f} (goal >= 0.50; before: {rate_before / rate_copy:.2f})"
     )
-    again_s, again = await _write_all(batches)
-    print(f"project writer, same data again: {again} rows added in {again_s:.2f} s")
-    # the machine may be shared: every figure is the best of `repeat` runs
-    copies = {}
-    for with_fk in (False, True):
-        runs = [await _copy_all(with_foreign_keys=with_fk) for _ in range(repeat)]
-        copies[with_fk] = min(runs)
-    writer_rate = stored / writer_s
-    for _ in range(repeat):
-        await _truncate()  # the first write ran on a cold, empty database: write it all again, warm
-        warm_s, warm = await _write_all(batches)
-        print(f"project writer, again after TRUNCATE (warm): {warm:,} rows in {warm_s:.2f} s = "
-              f"{warm / warm_s:,.0f} rows/s")  # fmt: skip
-        writer_rate = max(writer_rate, warm / warm_s)
-    print(f"writer figure used for the ratios: {writer_rate:,.0f} rows/s (the best pass)")
-    for with_fk in (False, True):
-        copy_s, copied = copies[with_fk]
-        label = (
-            "with the same foreign keys as odds"
-            if with_fk
-            else "same columns, unique key and indexes, no FKs"
-        )
-        print(
-            f"plain COPY ({label}), best of {repeat}: {copied:,} rows in {copy_s:.2f} s = {copied / copy_s:,.0f} rows/s; "
-            f"writer / COPY = {writer_rate / (copied / copy_s):.2f} (goal >= 0.50)"
-        )
-    print(f"end to end (parse + validate + write): {stored / (parse_s + writer_s):,.0f} rows/s")
+    print(
+        f"import / before      = {rate_today / rate_before:.2f} (goal >= 2.4x the 0.21x measured in the issue)"
+    )
+
+    with tempfile.TemporaryDirectory(prefix="odds-ingest-2x-") as tmp:
+        _second_copy(files, Path(tmp))
+        double: list[float] = []
+        stored2 = 0
+        for _ in range(repeat):
+            seconds, stored2 = await _timed(_import_today, [data, Path(tmp)])
+            double.append(seconds)
+    per_row_1, per_row_2 = min(today) / stored * 1e6, min(double) / stored2 * 1e6
+    print(f"import at 2x:                {_fmt(double, stored2)}")
+    print(f"time per row: 1x {per_row_1:.1f} us, 2x {per_row_2:.1f} us (2x / 1x = {per_row_2 / per_row_1:.2f}; "
+          "flat within 20 %: 0.80-1.20)")  # fmt: skip
+    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB (this process)")
     await dispose_engine()
 
 

@@ -67,6 +67,20 @@ class TrainConfig(BaseModel):
     scheme: str = Field(default="expanding", pattern="^(expanding|sliding)$", description="Training window.")
     window_days: float = Field(default=60.0, gt=0, description="Sliding window length, days.")
     min_train_events: int = Field(default=20, ge=2, description="Skip folds with fewer training events.")
+    kinds: tuple[str, ...] | None = Field(
+        default=None,
+        description="Model kinds to validate and register (default: every kind of MODEL_KINDS); the "
+        "no-change baseline and `ols` (the fallback when nothing validates) are always included.",
+    )
+
+    def model_kinds(self) -> tuple[str, ...]:
+        if self.kinds is None:
+            return MODEL_KINDS
+        unknown = sorted(set(self.kinds) - set(MODEL_KINDS))
+        if unknown:
+            raise ValueError(f"unknown model kind(s) {unknown}; kinds are {MODEL_KINDS}")
+        wanted = {"no_change", "ols", *self.kinds}
+        return tuple(k for k in MODEL_KINDS if k in wanted)
 
 
 @dataclass
@@ -98,24 +112,26 @@ def train_and_select(
             f"only {data['event_id'].nunique()} events with a closing line for {market}: "
             "import closing lines or collect more snapshots"
         )
+    kinds = config.model_kinds()
     result = walk_forward(
         data,
         market=market,
+        kinds=kinds,
         n_folds=config.n_folds,
         scheme=config.scheme,  # type: ignore[arg-type]
         window_days=config.window_days,
         min_train_events=config.min_train_events,
     )
     validated = result.metrics["no_change"]["folds"] > 0
-    verdicts = {kind: gate({"kind": kind, **result.metrics[kind]}) for kind in MODEL_KINDS}
+    verdicts = {kind: gate({"kind": kind, **result.metrics[kind]}) for kind in kinds}
     candidate = choose_candidate(result.metrics)
     # No kind passes the gate: the no-change baseline is "selected" (it publishes no pick); never a model
     # without out-of-sample evidence, never "lowest RMSE by any margin".
     selected = candidate or "no_change"
     window = (data["commence_time"].min().to_pydatetime(), data["commence_time"].max().to_pydatetime())
     entries = []
-    refit = progress.begin(f"refit {market}", total=len(MODEL_KINDS), unit="models")
-    for kind in MODEL_KINDS:
+    refit = progress.begin(f"refit {market}", total=len(kinds), unit="models")
+    for kind in kinds:
         model = fit_model(data, kind=kind, market=market)  # type: ignore[arg-type]
         refit.advance(kind)
         entries.append(

@@ -23,6 +23,8 @@ __all__ = [
     "model_summary_lines",
     "polymarket_home",
     "report_markdown",
+    "timing_lines",
+    "timing_rows",
 ]
 
 
@@ -120,6 +122,7 @@ def report_markdown(
         if len(steps["failures"]) > 15:
             lines.append(f"- ... {len(steps['failures']) - 15} more")
         lines.append("")
+    lines += timing_lines(steps)
     lines += ["## Analysis", ""]
     for run in figures["backtests"]:
         # every figure with its n; below the minimum counts "n too small" (odds_analytics.backtest.samples)
@@ -205,6 +208,34 @@ def ledger_lines(ledger: dict[str, Any] | None, chart: str | None) -> list[str]:
     if chart:
         lines += [f"![cumulative CLV]({chart})", ""]
     return lines
+
+
+def timing_rows(steps: dict[str, Any]) -> list[tuple[str, str, float]]:
+    """Where the demo's wall time went: (stage, runs, seconds), the phases first, then every flow (slowest
+    first). `steps["timing"]["phases"]` comes from `flows.demo.run_demo`; `steps["seconds"]` per flow."""
+    phases = steps.get("timing", {}).get("phases", {})
+    rows = [(name, "", float(seconds)) for name, seconds in phases.items()]
+    flows = sorted(steps.get("seconds", {}).items(), key=lambda kv: -kv[1])
+    rows += [
+        (f"  {name}", str(steps.get("runs", {}).get(name, 0)), float(seconds)) for name, seconds in flows
+    ]
+    return rows
+
+
+def timing_lines(steps: dict[str, Any]) -> list[str]:
+    """The timing table as Markdown (`report.md`): empty when there is nothing timed."""
+    rows = timing_rows(steps)
+    if not rows:
+        return []
+    return [
+        "## Where the time went",
+        "",
+        "| stage | runs | seconds |",
+        "|---|---|---|",
+        *[f"| {name.strip() if not name.startswith('  ') else '- ' + name.strip()} | {runs} | {seconds:.1f} |"
+          for name, runs, seconds in rows],
+        "",
+    ]  # fmt: skip
 
 
 def model_summary_lines(results: dict[str, Any]) -> list[str]:

@@ -46,7 +46,7 @@ def demo_command(  # noqa: PLR0917 - typer options
     )  # fmt: skip
     counts = result.figures["counts"]
     if as_json:
-        emit_json({"counts": counts, "replay": result.replay, "steps": result.steps,
+        emit_json({"counts": counts, "replay": result.replay, "steps": result.steps,  # timing: steps["timing"]
                    "wall_seconds": result.wall_seconds, "report": str(result.report_path)})  # fmt: skip
         return
     console.print(f"[bold]odds demo[/bold]: {result.source} data, {result.simulated_start:%Y-%m-%d %H:%M} → "
@@ -70,6 +70,11 @@ def demo_command(  # noqa: PLR0917 - typer options
     for line in model_summary_lines(result.steps.get("results", {})):
         console.print(f"  {line}", markup=False)
     console.print(f"  report: {result.report_path}")
+    from odds_analytics.demo_report import timing_rows
+
+    console.print(f"  where the time went ({result.wall_seconds:.0f} s wall):", markup=False)
+    for name, runs, seconds in timing_rows(result.steps):
+        console.print(f"    {name:<58} {runs:>5} {seconds:>7.1f} s", markup=False, highlight=False)
     from odds_models.db import hide_password
 
     console.print(f"  data: {hide_password(result.database_url)} (look at it with DATABASE_URL=<that url> "

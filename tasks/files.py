@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import zlib
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from odds_models.errors import PayloadError
 
@@ -19,6 +22,7 @@ __all__ = ["MAX_PAYLOAD_BYTES", "read_payload_file"]
 
 # The largest real responses are a few MB (a full slate with every market); 64 MiB is room to spare.
 MAX_PAYLOAD_BYTES = 64 * 2**20
+_LONG_DIGITS = re.compile(rb"[0-9]{20}")
 
 
 def read_payload_file(path: Path, *, max_bytes: int | None = None) -> Any:
@@ -44,6 +48,14 @@ def read_payload_file(path: Path, *, max_bytes: int | None = None) -> Any:
     if len(blob) > limit:
         grown = " once decompressed" if compressed else ""
         raise PayloadError(f"{where}: larger than {limit:,} bytes{grown}; not imported", endpoint=where)
+    # orjson (C, 2-4x faster) when it reads the blob exactly as the standard library does: it reads an
+    # integer of 20+ digits as a float, and refuses NaN and lone surrogates, which keep their old meaning; a
+    # real syntax error gets the standard library's message
+    if _LONG_DIGITS.search(blob) is None:
+        try:
+            return orjson.loads(blob)
+        except orjson.JSONDecodeError:
+            pass
     try:
         return json.loads(blob)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -9,7 +9,8 @@ file that does not parse is reported (with the reason) and skipped whole; the ot
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import asyncio
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,15 @@ from tasks.files import read_payload_file
 from tasks.storage.events import EventRecord
 from tasks.storage.odds import SnapshotItem, StoreCounts, build_snapshot_items, write_snapshots
 
-__all__ = ["ImportSummary", "import_oddsapi_paths", "iter_payload_files", "read_payload_file"]
+__all__ = [
+    "IMPORT_WRITERS",
+    "ImportSummary",
+    "import_oddsapi_paths",
+    "iter_payload_files",
+    "read_payload_file",
+]
+
+IMPORT_WRITERS = 2  # the database does most of a batch's work: two connections keep two cores busy
 
 _SOURCES = {"odds": "import:odds", "event_odds": "import:event_odds", "historical_odds": "historical",
             "historical_event_odds": "historical"}  # fmt: skip
@@ -81,10 +90,67 @@ def parse_payload_file(path: Path, spec: TierSpec) -> tuple[list[SnapshotItem], 
     return items, []
 
 
+@dataclass
+class _ParsedBatch:
+    """The next files' snapshot items and events (at least `batch_rows` odds rows, or the last files)."""
+
+    items: list[SnapshotItem] = field(default_factory=list)
+    events: list[EventRecord] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    rows: int = 0
+
+
+class _BatchParser:
+    """Parses the files in order, one batch per `next()` call (run in a worker thread)."""
+
+    def __init__(
+        self,
+        files: Sequence[Path],
+        spec: TierSpec,
+        batch_rows: int,
+        on_file: Callable[[str], None] | None = None,
+    ) -> None:
+        self._files = iter(files)
+        self._spec = spec
+        self._batch_rows = batch_rows
+        self._on_file = on_file  # progress: called with each file's name once it is read
+
+    def next(self) -> _ParsedBatch | None:
+        batch = _ParsedBatch()
+        parsed_any = False
+        for path in self._files:
+            parsed_any = True
+            if self._on_file is not None:
+                self._on_file(path.name)
+            try:
+                items, events = parse_payload_file(path, self._spec)
+            except PayloadError as exc:
+                batch.errors.append(str(exc))
+                continue
+            batch.items.extend(items)
+            batch.events.extend(events)
+            batch.rows += sum(len(it.rows) for it in items)
+            if batch.rows >= self._batch_rows:
+                break
+        return batch if parsed_any else None
+
+
 async def import_oddsapi_paths(
-    paths: Sequence[str | Path], *, reject_invalid: bool | None = None, batch_rows: int = 60_000
+    paths: Sequence[str | Path],
+    *,
+    reject_invalid: bool | None = None,
+    batch_rows: int = 60_000,
+    writers: int = IMPORT_WRITERS,
 ) -> ImportSummary:
-    """Import every payload file under `paths`; returns counts (a second run adds zeros)."""
+    """Import every payload file under `paths`; returns counts (a second run adds zeros).
+
+    A pipeline: a worker thread parses the files in order into batches of about `batch_rows` odds rows, and
+    `writers` connections write the batches as they come, one transaction per batch, while the next ones are
+    parsed. Batches may commit out of file order (each is whole, and a repeat adds nothing). Writers never
+    deadlock: every lock class is taken in one order (event rows by id, snapshot keys sorted, the
+    `odds_states` advisory locks by event), so two batches of the same game queue, and the states come out
+    as if written one after the other (see `odds_models.odds_states`).
+    """
     from odds_models.db import async_session_maker
     from odds_models.settings import get_settings
     from tasks.storage.events import upsert_events
@@ -96,43 +162,52 @@ async def import_oddsapi_paths(
     files = iter_payload_files(paths)
     summary.files = len(files)
     event_ids: set[str] = set()
-    pending: list[SnapshotItem] = []
-    pending_events: list[EventRecord] = []
-    pending_rows = 0
     totals = StoreCounts()
 
-    async def flush() -> None:
-        nonlocal pending, pending_events, pending_rows
-        if not pending and not pending_events:
+    async def write(batch: _ParsedBatch) -> None:
+        if not batch.items and not batch.events:
             return
         async with async_session_maker() as session:
-            if pending_events:
-                counts = await upsert_events(session=session, events=pending_events)
+            if batch.events:
+                counts = await upsert_events(session=session, events=batch.events)
                 totals.events_new += counts.inserted
-            totals.add(await write_snapshots(session=session, items=pending, reject_invalid=reject))
+            totals.add(await write_snapshots(session=session, items=batch.items, reject_invalid=reject))
             await session.commit()
-        pending, pending_events, pending_rows = [], [], 0
 
     with progress.step("import oddsapi", total=len(files), unit="files") as shown:
-        for path in files:
-            shown.advance(path.name)  # counted when read; rows are stored in batches of `batch_rows`
-            try:
-                items, events = parse_payload_file(path, spec)
-            except PayloadError as exc:
-                summary.files_failed += 1
-                summary.errors.append(str(exc))
-                continue
-            pending.extend(items)
-            pending_events.extend(events)
-            event_ids.update(it.event.id for it in items)
-            event_ids.update(e.id for e in events)
-            summary.snapshots_in_files += len(items)
-            rows = sum(len(it.rows) for it in items)
-            summary.odds_rows_in_files += rows
-            pending_rows += rows
-            if pending_rows >= batch_rows:
-                await flush()
-        await flush()
+        # counted when read; rows are stored in batches of `batch_rows`
+        parser = _BatchParser(files, spec, batch_rows, on_file=shown.advance)
+        queue: asyncio.Queue[_ParsedBatch | None] = asyncio.Queue(maxsize=1)
+
+        async def produce() -> None:
+            while (batch := await asyncio.to_thread(parser.next)) is not None:
+                summary.files_failed += len(batch.errors)
+                summary.errors.extend(batch.errors)
+                event_ids.update(it.event.id for it in batch.items)
+                event_ids.update(e.id for e in batch.events)
+                summary.snapshots_in_files += len(batch.items)
+                summary.odds_rows_in_files += batch.rows
+                await queue.put(batch)
+            for _ in range(writers):
+                await queue.put(None)
+
+        async def consume() -> None:
+            while (batch := await queue.get()) is not None:
+                await write(batch)
+
+        tasks = [
+            asyncio.ensure_future(produce()),
+            *(asyncio.ensure_future(consume()) for _ in range(writers)),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                if task.exception() is not None:
+                    raise task.exception()  # the first failure, as it was raised (the CLI reports it in one line)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
     summary.events = len(event_ids)
     summary.events_new = totals.events_new
     summary.snapshots = totals.snapshots

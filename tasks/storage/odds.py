@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -120,6 +121,14 @@ def build_snapshot_items(
     return items
 
 
+def _json_text(value: Any) -> str:
+    """Compact JSON for a JSONB parameter: orjson (C), or the standard library for what orjson refuses."""
+    try:
+        return orjson.dumps(value).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(value, separators=(",", ":"))
+
+
 async def _raw_connection(*, session: AsyncSession) -> Any:
     conn = await session.connection()
     # make sure SQLAlchemy has opened the transaction before the driver connection is used directly
@@ -181,7 +190,7 @@ async def write_snapshots(
             "tier": [it.fetch_tier for it in ordered],
             "hrs": [it.hours_to_commence for it in ordered],
             "cnt": [len(it.raw) for it in ordered],
-            "raw": [json.dumps(it.raw, separators=(",", ":")) for it in ordered],
+            "raw": [_json_text(it.raw) for it in ordered],
         },
     )
     new_ids = {(r.event_id, r.source, r.snapshot_time, r.markets): r.id for r in result}

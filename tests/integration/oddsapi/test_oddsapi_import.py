@@ -77,3 +77,42 @@ def test_cli_import_json_and_bad_file(db: str, data_dir: Path, tmp_path: Path) -
     assert (payload["files"], payload["files_failed"]) == (2, 1)
     assert payload["odds_rows"] > 0
     assert "broken.json.gz" in payload["errors"][0]
+
+
+async def _stored_keys() -> tuple[list[tuple], list[tuple], int]:
+    async with async_session_maker() as session:
+        odds = [tuple(r) for r in await session.execute(text(
+            "SELECT event_id, snapshot_time, bookmaker, market, outcome, description, point, price_decimal, "
+            "price_american, is_valid, notes FROM odds ORDER BY 1, 2, 3, 4, 5, 6, 7"
+        ))]  # fmt: skip
+        states = [tuple(r) for r in await session.execute(text(
+            "SELECT event_id, snapshot_time, markets, bookmakers, outcomes, prices, snapshot_times "
+            "FROM odds_states ORDER BY 1, 2"
+        ))]  # fmt: skip
+        raw = (
+            await session.execute(text("SELECT count(DISTINCT md5(raw::text)) FROM odds_snapshots"))
+        ).scalar_one()
+    return odds, states, raw
+
+
+async def test_overlapped_small_batches_store_what_one_batch_stores(
+    db: str, data_dir: Path, tmp_path: Path
+) -> None:
+    """Parsing overlaps writing batch by batch: many small batches (and a bad file among them) give the same
+    rows, states and raw snapshots as one big batch, and the bad file is reported, not fatal."""
+    files = _subset(data_dir)[:12]
+    bad = tmp_path / "0-broken.json"
+    bad.write_text('{"timestamp": "2023-01-01T00:00:00Z", "data": [{"id": 1')
+    one = await import_oddsapi_paths(files, batch_rows=10**9)
+    expected = await _stored_keys()
+    async with async_session_maker() as session:
+        await session.execute(
+            text("TRUNCATE odds, odds_states, odds_snapshots, events, data_quality_logs CASCADE")
+        )
+        await session.commit()
+    many = await import_oddsapi_paths([*files[:6], bad, *files[6:]], batch_rows=50)
+    assert (many.files, many.files_failed) == (13, 1)
+    assert "0-broken.json" in many.errors[0]
+    assert (many.snapshots, many.odds_rows, many.events_new) == (one.snapshots, one.odds_rows, one.events_new)
+    assert one.odds_rows > 1000
+    assert await _stored_keys() == expected

@@ -145,3 +145,20 @@ def test_training_on_too_little_history_registers_models_without_oos_predictions
     assert sum(e.selected for e in entries) == 1
     assert oos.empty
     assert "predicted" in oos.columns
+
+
+def test_train_config_kinds_limit_what_is_validated_and_registered(spreads: pd.DataFrame) -> None:
+    from odds_analytics.clv_model import BASE_KINDS, MODEL_KINDS
+    from odds_analytics.clv_training import TrainConfig, train_and_select
+
+    assert TrainConfig().model_kinds() == MODEL_KINDS
+    # the baseline and the fallback are always there, in MODEL_KINDS order
+    assert TrainConfig(kinds=("ridge",)).model_kinds() == ("no_change", "ols", "ridge")
+    with pytest.raises(ValueError, match="unknown model kind"):
+        TrainConfig(kinds=("gbm",)).model_kinds()
+    config = TrainConfig(n_folds=3, min_train_events=10, kinds=BASE_KINDS)
+    entries, summary, _oos = train_and_select(spreads, "spreads", config)
+    assert [e.model.kind for e in entries] == list(BASE_KINDS)
+    assert set(summary["walk_forward"]) == set(BASE_KINDS)
+    assert summary["selected"] in BASE_KINDS
+    assert sum(e.selected for e in entries) == 1

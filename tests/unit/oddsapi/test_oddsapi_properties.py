@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -140,3 +142,37 @@ def test_zz_report_counts() -> None:
     """Runs last in this module: prints how many generated inputs were tried."""
     print(f"\nhypothesis inputs tried: {TRIED}")
     assert sum(TRIED.values()) > 0
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"a": NaN}', "nan"),  # orjson refuses NaN; the standard library reads it (the old meaning)
+        (b"[1, 123456789012345678901234567890]", [1, 123456789012345678901234567890]),  # exact, not a float
+        (b'["\\ud800"]', ["\ud800"]),  # a lone surrogate
+        (b'{"a": "\\u00e9", "b": [1.5, -110, null, true]}', {"a": "\u00e9", "b": [1.5, -110, None, True]}),
+    ],
+)
+def test_read_payload_file_reads_what_the_standard_library_reads(
+    tmp_path: Path, body: bytes, expected: Any
+) -> None:
+    path = tmp_path / "x.json"
+    path.write_bytes(body)
+    value = read_payload_file(path)
+    if expected == "nan":
+        assert math.isnan(value["a"])
+    else:
+        assert value == expected
+        assert json.dumps(value) == json.dumps(json.loads(body))
+
+
+def test_strip_nul_removes_nul_everywhere_and_keeps_clean_data_as_is() -> None:
+    from odds_models.text import strip_nul
+
+    dirty = {"id\x00": ["a\x00b", {"k": "\x00"}], "n": 2**70, "ok": 1.5}
+    assert strip_nul(dirty) == {"id": ["ab", {"k": ""}], "n": 2**70, "ok": 1.5}
+    literal = ["\\u0000 is text, not a NUL"]
+    assert strip_nul(literal) == literal
+    clean = {"bookmakers": [{"key": "fanduel", "markets": [{"outcomes": [{"price": -110}]}]}]}
+    assert strip_nul(clean) is clean
+    assert strip_nul("x\x00") == "x"

@@ -96,3 +96,24 @@ def test_move_clock_moves_the_installed_frozen_clock_and_refuses_the_system_cloc
         assert clock.now() == T0 + timedelta(hours=3)
     with clock.use_clock(lambda: T0), pytest.raises(ConfigError, match="FrozenClock"):
         move_clock(T0)
+
+
+def test_timing_rows_list_the_phases_then_the_flows_slowest_first() -> None:
+    from odds_analytics.demo_report import timing_lines, timing_rows
+
+    steps = {
+        "runs": {"fetch-odds": 45, "train-model": 2},
+        "seconds": {"fetch-odds": 20.5, "train-model": 31.25},
+        "timing": {"phases": {"setup: database, tables, replay app": 3.5, "flows (table below)": 51.75}},
+    }
+    rows = timing_rows(steps)
+    assert rows == [
+        ("setup: database, tables, replay app", "", 3.5),
+        ("flows (table below)", "", 51.75),
+        ("  train-model", "2", 31.25),
+        ("  fetch-odds", "45", 20.5),
+    ]
+    lines = timing_lines(steps)
+    assert lines[0] == "## Where the time went"
+    assert "| - train-model | 2 | 31.2 |" in lines
+    assert timing_lines({}) == []
