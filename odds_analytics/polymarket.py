@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from odds_analytics.execution import GammaFees, parse_gamma_fees
 from odds_models.errors import PayloadError
 from odds_models.teams import Team, resolve_team
 
@@ -497,6 +498,7 @@ class ParsedMarket:
     closed: bool | None = None
     resolved_outcome: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    fees: GammaFees | None = None  # feesEnabled / feeSchedule / feeType as stated (odds_analytics.execution)
 
 
 @dataclass
@@ -595,6 +597,7 @@ def parse_gamma_market(payload: Any, *, event_id: str | None = None) -> ParsedMa
         closed=closed,
         resolved_outcome=_resolved_outcome(closed, payload.get("umaResolutionStatus"), outcomes, prices),
         raw=payload,
+        fees=parse_gamma_fees(payload),
     )
 
 

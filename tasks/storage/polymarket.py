@@ -31,6 +31,7 @@ from sqlalchemy import DateTime, Float, and_, bindparam, case, func, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from odds_analytics.execution import GammaFees
 from odds_analytics.linking import Candidate, LinkResult
 from odds_analytics.polymarket import Finding, HistoryPoint, OrderBook, ParsedEvent, ParsedMarket, TokenQuote
 from odds_models.tables import (
@@ -173,6 +174,7 @@ def _market_row(market: ParsedMarket, at: datetime) -> dict[str, Any]:
         "resolved_outcome": market.resolved_outcome,
         "raw": market.raw,
         "updated_at": at,
+        **(market.fees or GammaFees()).columns(),  # fee terms as Gamma states them (migration 0006)
     }
 
 
