@@ -19,8 +19,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import acreate_table_artifact
+from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 
+from odds_analytics.board import board_markdown, board_rows, check_decision_time
 from odds_analytics.clv_training import (
     TrainConfig,
     artifact_row,
@@ -32,6 +33,7 @@ from odds_analytics.features import MARKETS
 from odds_models.clock import now
 from odds_models.errors import OddsPipelineError
 from tasks.datasets import load_model_dataset
+from tasks.execution import stake_policy
 from tasks.model import fit_models_task, score_model_task, score_upcoming_task
 from tasks.model_report import publish_model_report
 from tasks.storage.bets import record_paper_bets_task
@@ -148,9 +150,16 @@ async def evaluate_model(
 
 
 async def predict_market(
-    market: str, decision_time: datetime, horizon_hours: float, min_edge: float
+    market: str,
+    decision_time: datetime,
+    horizon_hours: float,
+    min_edge: float,
+    *,
+    bankroll: float | None = None,
+    record: bool = True,
 ) -> tuple[int, list[dict[str, Any]]]:
-    """Score one market with its latest selected model and write the predictions; returns (rows, recs)."""
+    """Score one market with its latest selected model and write the predictions (unless `record` is
+    False); returns (rows written, recs). Stakes are sized for `bankroll` (default: the setting)."""
     logger = get_run_logger()
     found = await get_latest_model(market)
     if found is None:
@@ -158,24 +167,34 @@ async def predict_market(
         return 0, []
     model_id, model, _ = found
     rows, recs = await score_upcoming_task(
-        market, model_id, model, decision_time=decision_time, horizon_hours=horizon_hours, min_edge=min_edge
-    )
-    written = await write_predictions(rows) if rows else 0
+        market, model_id, model, decision_time=decision_time, horizon_hours=horizon_hours, min_edge=min_edge,
+        bankroll=bankroll,
+    )  # fmt: skip
+    written = await write_predictions(rows) if rows and record else 0
     return written, recs
 
 
 @flow(name="predict", log_prints=False)
-async def predict(
-    markets: list[str] | None = None, horizon_hours: float = 48.0, min_edge: float = 0.01
+async def predict(  # noqa: PLR0917 - flow parameters are positional in the UI too
+    markets: list[str] | None = None,
+    horizon_hours: float = 48.0,
+    min_edge: float = 0.01,
+    bankroll: float | None = None,
+    at: datetime | None = None,
+    record: bool = True,
 ) -> dict[str, Any]:
     """Score upcoming events, write predictions and publish the recommendations with expected CLV."""
     logger = get_run_logger()
-    decision_time = now()
+    # `at`: score as of that moment (reads never see later rows); `record=False`: the board only, no writes
+    decision_time = check_decision_time(at, now()) if at is not None else now()
+    policy = stake_policy(bankroll)  # fails here, in one line, for a bad bankroll
     recommendations: list[dict[str, Any]] = []
     written = 0
     # 1. each market with its latest selected model
     for market in markets or list(MARKETS):
-        n, recs = await predict_market(market, decision_time, horizon_hours, min_edge)
+        n, recs = await predict_market(
+            market, decision_time, horizon_hours, min_edge, bankroll=bankroll, record=record
+        )
         written += n
         recommendations.extend(recs)
     recommendations.sort(key=lambda r: -(r.get("expected_clv") or -1e9))
@@ -187,12 +206,21 @@ async def predict(
         key="clv-recommendations",
         description=f"CLV recommendations at {decision_time:%Y-%m-%d %H:%M} UTC (min edge {min_edge:.1%})",
     )
-    # 3. every published pick is a paper bet at its published price, once per side of a game
-    paper = await record_paper_bets_task(picks) if picks else None
+    # the board: every side at the price its stake gets, fair now, predicted close, stake (odds_analytics.board)
+    board = board_rows(recommendations)
+    await acreate_markdown_artifact(
+        markdown=board_markdown(board, tz=UTC, decision_time=decision_time, bankroll=policy.bankroll),
+        key="clv-board",
+        description=f"CLV board at {decision_time:%Y-%m-%d %H:%M} UTC ({sum(r['pick'] for r in board)} picks)",
+    )
+    # 3. every published pick is a paper bet at its published price and stake, once per side of a game
+    paper = await record_paper_bets_task(picks) if picks and record else None
     logger.info("%d predictions written, %d recommendations", written, len(table))
     return {
         "decision_time": decision_time,
         "predictions_written": written,
         "recommendations": recommendations,
         "paper_bets": paper,
+        "bankroll": policy.bankroll,
+        "board": board,
     }

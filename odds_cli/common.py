@@ -9,9 +9,15 @@ from typing import Any
 import typer
 from rich.console import Console
 
-__all__ = ["console", "emit_json", "parse_date", "parse_hours_list", "run_async", "run_db"]
+__all__ = ["console", "emit_json", "parse_date", "parse_hours_list", "run_async", "run_db", "wide_console"]
 
 console = Console()
+
+
+def wide_console() -> Console:
+    """The console for wide tables: the terminal's width, or 240 columns when piped (`| cat`, a file), so a
+    table is never cut to 80 columns."""
+    return console if console.is_terminal else Console(width=240)
 
 
 def parse_date(value: str | None, name: str) -> date | None:

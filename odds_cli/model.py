@@ -7,13 +7,39 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from odds_cli.common import console, emit_json, parse_date, run_async
+from odds_cli.common import console, emit_json, parse_date, run_async, wide_console
 
 app = typer.Typer(help="CLV models: predict the close, pick the venue.", no_args_is_help=True)
 
 _MARKETS = ("h2h", "spreads", "totals")
 MarketOption = Annotated[str, typer.Option("--market", help="h2h, spreads or totals.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+BankrollOption = Annotated[
+    float | None,
+    typer.Option(
+        "--bankroll", min=0.01, help="Dollars; stakes are fractional Kelly of it (default BANKROLL)."
+    ),
+]
+AtOption = Annotated[
+    str | None,
+    typer.Option(
+        "--at", help="Score as of this time: ISO 8601 with its offset, e.g. 2026-12-04T18:00:00+00:00."
+    ),
+]
+
+
+def decision_time_option(at: str | None) -> Any:
+    """`--at` as an aware UTC datetime (None: now); naive, unparsable or out of range: exit 2, one line."""
+    if at is None:
+        return None
+    from odds_analytics.board import parse_decision_time
+    from odds_models.clock import now
+    from odds_models.errors import BadArgument
+
+    try:
+        return parse_decision_time(at, now())
+    except BadArgument as exc:
+        raise typer.BadParameter(str(exc).removeprefix("--at "), param_hint="--at") from None
 
 
 def _market(value: str) -> str:
@@ -122,39 +148,52 @@ def evaluate(
 
 
 @app.command("predict")
-def predict(
+def predict(  # noqa: PLR0917 - typer options
     market: Annotated[list[str] | None, typer.Option("--market", help="Markets (default: all).")] = None,
     horizon: Annotated[float, typer.Option("--horizon-hours", help="Score events this far ahead.")] = 48.0,
     min_edge: Annotated[float, typer.Option("--min-edge", help="Minimum expected CLV to recommend.")] = 0.01,
+    bankroll: BankrollOption = None,
+    at: AtOption = None,
     show_all: Annotated[
         bool, typer.Option("--all", help="Show every side, not only recommendations.")
     ] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Score upcoming games now; list each side's best venue and expected CLV."""
+    """Score upcoming games now (or --at); list each side's venue, price at the stake, fee, stake, expected CLV."""
     from flows.model import predict as predict_flow
 
     markets = [_market(m) for m in market] if market else None
-    result = _run(predict_flow(markets, horizon, min_edge))
+    when = decision_time_option(at)
+    result = _run(predict_flow(markets, horizon, min_edge, bankroll, when))
     if json_output:
         emit_json(result)
         return
     rows = [r for r in result["recommendations"] if show_all or r["recommended"]]
-    table = Table("game", "market", "side", "venue", "price", "now", "pred. close", "exp. CLV")
+    table = Table(
+        "game", "market", "side", "venue", "top", "paid", "fee", "stake", "now", "pred. close", "CLV pp",
+        "exp. return",
+    )  # fmt: skip
     for r in rows:
         point = r.get("best_point")
         point = "" if point is None else (f" {point:+g}" if r["market"] == "spreads" else f" {point:g}")
+        top, fee, stake = r.get("price_top"), r.get("fee"), r.get("stake")
+        paid = r["best_price_decimal"]
         table.add_row(
             f"{r.get('away_team')} @ {r.get('home_team')}",
             r["market"],
             f"{r['outcome']}{point}",
             r["best_venue"],
-            f"{r['best_price_decimal']:.3f}",
+            "" if top is None else f"{top:.3f}",
+            f"{paid:.3f}",
+            "" if fee is None else f"{fee:.2f}" + (" (assumed)" if r.get("fee_assumed") else ""),
+            "" if stake is None else f"{stake:.2f}" + (" (depth)" if r.get("stake_limit") == "depth" else ""),
             f"{r['current']:.3f}",
             f"{r['predicted_close']:.3f}",
+            f"{100 * (r['p_close'] - 1 / paid):+.2f}",
             f"{r['expected_clv']:+.2%}",
         )
-    console.print(table)
+    wide_console().print(table)
     console.print(
-        f"{result['predictions_written']} predictions written at {result['decision_time']:%Y-%m-%d %H:%M} UTC"
+        f"{result['predictions_written']} predictions written at {result['decision_time']:%Y-%m-%d %H:%M} UTC; "
+        f"stakes for a bankroll of {result['bankroll']:,.2f}"
     )
