@@ -150,7 +150,8 @@ def ledger_lines(ledger: dict[str, Any] | None, chart: str | None) -> list[str]:
     lines = [
         "## Bet ledger: paper bets against the close",
         "",
-        "Every pick the `predict` flow published is a paper bet at its published price and stake (1 unit), "
+        "Every pick the `predict` flow published is a paper bet at its published price and stake (fractional "
+        "Kelly of BANKROLL, capped), "
         "recorded once per side of a game. The picks on games after the first half of the span are those of the "
         "model trained on the first half, published 2 h before each game (the `predict` tick replayed at that "
         "simulated moment: every read is as of it); the last run's picks are on games after the span, still "
