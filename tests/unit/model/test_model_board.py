@@ -108,3 +108,24 @@ def test_odds_board_piped_is_not_cut_to_80_columns(odds, monkeypatch: pytest.Mon
     payload = json.loads(out)
     assert [r["side"] for r in payload["rows"]] == ["Boston Celtics"]
     assert payload["rows"][0]["commence_time"] == "2026-12-05T00:30:00+00:00"
+
+
+def test_odds_model_predict_shows_price_at_stake_fee_and_stake(odds, monkeypatch: pytest.MonkeyPatch) -> None:
+    import flows.model
+
+    async def fake_predict(*args: object, **kwargs: object) -> dict:
+        assert args[3] == 250.0  # --bankroll
+        assert args[4] == datetime(2026, 12, 4, 17, 0, tzinfo=UTC)  # --at, in UTC
+        rec = _rec(fee_assumed=True)
+        return {"decision_time": args[4], "bankroll": 250.0, "board": board_rows([rec]), "recommendations": [rec],
+                "predictions_written": 2, "paper_bets": None}  # fmt: skip
+
+    monkeypatch.setattr(flows.model, "predict", fake_predict)
+    monkeypatch.setattr("odds_models.clock.now", lambda: NOW)
+    code, out, err = odds("model", "predict", "--bankroll", "250", "--at", "2026-12-04T12:00:00-05:00")
+    assert code == 0, err
+    row = next(line for line in out.splitlines() if "polymarket" in line)
+    for cell in ("2.050", "2.000", "0.25 (assumed)", "12.50", "+2.00", "+4.00%"):
+        assert cell in row  # top, paid, fee, stake, CLV pp, expected return
+    assert "stakes for a bankroll of 250.00" in out
+    odds.fails(2, "--at.*no time zone", "model", "predict", "--at", "2026-12-04T12:00:00")
