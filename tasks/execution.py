@@ -40,17 +40,17 @@ def stake_policy(bankroll: float | None = None) -> StakePolicy:
 
 
 async def execution_inputs(
+    *,
     session: AsyncSession,
     pairs: Sequence[tuple[str, datetime]],
     events: pd.DataFrame,
-    *,
     bankroll: float | None = None,
 ) -> dict[str, Any]:
     """`recommend(...)` keyword arguments for the (event_id, decision_time) pairs; `events`: event_id,
     home_team, away_team."""
     settings = get_settings()
     books = await read_polymarket_books_at_times(
-        session, pairs, max_staleness=timedelta(minutes=settings.max_staleness_minutes)
+        session=session, pairs=pairs, max_staleness=timedelta(minutes=settings.max_staleness_minutes)
     )
     default = FeeTerms(
         enabled=True,

@@ -57,7 +57,9 @@ async def score_upcoming(
         pairs = [(e, decision_time) for e in frames.samples["event_id"].unique()]
         asks = await read_polymarket_asks_at_times(session, pairs)
         # Polymarket books and fee terms, the stake policy (tasks/execution.py)
-        execution = await execution_inputs(session, pairs, frames.events, bankroll=bankroll)
+        execution = await execution_inputs(
+            session=session, pairs=pairs, events=frames.events, bankroll=bankroll
+        )
     data = (
         build_dataset(
             frames.odds,

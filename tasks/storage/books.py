@@ -6,7 +6,9 @@ than the staleness bound. The fee columns are the market's as last stated by Gam
 terms are read as they are now, they are not versioned). One SQL statement, values bound.
 
     async with async_session_maker() as session:
-        books = await read_polymarket_books_at_times(session, [(event_id, now)], max_staleness=timedelta(hours=2))
+        books = await read_polymarket_books_at_times(
+            session=session, pairs=[(event_id, now)], max_staleness=timedelta(hours=2)
+        )
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ def _aware(t: datetime) -> datetime:
 
 
 async def read_polymarket_books_at_times(
-    session: AsyncSession, pairs: Iterable[tuple[str, datetime]], *, max_staleness: timedelta
+    *, session: AsyncSession, pairs: Iterable[tuple[str, datetime]], max_staleness: timedelta
 ) -> pd.DataFrame:
     """`odds_analytics.venues.BOOK_COLUMNS`: one row per (pair, game token) that has a book in
     [t − max_staleness, t]; `asks` is the stored list of `{"price", "size"}` levels."""

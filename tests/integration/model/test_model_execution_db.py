@@ -63,10 +63,10 @@ async def test_books_as_of_the_decision_with_fee_terms(db: str, seed_market) -> 
     await _seed_polymarket(event, t, fees={"fees_enabled": True, "fee_rate": 0.03, "fee_exponent": 1.0})
     async with async_session_maker() as session:
         books = await read_polymarket_books_at_times(
-            session, [(event.event_id, t.to_pydatetime())], max_staleness=timedelta(hours=24)
+            session=session, pairs=[(event.event_id, t.to_pydatetime())], max_staleness=timedelta(hours=24)
         )
         inputs = await execution_inputs(
-            session, [(event.event_id, t.to_pydatetime())], events, bankroll=500.0
+            session=session, pairs=[(event.event_id, t.to_pydatetime())], events=events, bankroll=500.0
         )
     assert list(books["token_id"]) == [TOKENS["home"]]  # not the future book, not the stale one
     assert books.loc[0, "snapshot_time"] == t - pd.Timedelta(minutes=30)
@@ -78,7 +78,7 @@ async def test_books_as_of_the_decision_with_fee_terms(db: str, seed_market) -> 
     assert inputs["default_fee_terms"].assumed
     with pytest.raises(ValueError, match="time zone"):
         async with async_session_maker() as session:
-            await read_polymarket_books_at_times(session, [(event.event_id, t.tz_localize(None).to_pydatetime())],
+            await read_polymarket_books_at_times(session=session, pairs=[(event.event_id, t.tz_localize(None).to_pydatetime())],
                                                  max_staleness=timedelta(hours=1))  # fmt: skip
 
 
