@@ -241,7 +241,7 @@ async def _run_new(cfg: Any, sample: int) -> dict[str, Any]:
     c0 = time.process_time()
     t0 = time.perf_counter()
     async with async_session_maker() as session:
-        events = await read_events_between(session, cfg.start, cfg.end + timedelta(days=1))
+        events = await read_events_between(cfg.start, cfg.end + timedelta(days=1), session=session)
     pairs = decision_pairs(events, cfg.decision_hours)
     pair_list = list(zip(pairs["event_id"], pairs["decision_time"].dt.to_pydatetime(), strict=True))
     t1 = time.perf_counter()
@@ -253,7 +253,7 @@ async def _run_new(cfg: Any, sample: int) -> dict[str, Any]:
         out[name] = time.perf_counter() - start
         return frame
 
-    async def odds_read() -> Any:  # as `get_odds_at_times` reads: split by event over two connections
+    async def odds_read() -> Any:  # as `read_odds_at_times_task` reads: split by event over two connections
         start = time.perf_counter()
         frame = await read_odds_at_times_split(pair_list, markets=cfg.markets, max_staleness=staleness,
                                                categorical=True)  # fmt: skip
@@ -276,7 +276,9 @@ async def _run_new(cfg: Any, sample: int) -> dict[str, Any]:
         async with async_session_maker() as session:
             s0 = time.perf_counter()
             for event_id, t in chosen:
-                await read_odds_at_time(session, event_id, t, markets=cfg.markets, max_staleness=staleness)
+                await read_odds_at_time(
+                    event_id, t, session=session, markets=cfg.markets, max_staleness=staleness
+                )
             out["per_event_s"] = (time.perf_counter() - s0) / len(chosen)
     return out
 
@@ -292,7 +294,7 @@ async def _run_baseline(cfg: Any) -> dict[str, Any]:
     c0 = time.process_time()
     t0 = time.perf_counter()
     async with async_session_maker() as session:
-        events = await read_events_between(session, cfg.start, cfg.end + timedelta(days=1))
+        events = await read_events_between(cfg.start, cfg.end + timedelta(days=1), session=session)
     pairs = decision_pairs(events, cfg.decision_hours)
     pair_list = list(zip(pairs["event_id"], pairs["decision_time"].dt.to_pydatetime(), strict=True))
     t1 = time.perf_counter()
@@ -306,7 +308,9 @@ async def _run_baseline(cfg: Any) -> dict[str, Any]:
     async def closing_read() -> Any:
         start = time.perf_counter()
         async with async_session_maker() as session:
-            frame = await read_closing_lines(session, events["event_id"].tolist(), markets=cfg.markets)
+            frame = await read_closing_lines(
+                events["event_id"].tolist(), session=session, markets=cfg.markets
+            )
         out["closing_s"] = time.perf_counter() - start
         return frame
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from odds_analytics.clv_model import MODEL_KINDS, skill_interval, walk_forward
+from odds_analytics.clv_training import SCORE_KEYS
 from odds_analytics.features import build_dataset, decision_samples
 from odds_analytics.prices import american_to_decimal
 from odds_models.teams import resolve_team
@@ -128,19 +129,7 @@ def main() -> None:
         for scheme in ("expanding", "sliding"):
             t2 = time.perf_counter()
             result = walk_forward(data, market=market, scheme=scheme, n_folds=6, window_days=90)
-            table = result.summary()[
-                [
-                    "n",
-                    "r2",
-                    "rmse",
-                    "mae",
-                    "directional_accuracy",
-                    "spearman",
-                    "skill_vs_no_change",
-                    "clv_captured",
-                    "n_acted",
-                ]
-            ]
+            table = result.summary()[list(SCORE_KEYS)]
             print(
                 f"-- {scheme} ({result.metrics['no_change']['folds']} folds, {time.perf_counter() - t2:.1f} s)"
             )

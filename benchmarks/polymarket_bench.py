@@ -3,9 +3,11 @@
     uv run python benchmarks/polymarket_bench.py [--games 15] [--markets 40] [--latency-ms 150]
         [--tokens 10] [--days 30] [--concurrency 4]
 
-Runs against a fake CLOB (httpx.MockTransport with an injected per-request latency) and a throw-away embedded
-PostgreSQL under a temporary ODDS_HOME (or TEST_DATABASE_URL when set; its name must end in _test). Prints:
-poll wall time, HTTP calls and rows; backfill windows, points, wall time and points per second.
+Runs the flows (`poll_polymarket_prices`, `backfill_polymarket_history`) under a throw-away Prefect test
+server, against a fake CLOB (httpx.MockTransport with an injected per-request latency, routed with
+`tasks.http.use_client_factory`) and a throw-away embedded PostgreSQL under a temporary ODDS_HOME (or
+TEST_DATABASE_URL when set; its name must end in _test). Prints: poll wall time, HTTP calls and rows;
+backfill windows, points, wall time and points per second (the backfill sees `--tokens` tokens only).
 """
 
 from __future__ import annotations
@@ -100,9 +102,11 @@ async def main() -> None:
     if os.environ.get("TEST_DATABASE_URL"):
         os.environ["DATABASE_URL"] = os.environ["TEST_DATABASE_URL"]
 
+    from flows.polymarket import backfill_polymarket_history, poll_polymarket_prices
     from odds_models.clock import FrozenClock, set_clock
     from odds_models.db import dispose_engine
-    from tasks.polymarket import import_payload, read_backfill_plan, run_backfill, run_poll
+    from tasks.http import use_client_factory
+    from tasks.import_polymarket import import_payload
 
     now = datetime(2026, 3, 1, 12, tzinfo=UTC)
     set_clock(FrozenClock(now))
@@ -112,7 +116,8 @@ async def main() -> None:
 
     fake = FakeClob(args.latency_ms / 1000)
     started = time.perf_counter()
-    result = await run_poll(client=httpx.AsyncClient(transport=httpx.MockTransport(fake.handler)))
+    with use_client_factory("clob", lambda: httpx.AsyncClient(transport=httpx.MockTransport(fake.handler))):
+        result = await poll_polymarket_prices()
     poll_s = time.perf_counter() - started
     tokens = args.games * args.markets * 2
     print(
@@ -121,25 +126,28 @@ async def main() -> None:
         f"{result['books']} books"
     )
 
-    plan = await read_backfill_plan(now=now, lookback=timedelta(days=args.days))
-    plan = plan[: args.tokens]
+    # the backfill sees one game of --tokens tokens (two per market)
+    await _setup_db()
+    await import_payload(
+        _events(1, -(-args.tokens // 2), now, now - timedelta(days=args.days + 5)), name="bench", at=now
+    )
     fake = FakeClob(args.latency_ms / 1000)
     started = time.perf_counter()
-    outcomes = await run_backfill(
-        plan,
-        concurrency=args.concurrency,
-        client=httpx.AsyncClient(transport=httpx.MockTransport(fake.handler)),
-    )
+    with use_client_factory("clob", lambda: httpx.AsyncClient(transport=httpx.MockTransport(fake.handler))):
+        summary = await backfill_polymarket_history(lookback_days=args.days, concurrency=args.concurrency)
     wall = time.perf_counter() - started
-    points = sum(o.points for o in outcomes)
-    windows = sum(o.windows for o in outcomes)
+    points, windows = summary["points"], summary["windows"]
     print(
-        f"backfill: {len(plan)} tokens x {args.days} days at 1-minute fidelity, concurrency {args.concurrency}: "
-        f"{windows} windows, {points} points in {wall:.2f} s = {points / wall:,.0f} points/s"
+        f"backfill: {summary['tokens']} tokens x {args.days} days at 1-minute fidelity, concurrency "
+        f"{args.concurrency}: {windows} windows, {points} points in {wall:.2f} s = {points / wall:,.0f} points/s"
     )
     await dispose_engine()
     print(f"(ODDS_HOME={Path(os.environ['ODDS_HOME'])})")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    from prefect.testing.utilities import prefect_test_harness
+
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    with prefect_test_harness(server_startup_timeout=120):
+        asyncio.run(main())

@@ -12,13 +12,13 @@ from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from odds_analytics.backtest import BacktestConfig, decision_pairs, run_backtest_frames
 from odds_analytics.backtest.report import data_fingerprint, summary_markdown, summary_table
 from odds_models.errors import BadArgument, NoDataError
-from tasks.storage.backtests import store_backtest_run, write_backtest_report
+from tasks.storage.backtests import store_backtest_run_task, write_backtest_report_task
 from tasks.storage.reads import (
-    get_closing_lines,
-    get_events_between,
-    get_odds_at_times,
-    get_polymarket_asks_at_times,
-    get_predictions,
+    read_closing_lines_task,
+    read_events_between_task,
+    read_odds_at_times_task,
+    read_polymarket_asks_at_times_task,
+    read_predictions_task,
 )
 
 __all__ = ["run_backtest"]
@@ -50,7 +50,7 @@ async def run_backtest(
     logger = get_run_logger()
     staleness = timedelta(minutes=config.max_staleness_minutes)
     # 1. the games and their decision times
-    events = await get_events_between(config.start, config.end + timedelta(days=1))
+    events = await read_events_between_task(config.start, config.end + timedelta(days=1))
     if events.empty:
         raise NoDataError(f"no games between {config.start} and {config.end} in the database; fetch or import "
                           "that history first (`odds status show` lists what is stored)")  # fmt: skip
@@ -61,12 +61,12 @@ async def run_backtest(
     #    backends); book, market and outcome come back as categoricals, which the engine groups on
     event_ids = events["event_id"].tolist()
     odds, asks, closing, predictions = await asyncio.gather(
-        get_odds_at_times(pair_list, markets=config.markets, max_staleness=staleness, categorical=True),
-        get_polymarket_asks_at_times(pair_list, max_staleness=staleness)
+        read_odds_at_times_task(pair_list, markets=config.markets, max_staleness=staleness, categorical=True),
+        read_polymarket_asks_at_times_task(pair_list, max_staleness=staleness)
         if config.include_polymarket
         else _none(),
-        get_closing_lines(event_ids, markets=config.markets, categorical=True),
-        get_predictions(event_ids, model_name) if config.strategy == "clv_model" else _none(),
+        read_closing_lines_task(event_ids, markets=config.markets, categorical=True),
+        read_predictions_task(event_ids, model_name) if config.strategy == "clv_model" else _none(),
     )
     _check_venues(config, odds)
     # 3. the backtest itself (pure)
@@ -81,8 +81,8 @@ async def run_backtest(
     )
     run_key = config.key(data_fingerprint(events, odds, closing, asks, predictions))
     # 4. report folder, backtest_runs row, Prefect artifacts
-    report_path = write_backtest_report(result, run_key) if write_report else None
-    run_id = await store_backtest_run(run_key, result, report_path)
+    report_path = write_backtest_report_task(result, run_key) if write_report else None
+    run_id = await store_backtest_run_task(run_key, result, report_path)
     await acreate_markdown_artifact(
         markdown=summary_markdown(result, run_key, report_path), key="backtest-summary"
     )

@@ -8,7 +8,11 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from tasks.storage.closing_lines import load_closing_line_file, match_closing_line_games, store_imported_games
+from tasks.storage.closing_lines import (
+    load_closing_line_file_task,
+    match_closing_line_games_task,
+    store_imported_games_task,
+)
 
 __all__ = ["import_closing_lines"]
 
@@ -20,11 +24,11 @@ async def import_closing_lines(
     """Load a closing-line CSV: match games to events (creating missing ones), store lines and scores."""
     logger = get_run_logger()
     # 1. parse the file (pure), keeping the requested dates
-    parsed = load_closing_line_file(path, fmt, since, until)
+    parsed = load_closing_line_file_task(path, fmt, since, until)
     # 2. match games to events by US/Eastern date and teams
-    match = await match_closing_line_games(parsed.games, fmt)
+    match = await match_closing_line_games_task(parsed.games, fmt)
     # 3. create missing events, set final scores, insert lines (idempotent)
-    counts = await store_imported_games(match, fmt)
+    counts = await store_imported_games_task(match, fmt)
     counts.games = len(parsed.games)
     counts.unmatched += len(parsed.unresolved)
     counts.skipped = parsed.skipped

@@ -12,9 +12,13 @@ The `demo` flow plays the span as a recipe of the real flows: event sync, the ti
 Polymarket discovery, polling, linking, both backfills, then the analysis (backtest, model train,
 evaluate, paper trading, predict). A flow that fails is reported in one line, and the demo goes on.
 
-Paper trading: the model trained on the first half of the span publishes its picks 2 h before each later
-game (the `predict` flow replayed at those simulated moments: every read is as of that moment), each pick is
-recorded as a paper bet, and `settle-bets` settles them against the simulated close and the final scores.
+Paper trading: the model trained on the first half of the span is offered for promotion (`promote=True`:
+the gate decides, never bypassed). If it passes, it publishes its picks 2 h before each later game (the
+`predict` flow replayed at those simulated moments: every read is as of that moment) and each pick is
+recorded as a paper bet. If no model passes, `predict` says "no validated model" and publishes nothing; the
+demo then records one manual **sample bet** per game at those moments (home spread at the best current
+price, marked as a fixed rule, not a recommendation), so the ledger still shows bets settled by
+`settle-bets` against the simulated close and the final scores.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from odds_models.errors import redact
 from odds_models.settings import get_settings
 from replay.stage import DemoOptions, DemoStage, move_clock, paper_trading_moments, plan_ticks
 from tasks.retry import is_db_connection_error
+from tasks.storage.bets import record_sample_bets_task
 from tasks.storage.demo_figures import (
     read_demo_figures_task,
     read_table_fingerprints_task,
@@ -206,21 +211,44 @@ async def _analysis(log: StepLog, start: datetime, end: datetime) -> None:
     split = datetime.combine(start.date() + timedelta(days=max(1, (end - start).days // 2)), datetime.min.time(),
                              tzinfo=start.tzinfo)  # fmt: skip
     if split < end - timedelta(hours=12):
-        await _run(log, train_model, market="spreads", until=split, config=config)
+        # the gate decides: a model is promoted (and publishes picks) only if its walk-forward skill and the
+        # lower end of its 95 % interval are above 0; the demo never bypasses it
+        await _run(log, train_model, market="spreads", until=split, config=config, promote=True,
+                   promoted_by="odds demo (train --promote)")  # fmt: skip
         await _run(log, evaluate_model, market="spreads", date_from=split.date(), date_to=end.date())
-        # paper trading: the first-half model's picks 2 h before each later game, each as of its moment
+        # paper trading: the live model's picks 2 h before each later game, each as of its moment; with no
+        # validated model, one manual sample bet per game (a fixed rule, marked as such) keeps the ledger
         for moment in paper_trading_moments(await read_tip_times_task(split, end), split, end):
             move_clock(moment)
-            await _run(log, predict, markets=["spreads"], horizon_hours=3.0)
+            out = await _run(log, predict, markets=["spreads"], horizon_hours=3.0)
+            if out is not None and out["models"]["spreads"]["model"] is None:
+                await _sample_bets(log, moment)
         move_clock(end)
     else:
         log.skipped[evaluate_model.name] = (
             "needs --days 2 or more (train on the first half, evaluate on the rest)"
         )
-    await _run(log, train_model, market="spreads", until=end, config=config)
+    await _run(log, train_model, market="spreads", until=end, config=config, promote=True,
+               promoted_by="odds demo (train --promote)")  # fmt: skip
     await _run(log, predict, markets=["spreads"], horizon_hours=72.0)
     # the ledger: the paper bets settled against the close and the final scores
     await _run(log, settle_bets, always_publish=True)
+
+
+async def _sample_bets(log: StepLog, moment: datetime) -> None:
+    """The ledger's manual sample bets at `moment` (no validated model); counted under `sample-bets`."""
+    try:
+        added = await record_sample_bets_task(moment, 3.0)
+    except Exception as exc:  # reported like a failing flow; the demo goes on
+        if is_db_connection_error(exc):
+            raise
+        log.failures.append(
+            {"at": clock.now().isoformat(), "flow": "sample-bets", "error": redact(str(exc))[:300]}
+        )
+        return
+    total = log.results.setdefault("sample-bets", {"added": 0, "moments": 0})
+    total["added"] += int(added.get("added", 0))
+    total["moments"] += 1
 
 
 async def _figures_and_report(

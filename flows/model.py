@@ -1,16 +1,20 @@
 """CLV model flows: train (walk-forward, register), evaluate out of sample, predict and recommend.
 
-- `train_model(market, until)`: the dataset of every event before `until`, walk-forward validation of
-  every model kind (`clv_model.MODEL_KINDS`: the no-change baseline, the OLS and XGBoost kinds, and the
-  shrunk, regularised and ensemble kinds of `model_variants`), then each refitted on the whole window and
-  registered (table `models`, JSON file under the models folder); the one with the lowest out-of-sample
-  squared error is marked `selected` (it can be the no-change baseline: then we say so), and its report
-  (calibration chart, coefficients/importance) is written as PNG and a Prefect artifact.
+- `train_model(market, until, promote=False)`: the dataset of every event before `until`, walk-forward
+  validation of every model kind (`clv_model.MODEL_KINDS`: the no-change baseline, the OLS and XGBoost
+  kinds, and the shrunk, regularised and ensemble kinds of `model_variants`), then each refitted on the
+  whole window and registered as a candidate (table `models`, JSON file under the models folder). The kind
+  that passes the gate (`odds_analytics.model_gate`) with the highest lower interval end is marked
+  `selected`; with none, "no validated model". Its report (calibration chart, coefficients/importance) is
+  written as PNG and a Prefect artifact. Training never changes the live model, unless `promote=True` and
+  the selected model passes the gate: then it is promoted (a `model_promotions` row).
 - `evaluate_model(market, date_from, date_to)`: the latest selected model trained before `date_from`
   scored on the events of the window, against the no-change baseline, with the same report.
-- `predict(...)`: after an odds fetch, score upcoming events as of now, write `predictions` (one row per
-  side), publish the recommendations with expected CLV as a Prefect table artifact, and record each
-  published pick as a paper bet (table `bets`, once per side of a game; see `flows/bets.py`).
+- `predict(...)`: after an odds fetch, score upcoming events as of now with each market's **live** model
+  (promoted, passing the gate; otherwise the market says "no validated model" and publishes no pick), write
+  `predictions` (one row per side), publish the recommendations (expected CLV in probability points and
+  expected return, each naming its model) as a Prefect table artifact, and record each published pick as a
+  paper bet (table `bets`, once per side of a game; see `flows/bets.py`).
 """
 
 from __future__ import annotations
@@ -25,19 +29,26 @@ from odds_analytics.board import board_markdown, board_rows, check_decision_time
 from odds_analytics.clv_training import (
     TrainConfig,
     artifact_row,
-    json_safe,
     prediction_rows,
     training_table,
 )
 from odds_analytics.features import MARKETS
+from odds_analytics.jsonsafe import json_safe
+from odds_analytics.model_gate import NO_VALIDATED_MODEL, model_label
 from odds_models.clock import now
 from odds_models.errors import OddsPipelineError
-from tasks.datasets import load_model_dataset
+from tasks.datasets import load_model_dataset_task
 from tasks.execution import stake_policy
-from tasks.model import fit_models_task, score_model_task, score_upcoming_task
-from tasks.model_report import publish_model_report
+from tasks.model import score_model_task, score_upcoming_task, train_and_select_task
+from tasks.model_report import publish_model_report_task
 from tasks.storage.bets import record_paper_bets_task
-from tasks.storage.models import get_latest_model, register_models, write_predictions
+from tasks.storage.models import (
+    get_latest_model_task,
+    get_live_model_task,
+    promote_model_recorded_task,
+    register_models_task,
+    write_predictions_task,
+)
 
 __all__ = [
     "ModelNotFound",
@@ -60,28 +71,40 @@ def _as_datetime(value: date | datetime | None) -> datetime | None:
 
 @flow(name="train-model", log_prints=False)
 async def train_model(
-    market: str, until: date | datetime | None = None, config: TrainConfig | None = None
+    market: str,
+    until: date | datetime | None = None,
+    config: TrainConfig | None = None,
+    promote: bool = False,
+    promoted_by: str = "train-model",
 ) -> dict[str, Any]:
-    """Train and register the CLV models of a market on every event before `until`."""
+    """Train and register the CLV models of a market on every event before `until` (promote if asked)."""
     logger = get_run_logger()
     if market not in MARKETS:
         raise ValueError(f"market must be one of {MARKETS}")
     config = config or TrainConfig()
     # 1. the dataset, as of each decision
-    data = await load_model_dataset(market, None, _as_datetime(until))
+    data = await load_model_dataset_task(market, None, _as_datetime(until))
     logger.info("dataset %s: %d samples, %d events", market, len(data), data["event_id"].nunique())
     # 2. validate walk-forward, refit, pick
-    entries, summary, oos = fit_models_task(data, market, config)
+    entries, summary, oos = train_and_select_task(data, market, config)
     # 3. register, and store the selected model's out-of-sample predictions (the backtest's `clv_model`)
-    summary["models"] = await register_models(entries)
+    summary["models"] = await register_models_task(entries)
     selected_id = next(m["id"] for m in summary["models"] if m["selected"])
     rows = prediction_rows(selected_id, oos, oos["predicted"].to_numpy(float), with_features=False)
-    summary["oos_predictions_written"] = await write_predictions(rows) if rows else 0
-    logger.info("selected %s for %s (validated: %s)", summary["selected"], market, summary["validated"])
+    summary["oos_predictions_written"] = await write_predictions_task(rows) if rows else 0
+    logger.info("selected %s for %s (gate: %s)", summary["selected"], market, summary["gate"]["reason"])
+    # 4. promotion only when asked and the gate passes: a training run never replaces the live model silently
+    summary["promoted"] = None
+    if promote and summary["gate"]["passed"]:
+        summary["promoted"] = await promote_model_recorded_task(
+            selected_id, promoted_by, f"train --promote: {summary['gate']['reason']}"
+        )
+    elif promote:
+        logger.warning("%s: not promoted, %s: %s", market, NO_VALIDATED_MODEL, summary["gate"]["reason"])
     summary = json_safe(summary)
-    # 4. the selected model's report: walk-forward calibration chart and coefficients/importance (PNG)
+    # 5. the selected model's report: walk-forward calibration chart and coefficients/importance (PNG)
     chosen = next(e for e in entries if e.selected)
-    summary["report"] = await publish_model_report(
+    summary["report"] = await publish_model_report_task(
         chosen.model,
         chosen.metrics["calibration"],
         summary["walk_forward"][summary["selected"]],
@@ -92,8 +115,9 @@ async def train_model(
     await acreate_table_artifact(
         table=training_table(summary),
         key=f"clv-training-{market}",
-        description=f"CLV models for {market}: walk-forward figures (selected: {summary['selected']}, "
-        f"validated: {summary['validated']}, {summary['n_samples']} samples)",
+        description=f"CLV models for {market}: walk-forward figures (candidate: "
+        f"{summary['candidate'] or NO_VALIDATED_MODEL}; gate: {summary['gate']['reason']}; "
+        f"{summary['n_samples']} samples)",
     )
     return summary
 
@@ -109,7 +133,7 @@ async def evaluate_model(
     if isinstance(date_to, date) and not isinstance(date_to, datetime):
         end = end + timedelta(days=1) if end else end  # --to is inclusive
     # 1. the latest model whose training data ends before the window (out of sample)
-    found = await get_latest_model(market, kind, start)
+    found = await get_latest_model_task(market, kind, start)
     if found is None:
         raise ModelNotFound(
             f"no {kind or 'selected'} {market} model trained on data before {start:%Y-%m-%d}: "
@@ -117,7 +141,7 @@ async def evaluate_model(
         )
     model_id, model, info = found
     # 2. the window's dataset
-    data = await load_model_dataset(market, start, end)
+    data = await load_model_dataset_task(market, start, end)
     # 3. score
     result = score_model_task(model, data, market)
     result |= {
@@ -130,7 +154,7 @@ async def evaluate_model(
         "date_to": end,
     }
     # 4. calibration chart and coefficients/importance of the scored model (PNG + artifact)
-    result["report"] = await publish_model_report(
+    result["report"] = await publish_model_report_task(
         model,
         result["calibration"],
         result,
@@ -157,21 +181,27 @@ async def predict_market(
     *,
     bankroll: float | None = None,
     record: bool = True,
-) -> tuple[int, list[dict[str, Any]]]:
-    """Score one market with its latest selected model and write the predictions (unless `record` is
-    False); returns (rows written, recs). Stakes are sized for `bankroll` (default: the setting)."""
+) -> tuple[int, list[dict[str, Any]], dict[str, Any]]:
+    """Score one market with its live model and write the predictions (unless `record` is False); returns
+    (rows written, recs, model status). Stakes are sized for `bankroll` (default: the setting).
+
+    No live model (none promoted, or it fails the gate): "no validated model", nothing scored or published.
+    """
     logger = get_run_logger()
-    found = await get_latest_model(market)
+    found = await get_live_model_task(market)
     if found is None:
-        logger.warning("no trained %s model: skipped (run `odds model train --market %s`)", market, market)
-        return 0, []
-    model_id, model, _ = found
+        logger.warning("%s: %s (promote one: `odds model list`, `odds model promote ID`)", market,
+                       NO_VALIDATED_MODEL)  # fmt: skip
+        return 0, [], {"market": market, "status": NO_VALIDATED_MODEL, "model": None}
+    model_id, model, info = found
     rows, recs = await score_upcoming_task(
         market, model_id, model, decision_time=decision_time, horizon_hours=horizon_hours, min_edge=min_edge,
         bankroll=bankroll,
     )  # fmt: skip
-    written = await write_predictions(rows) if rows and record else 0
-    return written, recs
+    label = model_label(info)
+    recs = [r | {"model": label, "model_kind": info["kind"]} for r in recs]
+    written = await write_predictions_task(rows) if rows and record else 0
+    return written, recs, {"market": market, "status": "live", "model": info, "label": label}
 
 
 @flow(name="predict", log_prints=False)
@@ -183,28 +213,32 @@ async def predict(  # noqa: PLR0917 - flow parameters are positional in the UI t
     at: datetime | None = None,
     record: bool = True,
 ) -> dict[str, Any]:
-    """Score upcoming events, write predictions and publish the recommendations with expected CLV."""
+    """Score upcoming events with each market's live model; publish picks only from a validated model."""
     logger = get_run_logger()
     # `at`: score as of that moment (reads never see later rows); `record=False`: the board only, no writes
     decision_time = check_decision_time(at, now()) if at is not None else now()
     policy = stake_policy(bankroll)  # fails here, in one line, for a bad bankroll
     recommendations: list[dict[str, Any]] = []
+    models: dict[str, Any] = {}
     written = 0
-    # 1. each market with its latest selected model
+    # 1. each market with its live (promoted, validated) model
     for market in markets or list(MARKETS):
-        n, recs = await predict_market(
+        n, recs, status = await predict_market(
             market, decision_time, horizon_hours, min_edge, bankroll=bankroll, record=record
         )
         written += n
         recommendations.extend(recs)
-    recommendations.sort(key=lambda r: -(r.get("expected_clv") or -1e9))
-    # 2. publish what to bet
+        models[market] = status
+    recommendations.sort(key=lambda r: -(r.get("exp_return") or -1e9))
+    # 2. publish what to bet, each pick naming its model; a market without one says so
     picks = [r for r in recommendations if r["recommended"]]
     table = [artifact_row(r) for r in picks]
+    table += [{"market": m, "note": NO_VALIDATED_MODEL} for m, s in models.items() if s["model"] is None]
     await acreate_table_artifact(
-        table=table or [{"note": "no side clears the minimum expected CLV"}],
+        table=table or [{"note": "no side clears the minimum expected return"}],
         key="clv-recommendations",
-        description=f"CLV recommendations at {decision_time:%Y-%m-%d %H:%M} UTC (min edge {min_edge:.1%})",
+        description=f"CLV recommendations at {decision_time:%Y-%m-%d %H:%M} UTC (min expected return "
+        f"{min_edge:.1%}); " + "; ".join(f"{m}: {s.get('label') or s['status']}" for m, s in models.items()),
     )
     # the board: every side at the price its stake gets, fair now, predicted close, stake (odds_analytics.board)
     board = board_rows(recommendations)
@@ -215,10 +249,12 @@ async def predict(  # noqa: PLR0917 - flow parameters are positional in the UI t
     )
     # 3. every published pick is a paper bet at its published price and stake, once per side of a game
     paper = await record_paper_bets_task(picks) if picks and record else None
-    logger.info("%d predictions written, %d recommendations", written, len(table))
+    logger.info("%d predictions written, %d recommendations", written, len(picks))
     return {
         "decision_time": decision_time,
         "predictions_written": written,
+        "models": models,
+        "picks": len(picks),
         "recommendations": recommendations,
         "paper_bets": paper,
         "bankroll": policy.bankroll,

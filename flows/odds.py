@@ -1,7 +1,8 @@
 """Sportsbook flows (The Odds API): sync events, the odds tick, scores, history backfill, file import.
 
 Each flow reads as a recipe of tasks from `tasks.odds_ingest`; decisions (tiers, budget, plans) come from
-`odds_analytics`. Every flow first stores whatever an earlier run left in the spool. Flows return small
+`odds_analytics`. Every flow that calls the API (`sync-events`, `fetch-odds`, `fetch-scores`,
+`backfill-odds-history`) first stores whatever an earlier run left in the spool; the file import does not. Flows return small
 dicts and publish Prefect artifacts (fetch summary, quota, data quality) that never contain the key.
 """
 
@@ -23,15 +24,15 @@ from tasks.odds_ingest import (
     check_budget,
     credits_spent_this_month_task,
     drain_spool_task,
-    due_events_task,
+    due_event_list_task,
     fetch_events_task,
-    fetch_historical_odds_task,
-    fetch_odds_task,
-    fetch_scores_task,
+    fetch_historical_odds_to_spool_task,
+    fetch_odds_to_spool_task,
+    fetch_scores_to_spool_task,
     import_files_task,
     odds_cost_from_settings,
-    store_events_task,
-    store_spooled_task,
+    store_events_payload_task,
+    store_spool_file_task,
 )
 from tasks.retry import is_transient_db_error
 
@@ -85,7 +86,7 @@ async def _store_spooled(spooled: SpooledFetch) -> dict[str, Any]:
     """Store a paid response; when the database is down it stays in the spool for the next run."""
     logger = get_run_logger()
     try:
-        return await store_spooled_task(spooled.path)
+        return await store_spool_file_task(spooled.path)
     except Exception as exc:
         if not is_transient_db_error(exc):
             raise
@@ -111,7 +112,7 @@ async def sync_events() -> dict[str, Any]:
     spool = await _drain()
     # the free call, then the upsert (never erases scores or a later status)
     fetched = await fetch_events_task()
-    stored = await store_events_task(fetched)
+    stored = await store_events_payload_task(fetched)
     return {"spool": spool, **stored}
 
 
@@ -122,9 +123,9 @@ async def fetch_odds(force: bool = False, predict_after: bool = True) -> dict[st
     settings = get_settings()
     summary: dict[str, Any] = {"spool": await _drain()}
     # 1. the slate (free)
-    summary["events"] = await store_events_task(await fetch_events_task())
+    summary["events"] = await store_events_payload_task(await fetch_events_task())
     # 2. is any game due a snapshot in its tier?
-    due = await due_events_task()
+    due = await due_event_list_task()
     summary["due"] = len(due)
     if not due and not force:
         summary["paid_call"] = "skipped: no game is due a snapshot"
@@ -142,7 +143,7 @@ async def fetch_odds(force: bool = False, predict_after: bool = True) -> dict[st
         return summary
     # 4. one paid call for the whole slate (credits reserved under the budget lock, spooled), then store
     try:
-        spooled = await fetch_odds_task()
+        spooled = await fetch_odds_to_spool_task()
     except BudgetExceeded as exc:  # a run at the same moment took the last credits
         logger.warning(str(exc))
         summary["paid_call"] = f"blocked: {exc}"
@@ -186,7 +187,7 @@ async def fetch_scores(days_from: int | None = 1) -> dict[str, Any]:
         summary["paid_call"] = f"blocked: {exc}"
         return summary
     try:
-        spooled = await fetch_scores_task(days_from)
+        spooled = await fetch_scores_to_spool_task(days_from)
     except BudgetExceeded as exc:
         logger.warning(str(exc))
         summary["paid_call"] = f"blocked: {exc}"
@@ -233,7 +234,7 @@ async def backfill_odds_history(
         try:
             check_budget(spent=spent, cost=plan.cost_per_call, budget=settings.monthly_credit_budget,
                          what="A historical /odds call")  # fmt: skip
-            spooled = await fetch_historical_odds_task(call.date)
+            spooled = await fetch_historical_odds_to_spool_task(call.date)
         except (BudgetExceeded, QuotaExhausted) as exc:
             logger.warning("backfill stopped after %d call(s): %s", done, exc)
             summary["stopped"] = str(exc)

@@ -8,31 +8,29 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
 
-from odds_analytics.polymarket import backfill_staleness
+from odds_analytics.polymarket.history import BackfillOutcome, backfill_staleness, backfill_verdict
+from odds_analytics.polymarket.poll import poll_bucket
 from odds_models import clock
 from odds_models.errors import OddsPipelineError
 from odds_models.settings import get_settings
-from tasks.polymarket import (
-    BackfillOutcome,
-    backfill_token_history,
-    backfill_verdict,
-    fetch_books,
-    fetch_gamma_events,
-    fetch_quotes,
-    import_polymarket_file,
-    link_events,
-    poll_bucket,
+from tasks.polymarket_ingest import (
+    backfill_token_history_task,
+    fetch_books_task,
+    fetch_gamma_events_task,
+    fetch_quotes_task,
+    import_polymarket_file_task,
+    link_events_task,
     read_backfill_plan_task,
     read_last_backfill_success_task,
-    read_poll_targets_task,
-    store_gamma_events,
-    store_poll,
+    read_poll_plan_task,
+    store_gamma_events_task,
+    store_poll_task,
 )
 
 __all__ = [
@@ -45,7 +43,8 @@ __all__ = [
     "progress_listeners",
 ]
 
-# Callbacks `(done, total)` the backfill calls as tokens finish (the CLI draws its progress bar with one).
+# Callbacks `(done, total)` the backfill calls as tokens finish in this process: `odds polymarket backfill`
+# draws its progress bar with one (the flow publishes a progress artifact either way).
 progress_listeners: list[Callable[[int, int], None]] = []
 
 
@@ -58,13 +57,13 @@ async def discover_polymarket(closed: bool = False, link: bool = True) -> dict[s
     """Discover NBA games on Polymarket (Gamma keyset pages), upsert them, then link them."""
     logger = get_run_logger()
     # 1. every page of the series' game events
-    raw_events = await fetch_gamma_events(closed=closed)
+    raw_events = await fetch_gamma_events_task(closed=closed)
     # 2. parse and upsert events and markets
-    counts = await store_gamma_events(raw_events)
+    counts = await store_gamma_events_task(raw_events)
     logger.info("discovered %d events, %d markets", counts["events"], counts["markets"])
     # 3. link to sportsbook events
     if link:
-        report = await link_events(dry_run=False)
+        report = await link_events_task(dry_run=False)
         counts.update({f"link_{k}": v for k, v in report.counts().items()})
         await _link_artifact(report, dry_run=False)
     return counts
@@ -89,16 +88,20 @@ async def _link_artifact(report: Any, *, dry_run: bool) -> None:
 async def link_polymarket(dry_run: bool = False) -> dict[str, Any]:
     """Link Polymarket games to sportsbook events (unique matches only; ambiguous and misses reported)."""
     logger = get_run_logger()
-    report = await link_events(dry_run=dry_run)
+    report = await link_events_task(dry_run=dry_run)
     for result in report.ambiguous:
         logger.warning("ambiguous: %s %s (%s)", result.polymarket_event_id, result.note, result.candidate_ids)
     logger.info("link: %s", report.counts())
     await _link_artifact(report, dry_run=dry_run)
+    groups = {"matched": report.linked, "ambiguous": report.ambiguous, "unmatched": report.unmatched}
     return {
         **report.counts(),
         "ambiguous_events": [r.polymarket_event_id for r in report.ambiguous],
         "unmatched_events": [r.polymarket_event_id for r in report.unmatched],
-    }
+        "results": {name: [{"polymarket_event_id": r.polymarket_event_id, "event_id": r.event_id, "note": r.note,
+                            "candidates": r.candidate_ids} for r in results]
+                    for name, results in groups.items()},
+    }  # fmt: skip
 
 
 @flow(name="poll-polymarket-prices")
@@ -107,21 +110,31 @@ async def poll_polymarket_prices(tiers: list[str] | None = None) -> dict[str, An
     logger = get_run_logger()
     snapshot_time = poll_bucket(clock.now(), get_settings().price_poll_interval)
     # 1. which markets: the events in the tiers being collected
-    plan = await read_poll_targets_task(tiers)
+    plan = await read_poll_plan_task(tiers)
     if not plan.tokens:
         logger.info("no Polymarket markets in tiers %s", tiers or "default")
         return {"markets": 0, "prices": 0, "books": 0}
     # 2. prices of every token (batched) and books of moneylines (all markets by setting)
-    quotes, books = await asyncio.gather(fetch_quotes(list(plan.tokens)), fetch_books(plan.book_tokens))
+    quotes, books = await asyncio.gather(
+        fetch_quotes_task(list(plan.tokens)), fetch_books_task(plan.book_tokens)
+    )
     # 3. store, idempotent per token and snapshot time
-    stored = await store_poll(plan, quotes, books, snapshot_time)
+    stored = await store_poll_task(plan, quotes, books, snapshot_time)
     logger.info("polled %d markets (%s): %s", plan.markets, plan.by_tier, stored)
     return {"markets": plan.markets, **stored, "by_tier": plan.by_tier}
 
 
 @flow(name="backfill-polymarket-history")
-async def backfill_polymarket_history(lookback_days: int | None = None) -> dict[str, Any]:
-    """Backfill Polymarket price history (≤15-day windows, 1-minute fidelity) from each token's watermark."""
+async def backfill_polymarket_history(
+    lookback_days: int | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    concurrency: int | None = None,
+) -> dict[str, Any]:
+    """Backfill Polymarket price history (≤15-day windows, 1-minute fidelity) from each token's watermark.
+
+    `start`/`end` limit the history to [start, end); `concurrency` overrides POLYMARKET_BACKFILL_CONCURRENCY.
+    """
     from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
 
     logger = get_run_logger()
@@ -131,15 +144,15 @@ async def backfill_polymarket_history(lookback_days: int | None = None) -> dict[
     if level in ("warn", "fail"):
         logger.warning(message)
     # 2. which tokens miss which range
-    plan = await read_backfill_plan_task(lookback_days or settings.polymarket_backfill_days)
+    plan = await read_backfill_plan_task(lookback_days or settings.polymarket_backfill_days, start, end)
     artifact_id = await acreate_progress_artifact(progress=0.0, description="Polymarket history backfill")
     # 3. fetch and store, at most POLYMARKET_BACKFILL_CONCURRENCY tokens at once
-    semaphore = asyncio.Semaphore(settings.polymarket_backfill_concurrency)
+    semaphore = asyncio.Semaphore(concurrency or settings.polymarket_backfill_concurrency)
     done: list[BackfillOutcome] = []
 
     async def one(target: Any, rng: Any) -> BackfillOutcome:
         async with semaphore:
-            result = await backfill_token_history(target.token_id, target.market_id, target.outcome, *rng,
+            result = await backfill_token_history_task(target.token_id, target.market_id, target.outcome, *rng,
                                                   market_end=target.market_end)  # fmt: skip
         done.append(result)
         await aupdate_progress_artifact(artifact_id, progress=100.0 * len(done) / max(len(plan), 1))
@@ -169,17 +182,8 @@ async def import_polymarket_files(paths: list[str], token_id: str | None = None)
     """Import saved Gamma and CLOB responses (.json / .json.gz), idempotently."""
     totals: dict[str, Any] = {}
     for path in paths:
-        counts = await import_polymarket_file(Path(path), token_id)
+        counts = await import_polymarket_file_task(Path(path), token_id)
         for key, value in counts.items():
             if isinstance(value, int):
                 totals[key] = totals.get(key, 0) + value
     return totals
-
-
-def schedule_hint() -> dict[str, timedelta]:
-    """Intended cadences (for prefect.yaml and docs)."""
-    return {
-        "discover-polymarket": timedelta(hours=1),
-        "poll-polymarket-prices": timedelta(seconds=get_settings().price_poll_interval),
-        "backfill-polymarket-history": timedelta(days=3),
-    }

@@ -35,6 +35,7 @@ __all__ = [
     "calibration_table",
     "consensus_ols_features",
     "fit_model",
+    "fit_xgb",
     "metrics",
     "model_from_dict",
     "predict",
@@ -215,9 +216,10 @@ def _xgb_train(
     )
 
 
-def _fit_xgb(
+def fit_xgb(
     train: pd.DataFrame, market: str, features: list[str], params: dict[str, Any], refit: bool = True
 ) -> ClvModel:
+    """An XGBoost model on `features` with `params` (the variants of `odds_analytics.model_variants` too)."""
     # early stopping on the latest 20 % of training events (by tip-off): grouped and forward in time
     events = train.groupby("event_id")["commence_time"].min().sort_values()
     n_valid = max(1, round(len(events) * 0.2)) if len(events) >= 10 else 0
@@ -286,7 +288,7 @@ def fit_model(
         return _fit_ols(train, market, list(features or OLS_FEATURES), kind)
     from odds_analytics.features import LEGACY_FEATURES
 
-    return _fit_xgb(train, market, list(features or LEGACY_FEATURES), {**XGB_PARAMS, **(params or {})}, refit)
+    return fit_xgb(train, market, list(features or LEGACY_FEATURES), {**XGB_PARAMS, **(params or {})}, refit)
 
 
 def predict(model: ClvModel, data: pd.DataFrame) -> np.ndarray:
@@ -525,6 +527,10 @@ def walk_forward(
         y = preds["target"].to_numpy(dtype=float)
         p = preds[column].to_numpy(dtype=float) if column in preds.columns else np.zeros(len(preds))
         result_metrics[kind] = metrics(y, p, threshold=threshold)
+        # the gate (`odds_analytics.model_gate`) needs the interval of the skill, games resampled
+        groups = preds["event_id"].to_numpy() if "event_id" in preds.columns else np.array([])
+        low, high = skill_interval(y, p, groups) if len(y) else (np.nan, np.nan)
+        result_metrics[kind]["skill_ci95"] = [low, high]
         calibration[kind] = calibration_table(y, p)
     result_metrics_meta = {"folds": len(folds), "threshold": threshold}
     for value in result_metrics.values():

@@ -1,15 +1,17 @@
 """Training, scoring and prediction rows of the CLV models (pure: the flows in `flows/model.py` use these).
 
-- `train_and_select`: walk-forward validation of every model kind, each refitted on the whole window, the
-  best out of sample marked `selected` (the no-change baseline can win: then we say so).
-- `score`: a model's out-of-sample figures against the no-change baseline.
+- `train_and_select`: walk-forward validation of every model kind, each refitted on the whole window; the
+  kind that passes the gate (`odds_analytics.model_gate`: skill and the lower end of its 95 % interval above
+  0) with the highest lower end is marked `selected`, the candidate for promotion; when none passes, the
+  no-change baseline is `selected` and the summary says "no validated model". Training never promotes.
+- `score_model`: a model's out-of-sample figures against the no-change baseline.
 - `prediction_rows`, `latest_quotes`: what `predict` writes and the prices it recommends against.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -28,19 +30,23 @@ from odds_analytics.clv_model import (
 )
 from odds_analytics.clv_model import predict as model_predict
 from odds_analytics.features import book_quotes, feature_columns
+from odds_analytics.jsonsafe import json_safe
+from odds_analytics.model_gate import choose_candidate, gate
 from odds_analytics.recommend import side_values
+from odds_analytics.staleness import fresh_quotes
 from odds_models.errors import OddsPipelineError
 
 __all__ = [
+    "SCORE_KEYS",
     "ModelEntry",
     "NotEnoughData",
     "TrainConfig",
     "artifact_row",
-    "json_safe",
+    "bettable_prices",
     "latest_quotes",
     "prediction_rows",
     "recommendation_record",
-    "score",
+    "score_model",
     "train_and_select",
     "training_table",
 ]
@@ -97,13 +103,11 @@ def train_and_select(
         min_train_events=config.min_train_events,
     )
     validated = result.metrics["no_change"]["folds"] > 0
-    rmse = {k: result.metrics[k]["rmse"] for k in MODEL_KINDS}
-    if validated:
-        selected = min(
-            MODEL_KINDS, key=lambda k: (rmse[k] if np.isfinite(rmse[k]) else np.inf, k != "no_change")
-        )
-    else:
-        selected = "ols"  # no out-of-sample evidence: the small linear model, flagged `validated: false`
+    verdicts = {kind: gate({"kind": kind, **result.metrics[kind]}) for kind in MODEL_KINDS}
+    candidate = choose_candidate(result.metrics)
+    # No kind passes the gate: the no-change baseline is "selected" (it publishes no pick); never a model
+    # without out-of-sample evidence, never "lowest RMSE by any margin".
+    selected = candidate or "no_change"
     window = (data["commence_time"].min().to_pydatetime(), data["commence_time"].max().to_pydatetime())
     entries = []
     for kind in MODEL_KINDS:
@@ -117,6 +121,7 @@ def train_and_select(
                     "walk_forward": result.metrics[kind],
                     "baseline": result.metrics["no_change"],
                     "validated": validated,
+                    "gate": verdicts[kind].as_dict(),
                     "scheme": config.scheme,
                     "n_samples": len(data),
                     "n_events": int(data["event_id"].nunique()),
@@ -131,6 +136,8 @@ def train_and_select(
         "market": market,
         "selected": selected,
         "validated": validated,
+        "gate": verdicts[selected].as_dict(),
+        "candidate": candidate,
         "n_samples": len(data),
         "walk_forward": result.metrics,
         "importance": dict(list(result.importance.items())[:10]),
@@ -157,21 +164,21 @@ def training_table(summary: dict[str, Any]) -> list[dict[str, Any]]:
                     k: figures.get(k)
                     for k in ("n", "r2", "rmse", "mae", "directional_accuracy", "skill_vs_no_change", "folds")
                 },
+                "skill_ci95": figures.get("skill_ci95"),
+                "clv_captured": figures.get("clv_captured"),
+                "n_acted": figures.get("n_acted"),
+                "gate": gate({"kind": kind, **figures}).reason,
             }
         )
     return rows
 
 
-def json_safe(value: Any) -> Any:
-    """NaN and infinities as None, numpy scalars as Python numbers (strict JSON for `--json`)."""
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    return _finite(value)
+# the out-of-sample figures `score_model` reports (and `benchmarks/model_real_data.py` prints)
+SCORE_KEYS = ("n", "r2", "rmse", "mae", "directional_accuracy", "spearman", "skill_vs_no_change", "clv_captured",
+              "n_acted")  # fmt: skip
 
 
-def score(model: ClvModel, data: pd.DataFrame, market: str) -> dict[str, Any]:
+def score_model(model: ClvModel, data: pd.DataFrame, market: str) -> dict[str, Any]:
     """A model's out-of-sample figures on `data`, with the no-change baseline under `baseline`."""
     data = data[data["target"].notna()]
     y = data["target"].to_numpy(dtype=float)
@@ -179,30 +186,13 @@ def score(model: ClvModel, data: pd.DataFrame, market: str) -> dict[str, Any]:
     predicted = model_predict(model, data)
     figures = metrics(y, predicted, threshold=threshold)
     base = metrics(y, np.zeros(len(y)), threshold=threshold)
-    keys = (
-        "n",
-        "r2",
-        "rmse",
-        "mae",
-        "directional_accuracy",
-        "spearman",
-        "skill_vs_no_change",
-        "clv_captured",
-        "n_acted",
-    )
-    out: dict[str, Any] = {k: _finite(figures[k]) for k in keys}
-    out["baseline"] = {k: _finite(base[k]) for k in ("n", "r2", "rmse", "mae", "directional_accuracy")}
+    out: dict[str, Any] = {k: json_safe(figures[k]) for k in SCORE_KEYS}
+    out["baseline"] = {k: json_safe(base[k]) for k in ("n", "r2", "rmse", "mae", "directional_accuracy")}
     low, high = skill_interval(y, predicted, data["event_id"].to_numpy())
-    out["skill_ci95"] = [_finite(low), _finite(high)]
+    out["skill_ci95"] = [json_safe(low), json_safe(high)]
     out["threshold"] = threshold
     out["calibration"] = json_safe(calibration_table(y, predicted).to_dict(orient="list"))
     return out
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float | np.floating) and not np.isfinite(value):
-        return None
-    return value.item() if hasattr(value, "item") else value
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -219,7 +209,7 @@ def prediction_rows(
     with_features: bool = True,
 ) -> list[dict[str, Any]]:
     """`predictions` rows: one per side in the side's own orientation (see `recommend.side_values`),
-    with that side's best venue and expected CLV when `recs` has them."""
+    with that side's best venue, expected CLV (probability) and expected return when `recs` has them."""
     best = {}
     if recs is not None and not recs.empty:
         best = {(r.event_id, r.outcome): r for r in recs.itertuples(index=False)}
@@ -249,6 +239,7 @@ def prediction_rows(
                     "best_venue": rec.best_venue if rec is not None else None,
                     "best_price_decimal": float(rec.best_price_decimal) if rec is not None else None,
                     "expected_clv": float(rec.expected_clv) if rec is not None else None,
+                    "exp_return": float(rec.exp_return) if rec is not None else None,
                     "features": feats,
                 }
             )
@@ -266,6 +257,26 @@ def latest_quotes(
         .groupby(["event_id", "market", "bookmaker"], as_index=False)
         .tail(1)
     )
+
+
+def bettable_prices(
+    odds: pd.DataFrame,
+    events: pd.DataFrame,
+    asks: pd.DataFrame | None,
+    decision_time: datetime,
+    *,
+    devig_method: str,
+    max_age: timedelta,
+) -> tuple[pd.DataFrame, pd.DataFrame | None, int]:
+    """What a live pick may be bet at: each book's latest quote and each Polymarket ask, both no older than
+    `max_age` at the decision (`odds_analytics.staleness`); returns (quotes, asks, how many were too old)."""
+    quotes, stale = fresh_quotes(
+        latest_quotes(odds, events, decision_time, devig_method), max_age, decision_time
+    )
+    if asks is not None and not asks.empty:
+        asks, stale_pm = fresh_quotes(asks, max_age, decision_time)
+        stale += stale_pm
+    return quotes, asks, stale
 
 
 def recommendation_record(row: dict[str, Any]) -> dict[str, Any]:
@@ -297,5 +308,7 @@ def artifact_row(rec: dict[str, Any]) -> dict[str, Any]:
         "price": round(rec["best_price_decimal"], 3),
         "now": round(rec["current"], 3),
         "predicted close": round(rec["predicted_close"], 3),
-        "expected CLV": f"{rec['expected_clv']:+.2%}",
+        "expected CLV (pp)": f"{rec['expected_clv'] * 100:+.2f}",
+        "expected return": f"{rec['exp_return']:+.2%}",
+        "model": rec.get("model", "-"),
     }

@@ -10,7 +10,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from odds_analytics.backtest.samples import headline_rows
+from odds_analytics.ledger import SAMPLE_BET_NOTE
 from odds_analytics.ledger import report_markdown as ledger_markdown
+from odds_analytics.model_gate import NO_VALIDATED_MODEL, gate
 from odds_models.teams import resolve_team
 
 __all__ = [
@@ -119,9 +122,19 @@ def report_markdown(
         lines.append("")
     lines += ["## Analysis", ""]
     for run in figures["backtests"]:
-        lines.append(f"- backtest `{run['strategy']}`: {_inline(_flat(run['metrics']))}")
+        # every figure with its n; below the minimum counts "n too small" (odds_analytics.backtest.samples)
+        rows = headline_rows(run["metrics"]) if isinstance(run.get("metrics"), dict) else []
+        lines.append(f"- backtest `{run['strategy']}`: " + "; ".join(f"{k} {v}" for k, v in rows))
     for model in figures["models"]:
-        lines.append(f"- model `{model['name']}` ({model['kind']}): {_inline(_flat(model['metrics']))}")
+        metrics = model["metrics"] if isinstance(model.get("metrics"), dict) else {}
+        wf = metrics.get("walk_forward") or {}
+        verdict = gate({"kind": model["kind"], **wf})
+        lines.append(
+            f"- model `{model['name']}` ({model['kind']}): walk-forward n {wf.get('n', '-')}, folds "
+            f"{wf.get('folds', '-')}, skill vs no change {_num(wf.get('skill_vs_no_change'))} "
+            f"(95 % interval {_ci(wf.get('skill_ci95'))}); gate {'pass' if verdict.passed else 'fail'}: "
+            f"{verdict.reason}"
+        )
     if not figures["backtests"] and not figures["models"]:
         lines.append("- no backtest or model results (see Flows above)")
     lines.append("")
@@ -147,26 +160,32 @@ def ledger_lines(ledger: dict[str, Any] | None, chart: str | None) -> list[str]:
     if not ledger:
         return []
     bets = ledger["bets"]
+    n_paper = sum(b.get("source") == "paper" for b in bets)
+    n_sample = sum(b.get("note") == SAMPLE_BET_NOTE for b in bets)
     lines = [
-        "## Bet ledger: paper bets against the close",
+        "## Bet ledger: bets against the close",
         "",
-        "Every pick the `predict` flow published is a paper bet at its published price and stake (fractional "
-        "Kelly of BANKROLL, capped), "
-        "recorded once per side of a game. The picks on games after the first half of the span are those of the "
-        "model trained on the first half, published 2 h before each game (the `predict` tick replayed at that "
-        "simulated moment: every read is as of it); the last run's picks are on games after the span, still "
-        "before tip-off. `settle-bets` settled them against the simulated close (devigged consensus of the sharp "
-        "books' last snapshot before tip-off) and the final scores.",
+        "A model publishes picks only once it passes the gate (walk-forward skill against no change and the "
+        "lower end of its 95 % interval above 0) and is promoted; the demo asks for promotion and never bypasses "
+        "the gate. Every pick a live model published is a paper bet at its published price and stake (fractional "
+        "Kelly of BANKROLL, capped), recorded once per side of a game, 2 h before each game of the second half of "
+        "the span (the `predict` tick replayed at that simulated moment: every read is as of it). When no model "
+        f"passed, `predict` published nothing (**{NO_VALIDATED_MODEL}**) and the demo recorded one manual "
+        "**sample bet** (1 unit) per game at the same moments instead: the home spread at the best current price, "
+        "a fixed rule and not a recommendation. `settle-bets` settled them all against the simulated close "
+        "(devigged consensus of the sharp books' last snapshot before tip-off) and the final scores.",
+        "",
+        f"In this run: {n_paper} paper bets (model picks), {n_sample} sample bets.",
         "",
     ]
     if not bets:
-        return [*lines, "No paper bets: no pick was published (see the model section above).", ""]
+        return [*lines, "No bets: no pick was published and no sample bet recorded.", ""]
     lines += ledger_markdown(ledger["report"], title="Figures", heading="###")
     lines += [
         "### Every bet (in tip-off order)",
         "",
-        "| # | tip-off (UTC) | game | bet | venue | price | paid (implied) | fair close | CLV (pp) | result | profit | status |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| # | source | tip-off (UTC) | game | bet | venue | price | paid (implied) | fair close | CLV (pp) | result | profit | status |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for bet in sorted(bets, key=lambda b: (b["commence_time"], b["placed_at"], b["id"])):
         line = bet.get("line")
@@ -176,7 +195,8 @@ def ledger_lines(ledger: dict[str, Any] | None, chart: str | None) -> list[str]:
         close, clv, profit = bet.get("close_prob"), bet.get("clv_prob"), bet.get("profit")
         status = bet["status"] + (f" ({bet['open_reason']})" if bet.get("open_reason") else "")
         lines.append(
-            f"| {bet['id']} | {bet['commence_time']:%m-%d %H:%M} | {bet['away_team']} @ {bet['home_team']} | "
+            f"| {bet['id']} | {'sample' if bet.get('note') == SAMPLE_BET_NOTE else bet.get('source', '-')} | "
+            f"{bet['commence_time']:%m-%d %H:%M} | {bet['away_team']} @ {bet['home_team']} | "
             f"{bet['market']} {side} | {bet['venue']} | {bet['price_decimal']:.3f} | {1 / bet['price_decimal']:.3f} | "
             f"{'-' if close is None else f'{close:.3f}'} | {'-' if clv is None else f'{clv * 100:+.2f}'} | "
             f"{bet.get('result') or '-'} | {'-' if profit is None else f'{profit:+.2f}'} | {status} |"
@@ -206,19 +226,30 @@ def model_summary_lines(results: dict[str, Any]) -> list[str]:
         )
     prediction = results.get("predict")
     if isinstance(prediction, dict):
-        recs = [r for r in prediction.get("recommendations") or [] if isinstance(r, dict)]
+        # only positive-expected-value sides are recommendations (the others are scored, not published)
+        recs = [
+            r for r in prediction.get("recommendations") or [] if isinstance(r, dict) and r.get("recommended")
+        ]
+        models = prediction.get("models") or {}
+        for market, status in models.items():
+            if isinstance(status, dict) and not status.get("model"):
+                lines.append(f"- predict {market}: **{NO_VALIDATED_MODEL}**: no pick published")
+            elif isinstance(status, dict):
+                lines.append(f"- predict {market}: picks from {status.get('label')}")
         lines.append(
             f"- predict: {prediction.get('predictions_written', 0)} predictions written, "
-            f"{len(prediction.get('recommendations') or [])} recommendations"
+            f"{prediction.get('picks', len(recs))} recommendations (positive expected return)"
         )
         for rec in recs:
             point = rec.get("best_point")
             side = f"{rec.get('outcome')}" + (f" {point:+g}" if isinstance(point, int | float) else "")
-            clv = rec.get("expected_clv")
+            clv, ret = rec.get("expected_clv"), rec.get("exp_return")
             lines.append(
                 f"  - {rec.get('away_team')} @ {rec.get('home_team')} {rec.get('market')}: {side} at "
                 f"{rec.get('best_venue')} {rec.get('best_price_decimal')}"
-                + (f", expected CLV {clv:+.2%}" if isinstance(clv, int | float) else "")
+                + (f", expected CLV {clv * 100:+.2f} pp" if isinstance(clv, int | float) else "")
+                + (f", expected return {ret:+.2%}" if isinstance(ret, int | float) else "")
+                + (f"; {rec['model']}" if rec.get("model") else "")
             )
     return lines
 
@@ -236,16 +267,14 @@ def digest(value: Any) -> Any:
     return str(value)[:200]
 
 
-def _flat(metrics: Any) -> dict[str, Any]:
-    if not isinstance(metrics, dict):
-        return {}
-    out = {}
-    for key, value in metrics.items():
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            out[key] = round(value, 4) if isinstance(value, float) else value
-        if len(out) >= 8:
-            break
-    return out
+def _num(value: Any) -> str:
+    return f"{value:+.4f}" if isinstance(value, int | float) and not isinstance(value, bool) else "-"
+
+
+def _ci(value: Any) -> str:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        return "-"
+    return f"{_num(value[0])} to {_num(value[1])}"
 
 
 def _inline(values: dict[str, Any]) -> str:

@@ -1,6 +1,6 @@
 """Fair (no-vig) prices of a market at a moment: from one book, a sharp-book priority list, or a consensus.
 
-Input is a DataFrame of quoted prices in the shape `tasks.storage.reads.get_odds_at_time(s)` returns: one
+Input is a DataFrame of quoted prices in the shape `tasks.storage.reads.read_odds_at_time(s)` returns: one
 row per (bookmaker, market, outcome) with `price_decimal` and `point`, plus any grouping keys
 (`request_index`, `event_id`, `decision_time`). Everything here is pure and vectorised.
 

@@ -14,7 +14,7 @@ the same matchup) are reported as ambiguous, none as unmatched.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -24,8 +24,12 @@ __all__ = [
     "GAME_START_TOLERANCE",
     "WINDOW",
     "Candidate",
+    "LinkInput",
+    "LinkReport",
     "LinkResult",
     "Ticker",
+    "candidate_window",
+    "compute_links",
     "match_event",
     "parse_ticker",
     "polymarket_code_index",
@@ -134,3 +138,62 @@ def match_event(
     if (only.home_team, only.away_team) != (ticker.home.name, ticker.away.name):
         note += " (home/away swapped in the sportsbook listing)"
     return LinkResult(polymarket_event_id, "linked", only.event_id, note, ids)
+
+
+@dataclass(frozen=True)
+class LinkInput:
+    """A stored Polymarket event to (re)link, with its current link."""
+
+    polymarket_event_id: str
+    slug: str
+    ticker: str | None
+    title: str
+    game_start_time: datetime | None
+    link_status: str
+    event_id: str | None
+
+
+@dataclass
+class LinkReport:
+    linked: list[LinkResult] = field(default_factory=list)
+    ambiguous: list[LinkResult] = field(default_factory=list)
+    unmatched: list[LinkResult] = field(default_factory=list)
+    written: int = 0
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "linked": len(self.linked),
+            "ambiguous": len(self.ambiguous),
+            "unmatched": len(self.unmatched),
+            "written": self.written,
+        }
+
+    def changed(self, inputs: Sequence[LinkInput]) -> list[LinkResult]:
+        """The results that differ from the stored links (discovery relinks every hour; write only these)."""
+        before = {i.polymarket_event_id: (i.link_status, i.event_id) for i in inputs}
+        return [
+            r for r in (*self.linked, *self.ambiguous, *self.unmatched)
+            if before.get(r.polymarket_event_id) != (r.status, r.event_id)
+        ]  # fmt: skip
+
+
+def compute_links(inputs: Sequence[LinkInput], candidates: Sequence[Candidate]) -> LinkReport:
+    """Match every Polymarket event against the sportsbook candidates."""
+    report = LinkReport()
+    for item in inputs:
+        ticker = parse_ticker(item.ticker or "") or parse_ticker(item.slug)
+        result = match_event(
+            item.polymarket_event_id, ticker, candidates, game_start_time=item.game_start_time
+        )
+        getattr(report, result.status).append(result)
+    return report
+
+
+def candidate_window(inputs: Sequence[LinkInput]) -> tuple[datetime, datetime] | None:
+    """The commence-time range that holds every candidate of `inputs` (None: no event has a ticker date)."""
+    dates = [t.game_date for i in inputs if (t := parse_ticker(i.ticker or "") or parse_ticker(i.slug))]
+    if not dates:
+        return None
+    lo = datetime.combine(min(dates), datetime.min.time(), tzinfo=UTC) - timedelta(days=1)
+    hi = datetime.combine(max(dates), datetime.min.time(), tzinfo=UTC) + timedelta(days=2)
+    return lo, hi

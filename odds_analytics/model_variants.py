@@ -278,11 +278,11 @@ def _fit_regularised(
 
 
 def _fit_xgb_mono(train: pd.DataFrame, market: str, refit: bool) -> ClvModel:
-    from odds_analytics.clv_model import _fit_xgb
+    from odds_analytics.clv_model import fit_xgb
 
     signs = MONOTONE[market]
     constraints = "(" + ",".join(str(signs.get(f, 0)) for f in FULL_FEATURES) + ")"
-    model = _fit_xgb(
+    model = fit_xgb(
         train, market, list(FULL_FEATURES), {**XGB_MONO_PARAMS, "monotone_constraints": constraints}, refit
     )
     model.kind = "xgb_mono"

@@ -23,7 +23,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from odds_analytics.prices import american_to_decimal, decimal_to_american
+from odds_models.clock import parse_iso_utc, sane_time
 from odds_models.errors import PayloadError
+from odds_models.text import strip_nul
 
 __all__ = [
     "EventOdds",
@@ -58,17 +60,6 @@ PayloadKind = Literal["odds", "event_odds", "historical_odds", "historical_event
 # --------------------------------------------------------------------------------------------------------
 
 
-def strip_nul(value: Any) -> Any:
-    """Drop NUL characters from every string: PostgreSQL text and JSONB cannot store them (`\\u0000`)."""
-    if isinstance(value, str):
-        return value.replace("\x00", "") if "\x00" in value else value
-    if isinstance(value, dict):
-        return {strip_nul(k): strip_nul(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [strip_nul(v) for v in value]
-    return value
-
-
 def parse_timestamp(value: Any, *, endpoint: str = "", what: str = "timestamp") -> datetime:
     """ISO 8601 (`...Z` or an offset) or unix seconds → aware UTC datetime; PayloadError otherwise."""
     if isinstance(value, bool):
@@ -77,21 +68,16 @@ def parse_timestamp(value: Any, *, endpoint: str = "", what: str = "timestamp") 
         if not math.isfinite(value) or abs(value) > 1e11:
             raise PayloadError(f"{endpoint}: {what} is not a time: {value!r}", endpoint=endpoint)
         try:
-            return datetime.fromtimestamp(value, UTC)
+            moment = datetime.fromtimestamp(value, UTC)
         except (OverflowError, ValueError, OSError):  # before year 1 (negative seconds)
             raise PayloadError(f"{endpoint}: {what} is out of range: {value!r}", endpoint=endpoint) from None
+        return sane_time(moment, what=f"{endpoint}: {what} {value!r}", endpoint=endpoint)
     if not isinstance(value, str) or not value:
         raise PayloadError(
             f"{endpoint}: {what} is missing or not a string: {value!r}"[:300], endpoint=endpoint
         )
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
     try:
-        parsed = datetime.fromisoformat(text)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)
+        parsed = parse_iso_utc(value.strip())
     except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00, which is before year 1 in UTC
         raise PayloadError(
             f"{endpoint}: {what} is out of range: {value!r}"[:300], endpoint=endpoint
@@ -100,6 +86,7 @@ def parse_timestamp(value: Any, *, endpoint: str = "", what: str = "timestamp") 
         raise PayloadError(
             f"{endpoint}: {what} is not ISO 8601: {value!r}"[:300], endpoint=endpoint
         ) from None
+    return sane_time(parsed, what=f"{endpoint}: {what} {value!r}"[:200], endpoint=endpoint)
 
 
 def _optional_timestamp(value: Any, *, endpoint: str, what: str) -> datetime | None:

@@ -1,13 +1,19 @@
-"""Turn predicted closes into bets: the best price now per side, and its expected CLV (pure).
+"""Turn predicted closes into bets: the best price now per side, its expected CLV and expected return (pure).
 
-Expected CLV of taking decimal price `d` on a side is `p_close * d - 1`, where `p_close` is the side's fair
-probability at the *predicted* close:
+One CLV everywhere (recommendations, backtests, the bet ledger): **CLV = fair probability at the close minus
+the implied probability paid**, in probability (shown as percentage points). For a pick, the close is the
+predicted one: `expected_clv = p_close - 1 / d`. The **expected return** on stake is a second, separately
+named figure: `exp_return = p_close * d - 1` (= d x expected_clv; at +400, d = 5, it is five times the CLV).
+`p_close` is the side's fair probability at the *predicted* close:
 - h2h: the predicted close fair probability itself (home: current + predicted move; away: 1 minus it).
 - spreads and totals: the closing line is priced at an even fair 50 %, so a line `x` points better than
   the predicted close is worth `Phi(x / sd)` (sd = 12.5 points for the margin, 18 for the total).
 Sportsbooks are compared at their quoted decimal prices; Polymarket (moneyline only) at its best ask,
 grossed up by the taker fee: the decimal price of buying at ask `a` with fee rate `f` is `1 / (a (1 + f))`.
-Both sides of every market are scored; one is recommended when its expected CLV clears `min_edge`.
+With stored books (`polymarket_books`), Polymarket is instead priced at the fill of the pick's stake with
+its market's fee terms, moneylines and spreads/totals on the predicted line (`odds_analytics.venues`).
+Both sides of every market are scored; one is recommended when its expected return clears `min_edge`
+(so only positive-expected-value sides are ever recommended).
 
 Example:
     >>> recs = recommend(predictions, quotes, polymarket_asks=asks, fee_rate=0.0, min_edge=0.01)
@@ -45,6 +51,7 @@ RECOMMENDATION_COLUMNS = [
     "best_price_decimal",
     "p_close",
     "expected_clv",
+    "exp_return",
     "edge_now",
     "recommended",
 ]
@@ -136,7 +143,7 @@ def recommend(
     (`side_values`): the away team's point, the away win probability.
     quotes: each book's latest quote before the decision (`features.book_quotes` rows: event_id, market,
     bookmaker, value, home_price, away_price). polymarket_asks: event_id, outcome (team name), best_ask.
-    Returns `RECOMMENDATION_COLUMNS`, best expected CLV first.
+    Returns `RECOMMENDATION_COLUMNS`, best expected return first.
 
     Execution at a stake (`odds_analytics.venues`): with `polymarket_books` (`venues.polymarket_sides` rows)
     Polymarket is priced at the fill of the stake on its stored book with its market's fee terms (moneylines,
@@ -193,7 +200,7 @@ def recommend(
             else:
                 venue, point, price, p_close, p_now = max(candidates, key=lambda c: c[3] * c[2])
                 extra = {}
-            clv = p_close * price - 1.0
+            exp_return = p_close * price - 1.0
             rows.append(
                 {
                     "event_id": pred.event_id,
@@ -207,11 +214,12 @@ def recommend(
                     "best_point": point,
                     "best_price_decimal": price,
                     "p_close": p_close,
-                    "expected_clv": clv,
+                    "expected_clv": p_close - 1.0 / price,
+                    "exp_return": exp_return,
                     "edge_now": p_now * price - 1.0,
-                    "recommended": bool(clv >= min_edge),
+                    "recommended": bool(exp_return >= min_edge and exp_return > 0),
                     **extra,
                 }
             )
     out = pd.DataFrame(rows, columns=RECOMMENDATION_COLUMNS + (EXECUTION_COLUMNS if execution else []))
-    return out.sort_values("expected_clv", ascending=False, ignore_index=True)
+    return out.sort_values("exp_return", ascending=False, ignore_index=True)

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 
 from odds_analytics.oddsapi import EventOdds, OddsRow, RejectedEvent, odds_row_key
 
-__all__ = ["MAX_DECIMAL", "MAX_OVERROUND", "Finding", "rejected_event_findings", "validate_event_odds"]
+__all__ = ["MAX_DECIMAL", "MAX_OVERROUND", "OddsFinding", "rejected_event_findings", "validate_event_odds"]
 
 MAX_DECIMAL = 1001.0
 MAX_OVERROUND = 0.25  # 25 % above fair: no NBA book prices a two-way market like that
@@ -41,7 +41,7 @@ RowKey = tuple[str, str, str, str, float | None]
 
 
 @dataclass(frozen=True)
-class Finding:
+class OddsFinding:
     """One data-quality issue. `rows` are the odds-row keys (within the snapshot) it invalidates."""
 
     severity: str
@@ -71,13 +71,13 @@ def _base_market(key: str) -> str:
     return key
 
 
-def _check_market(event: EventOdds, book: str, market: str, rows: list[OddsRow]) -> list[Finding]:
+def _check_market(event: EventOdds, book: str, market: str, rows: list[OddsRow]) -> list[OddsFinding]:
     ev = event.event
-    findings: list[Finding] = []
+    findings: list[OddsFinding] = []
     base = _base_market(market)
 
     def finding(severity: str, check: str, detail: str, affected: list[OddsRow]) -> None:
-        findings.append(Finding(severity, check, ev.id, book, market, detail,
+        findings.append(OddsFinding(severity, check, ev.id, book, market, detail,
                                 frozenset(odds_row_key(r) for r in affected)))  # fmt: skip
 
     for row in rows:
@@ -119,12 +119,12 @@ def _check_market(event: EventOdds, book: str, market: str, rows: list[OddsRow])
     return findings
 
 
-def validate_event_odds(event: EventOdds, *, snapshot_time: datetime | None) -> list[Finding]:
+def validate_event_odds(event: EventOdds, *, snapshot_time: datetime | None) -> list[OddsFinding]:
     """Every finding for one event's odds in one snapshot (empty list: clean)."""
-    findings: list[Finding] = []
+    findings: list[OddsFinding] = []
     ev = event.event
     findings.extend(
-        Finding("warning", "duplicate_outcome", ev.id, dup.bookmaker, dup.market,
+        OddsFinding("warning", "duplicate_outcome", ev.id, dup.bookmaker, dup.market,
                 f"duplicate outcome {dup.outcome!r} {dup.description!r} point {dup.point}; the first one is kept")
         for dup in event.duplicates
     )  # fmt: skip
@@ -146,16 +146,16 @@ def validate_event_odds(event: EventOdds, *, snapshot_time: datetime | None) -> 
         latest = max(
             s for r in rows for s in (r.bookmaker_last_update, r.market_last_update) if s is not None
         )
-        findings.append(Finding("warning", "future_timestamp", ev.id, book, None,
+        findings.append(OddsFinding("warning", "future_timestamp", ev.id, book, None,
                                 f"last_update {latest.isoformat()} is after the snapshot time",
                                 frozenset(odds_row_key(r) for r in rows)))  # fmt: skip
     return findings
 
 
-def rejected_event_findings(rejected: Sequence[RejectedEvent]) -> list[Finding]:
+def rejected_event_findings(rejected: Sequence[RejectedEvent]) -> list[OddsFinding]:
     """One `malformed_event` error per event of a response that did not parse (and was left out)."""
     return [
-        Finding("error", "malformed_event", r.event_id or f"#{r.index}", None, None,
+        OddsFinding("error", "malformed_event", r.event_id or f"#{r.index}", None, None,
                 f"event #{r.index} of the response was not stored: {r.reason}", dropped=True)
         for r in rejected
     ]  # fmt: skip

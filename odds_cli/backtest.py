@@ -54,6 +54,9 @@ def run(  # noqa: PLR0917 - typer options are parameters
     devig_method: str | None = typer.Option(None, "--devig-method", help="Default: setting DEVIG_METHOD."),
     no_polymarket: bool = typer.Option(False, "--no-polymarket", help="Do not bet on Polymarket."),
     model_name: str | None = typer.Option(None, "--model-name", help="clv_model: predictions of this model."),
+    max_quote_age: float | None = typer.Option(
+        None, "--max-quote-age", help="Minutes: older prices are not used (default: MAX_QUOTE_AGE_MINUTES)."
+    ),
     no_report: bool = typer.Option(False, "--no-report", help="Do not write the report folder."),
     as_json: bool = typer.Option(False, "--json", help="Print parameters, metrics and every bet as JSON."),
 ) -> None:
@@ -86,6 +89,7 @@ def run(  # noqa: PLR0917 - typer options are parameters
             polymarket_fee_rate=settings.polymarket_fee_rate, fair_basis=fair_basis, sharp_books=settings.sharp_books,
             devig_method=devig_method or settings.devig_method, staking=staking, stake=stake, bankroll=bankroll,
             kelly_fraction=kelly_fraction, max_staleness_minutes=settings.max_staleness_minutes,
+            max_quote_age_minutes=settings.max_quote_age_minutes if max_quote_age is None else max_quote_age,
         )  # fmt: skip
     except ValidationError as exc:
         first_error = exc.errors()[0]
@@ -106,35 +110,26 @@ def run(  # noqa: PLR0917 - typer options are parameters
 def _print_summary(out: dict[str, Any]) -> None:
     from rich.table import Table
 
+    from odds_analytics.backtest.samples import headline_rows
+
     m = out["metrics"]
-
-    def pct(v: float | None) -> str:
-        return "n/a" if v is None else f"{v * 100:.2f} %"
-
-    def num(v: float | None) -> str:
-        return "n/a" if v is None else f"{v:.3f}"
-
-    ci = m.get("roi_ci95")
     table = Table(
         title=f"Backtest {out['strategy']} {out['start']} → {out['end']} (hours {out['decision_hours']})"
     )
     table.add_column("metric")
     table.add_column("value", justify="right")
-    rows = [
-        ("bets (void)", f"{m['bets']} ({m.get('void_bets', 0)})"),
-        ("turnover", num(m["turnover"])),
-        ("profit", num(m["profit"])),
-        ("ROI", pct(m["roi"])),
-        ("ROI 95% CI", f"{pct(ci[0])} .. {pct(ci[1])}" if ci else "n/a"),
-        ("win rate", pct(m["win_rate"])),
-        ("CLV mean (pp)", num(m["clv_mean_pp"])),
-        ("beat the close", pct(m["clv_beat_share"])),
-        ("Sharpe / Sortino (annualised)", f"{num(m['sharpe'])} / {num(m['sortino'])}"),
-        ("max drawdown (units)", num(m["max_drawdown"])),
-        ("p-value vs random sides", num(m["p_value_vs_random"])),
-    ]
-    for name, value in rows:
+    for name, value in headline_rows(m):
         table.add_row(name, value)
     console.print(table)
+    counts = out.get("counts") or {}
+    if "stale_quotes" in counts:
+        console.print(
+            f"staleness bound {counts['max_quote_age_minutes']:g} min: {counts['stale_quotes']}/"
+            f"{counts['quotes_read']} quotes too old at their decision (not used); "
+            f"{counts['decisions_without_current_price']}/{counts['decisions']} decisions without a current price"
+        )
     console.print(f"Sharpe basis: {m['sharpe_basis']}")
+    console.print(
+        "CLV = fair probability at the close - implied probability paid (pp); n/N = bets with a close / bets"
+    )
     console.print(f"run_key {out['run_key']}  report: {out['report_path']}")

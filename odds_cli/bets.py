@@ -9,13 +9,13 @@ line number and writes nothing (exit 2).
 from __future__ import annotations
 
 import math
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
+from odds_analytics.jsonsafe import json_safe
 from odds_cli.common import console, emit_json, parse_date, run_db
 
 app = typer.Typer(help="The bet ledger: your bets and the paper bets of published picks, against the close.",
@@ -38,19 +38,9 @@ def _option(field: str) -> str:
     return "--" + field.replace("_", "-") if field else "bet"
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):  # pandas Timestamps too
-        return None if str(value) == "NaT" else value.isoformat()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is not None and str(value) == "NaT":
-        return None
-    return value.item() if hasattr(value, "item") else value
-
-
 def _records(frame: Any) -> list[dict[str, Any]]:
     """Ledger rows as JSON-ready dicts (times ISO 8601 UTC, NaN and NaT as null)."""
-    return [{key: _plain(value) for key, value in row.items()} for row in frame.to_dict(orient="records")]
+    return [json_safe(row) for row in frame.to_dict(orient="records")]
 
 
 def _side_text(row: dict[str, Any]) -> str:

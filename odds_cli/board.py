@@ -42,9 +42,9 @@ def board(  # noqa: PLR0917 - typer options
     stake, fair now, predicted close, expected CLV (pp), expected return, stake and model."""
     from flows.model import predict
     from odds_analytics.board import BOARD_HEADERS, board_cells
-    from odds_cli.model import _market
+    from odds_cli.model import check_market
 
-    markets = [_market(m) for m in market] if market else None
+    markets = [check_market(m) for m in market] if market else None
     zone = _zone(tz)
     when = decision_time_option(at)
     result = run_db(predict(markets, horizon, min_edge, bankroll, when, record=False))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import typer
 from rich.console import Console
+
+from odds_analytics.jsonsafe import json_safe
 
 __all__ = ["console", "emit_json", "parse_date", "parse_hours_list", "run_async", "run_db", "wide_console"]
 
@@ -40,19 +42,9 @@ def parse_hours_list(value: str, name: str) -> list[float]:
     return hours
 
 
-def _default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if hasattr(value, "model_dump"):
-        return value.model_dump()
-    return str(value)
-
-
 def emit_json(payload: Any) -> None:
     """Print JSON to stdout (no rich markup)."""
-    typer.echo(json.dumps(payload, default=_default, indent=2, sort_keys=False))
+    typer.echo(json.dumps(json_safe(payload), indent=2, sort_keys=False))
 
 
 def run_async(coro: Any) -> Any:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from odds_cli.common import console, emit_json, parse_date, run_async
+from odds_cli.common import console, emit_json, parse_date, run_db
 
 app = typer.Typer(help="Fetch The Odds API data now: events, odds, scores, history.", no_args_is_help=True)
 
@@ -19,18 +19,6 @@ def _require_key() -> None:
 
     if not get_settings().api_key_value():
         raise ConfigError("ODDS_API_KEY is not set; set it in the environment or .env")
-
-
-def _run(coro: Any) -> Any:
-    from odds_models.db import dispose_engine
-
-    async def wrapped() -> Any:
-        try:
-            return await coro
-        finally:
-            await dispose_engine()
-
-    return run_async(wrapped())
 
 
 def _show(title: str, summary: dict[str, Any], json_output: bool) -> None:
@@ -62,7 +50,7 @@ def current(
 
     _require_key()
 
-    summary = _run(fetch_odds(force=force))
+    summary = run_db(fetch_odds(force=force))
     _show("fetch current", summary, json_output)
     _blocked(summary)
 
@@ -78,7 +66,7 @@ def scores(
 
     _require_key()
 
-    summary = _run(fetch_scores(days_from=days_from or None))
+    summary = run_db(fetch_scores(days_from=days_from or None))
     _show("fetch scores", summary, json_output)
     _blocked(summary)
 
@@ -90,7 +78,7 @@ def events(json_output: Annotated[bool, typer.Option("--json", help="Print JSON.
 
     _require_key()
 
-    _show("fetch events", _run(sync_events()), json_output)
+    _show("fetch events", run_db(sync_events()), json_output)
 
 
 @app.command("backfill")
@@ -116,11 +104,11 @@ def backfill(  # noqa: PLR0917 - typer options
     if last < first:
         raise typer.BadParameter("--end is before --start", param_hint="--end")
     hours = parse_hours_list(offsets, "--offsets")
-    plan = _run(backfill_odds_history(first, last, budget, hours, dry_run=True))
+    plan = run_db(backfill_odds_history(first, last, budget, hours, dry_run=True))
     _show("backfill plan", plan["plan"], json_output)
     if not plan["plan"]["calls"]:
         return
     if not yes and not typer.confirm(f"Spend {plan['plan']['credits']} credits?"):
         typer.echo("error: not confirmed; nothing was spent", err=True)
         raise typer.Exit(1)
-    _show("backfill", _run(backfill_odds_history(first, last, budget, hours)), json_output)
+    _show("backfill", run_db(backfill_odds_history(first, last, budget, hours)), json_output)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from odds_cli.common import console, emit_json, run_async
+from odds_cli.common import console, emit_json, run_db
 
 
 def register(import_app: typer.Typer) -> None:
@@ -27,9 +27,9 @@ def register(import_app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Import saved Polymarket responses: events, markets, books, price history."""
-        from tasks.polymarket import run_import
+        from tasks.import_polymarket import import_polymarket_paths
 
-        counts = run_async(run_import(paths, token_id=token_id)).as_dict()
+        counts = run_db(import_polymarket_paths(paths, token_id=token_id)).as_dict()
         if json_out:
             emit_json(counts)
             return

@@ -77,9 +77,11 @@ def failure_line(exc: BaseException) -> tuple[int, str] | None:
     """The exit code and the one line for a failure the user can act on; None for a bug (keeps its traceback).
 
     2: bad arguments or settings (including a database that cannot be reached with the settings given);
-    1: a run that failed (an upstream refusal, a bad file, no data for the request).
+    1: a run that failed (an upstream refusal, a bad file, no data for the request, a database that was
+    reached when the command started and went away during the run).
     """
-    from odds_models.db import describe_connection_failure
+    from odds_models.db import database_was_reached, describe_connection_failure
+    from tasks.retry import is_db_connection_error
 
     if isinstance(exc, typer.TyperException):  # typer's public base of its command-line errors (usage: 2)
         return exc.exit_code, exc.format_message()
@@ -88,12 +90,32 @@ def failure_line(exc: BaseException) -> tuple[int, str] | None:
     if isinstance(exc, OddsPipelineError):
         return 1, f"{type(exc).__name__}: {exc}"
     reason = describe_connection_failure(exc)
+    api = _prefect_api_failure(exc)
+    if database_was_reached():
+        # the settings worked when the command started: the database went away during the run (exit 1)
+        if reason is None and api is None and is_db_connection_error(exc):
+            reason = _root_cause(exc)
+        if reason is not None:
+            return 1, (
+                f"{_database_setting()}: the database became unreachable during the run: {reason}. "
+                "Paid responses already received stay in the spool; the next run stores them"
+            )
     if reason is not None:
         return 2, f"{_database_setting()}: cannot connect: {reason}"
-    api = _prefect_api_failure(exc)
     if api is not None:
         return 2, api
     return None
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The first line of the innermost exception of `exc`'s chain (the driver's words, not the wrapper's)."""
+    seen: set[int] = set()
+    current = exc
+    while id(current) not in seen and (current.__cause__ or current.__context__) is not None:
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__  # type: ignore[assignment]
+    text = str(current).strip()
+    return text.splitlines()[0] if text else type(current).__name__
 
 
 def _prefect_api_failure(exc: BaseException) -> str | None:

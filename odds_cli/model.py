@@ -1,4 +1,7 @@
-"""`odds model ...`: train the CLV models, evaluate them out of sample, predict and recommend."""
+"""`odds model ...`: train the CLV models, list and promote them, evaluate out of sample, predict and recommend.
+
+Only the live model of a market (promoted with `odds model promote ID` or `odds model train --promote`, and
+passing the gate of `odds_analytics.model_gate`) publishes picks; every output of picks names it."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from odds_cli.common import console, emit_json, parse_date, run_async, wide_console
+from odds_cli.common import console, emit_json, parse_date, run_db, wide_console
 
 app = typer.Typer(help="CLV models: predict the close, pick the venue.", no_args_is_help=True)
 
@@ -42,22 +45,10 @@ def decision_time_option(at: str | None) -> Any:
         raise typer.BadParameter(str(exc).removeprefix("--at "), param_hint="--at") from None
 
 
-def _market(value: str) -> str:
+def check_market(value: str) -> str:
     if value not in _MARKETS:
         raise typer.BadParameter(f"{value!r} is not one of {', '.join(_MARKETS)}", param_hint="--market")
     return value
-
-
-def _run(coro: Any) -> Any:
-    from odds_models.db import dispose_engine
-
-    async def wrapped() -> Any:
-        try:
-            return await coro
-        finally:
-            await dispose_engine()
-
-    return run_async(wrapped())
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -68,54 +59,173 @@ def _fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
+def _ci(value: Any) -> str:
+    if not value or value[0] is None or value[1] is None:
+        return "-"
+    return f"[{value[0]:+.4f}, {value[1]:+.4f}]"
+
+
+def _clv_captured(row: dict[str, Any]) -> str:
+    """CLV captured (target units) with its count: the decisions acted on out of all."""
+    return f"{_fmt(row.get('clv_captured'))} ({row.get('n_acted') or 0}/{row.get('n') or 0})"
+
+
 @app.command("train")
-def train(
+def train(  # noqa: PLR0917 - typer options are parameters
     market: MarketOption,
     until: Annotated[
         str | None, typer.Option("--until", help="Train on events before this date (YYYY-MM-DD).")
     ] = None,
     folds: Annotated[int, typer.Option("--folds", help="Walk-forward test blocks.")] = 5,
     scheme: Annotated[str, typer.Option("--scheme", help="expanding or sliding window.")] = "expanding",
+    promote: Annotated[
+        bool,
+        typer.Option("--promote", help="Make the selected model live if it passes the gate (recorded)."),
+    ] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Walk-forward validate every model, register each refitted on the whole window, select the best."""
+    """Walk-forward validate every model, register each as a candidate; never changes the live model
+    unless --promote and the gate passes."""
     from flows.model import train_model
     from odds_analytics.clv_training import TrainConfig
 
-    market = _market(market)
+    market = check_market(market)
     if scheme not in ("expanding", "sliding"):
         raise typer.BadParameter("must be expanding or sliding", param_hint="--scheme")
     until_date = parse_date(until, "--until")
-    summary = _run(train_model(market, until_date, TrainConfig(n_folds=folds, scheme=scheme)))
+    summary = run_db(
+        train_model(
+            market, until_date, TrainConfig(n_folds=folds, scheme=scheme), promote=promote,
+            promoted_by=f"{_who()} (odds model train --promote)",
+        )
+    )  # fmt: skip
     if json_output:
         emit_json(summary)
         return
     table = Table(
-        f"{market} (walk-forward, {scheme})",
-        "n",
-        "r2",
-        "rmse",
-        "mae",
-        "dir. acc.",
-        "skill vs 0",
-        "CLV captured",
-    )
+        f"{market} (walk-forward, {scheme})", "n", "folds", "r2", "rmse", "dir. acc.", "skill vs 0",
+        "skill 95% CI", "CLV captured (n/N)", "gate",
+    )  # fmt: skip
     for kind, row in summary["walk_forward"].items():
         table.add_row(
             kind,
             _fmt(row["n"]),
+            _fmt(row.get("folds")),
             _fmt(row["r2"]),
             _fmt(row["rmse"]),
-            _fmt(row["mae"]),
             _fmt(row["directional_accuracy"]),
             _fmt(row["skill_vs_no_change"]),
-            _fmt(row["clv_captured"]),
+            _ci(row.get("skill_ci95")),
+            _clv_captured(row),
+            "pass" if kind == summary.get("candidate") or _passes(kind, row) else "-",
         )
     console.print(table)
-    validated = "" if summary["validated"] else " (not validated: too few events for a walk-forward fold)"
-    console.print(f"selected: [bold]{summary['selected']}[/bold]{validated}")
+    if summary.get("candidate"):
+        console.print(f"candidate: [bold]{summary['candidate']}[/bold] ({summary['gate']['reason']})")
+    else:
+        console.print(f"[bold]no validated model[/bold]: {summary['gate']['reason']}")
     for model in summary["models"]:
-        console.print(f"  registered {model['name']} {model['version']} (id {model['id']})")
+        mark = " <- candidate" if model["selected"] and summary.get("candidate") else ""
+        console.print(f"  registered {model['name']} {model['version']} (id {model['id']}){mark}")
+    promoted = summary.get("promoted")
+    if promoted:
+        console.print(f"promoted model {promoted['model']['id']}: now live for {market}")
+    elif promote:
+        console.print("not promoted: the live model is unchanged")
+    else:
+        console.print("the live model is unchanged (promote with `odds model promote ID` or --promote)")
+
+
+def _passes(kind: str, row: dict[str, Any]) -> bool:
+    from odds_analytics.model_gate import gate
+
+    return gate({"kind": kind, **row}).passed
+
+
+def _who() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name in a container
+        return "unknown"
+
+
+@app.command("promote")
+def promote(
+    model_id: Annotated[int, typer.Argument(help="The model's id (see `odds model list`).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded).")] = "manual promotion",
+    by: Annotated[str | None, typer.Option("--by", help="Who (default: the user name).")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Make a model that passes the gate the live model of its market; recorded with who, when and why."""
+    from odds_models.db import async_session_maker
+    from tasks.storage.models import promote_model
+
+    async def work() -> dict[str, Any]:
+        async with async_session_maker() as session:
+            out = await promote_model(
+                session=session, model_id=model_id, promoted_by=by or _who(), reason=reason
+            )
+            await session.commit()
+        return out
+
+    out = run_db(work())
+    if json_output:
+        emit_json(out)
+        return
+    from odds_analytics.model_gate import model_label
+
+    console.print(f"{out['market']}: live model is now {model_label(out['model'])}")
+    console.print(
+        f"promotion {out['promotion_id']} by {out['promoted_by']} at {out['promoted_at']:%Y-%m-%d %H:%M} UTC"
+        f" (replaces {out['previous_model_id'] or 'none'}): {out['reason']}"
+    )
+
+
+@app.command("list")
+def list_models(
+    market: Annotated[str | None, typer.Option("--market", help="Only this market.")] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Every registered model: data window, out-of-sample skill and its interval, n, gate, and which is live."""
+    from odds_models.db import async_session_maker
+    from tasks.storage.models import list_models as read_models
+
+    if market is not None:
+        market = check_market(market)
+
+    async def work() -> dict[str, Any]:
+        async with async_session_maker() as session:
+            return await read_models(session=session, market=market)
+
+    out = run_db(work())
+    if json_output:
+        emit_json(out)
+        return
+    table = Table(
+        "id", "market", "kind", "data window", "n", "folds", "skill", "skill 95% CI", "gate", "live"
+    )
+    for m in out["models"]:
+        window = f"{_day(m['data_from'])} → {_day(m['data_until'])}"
+        table.add_row(
+            str(m["id"]), m["market"], m["kind"] + (" (candidate)" if m["candidate"] else ""), window,
+            _fmt(m["n"]), _fmt(m["folds"]), _fmt(m["skill"]), _ci(m["skill_ci95"]),
+            "pass" if m["gate"]["passed"] else "fail", "LIVE" if m["live"] else "",
+        )  # fmt: skip
+    console.print(table)
+    for mkt in _MARKETS if market is None else (market,):
+        if mkt not in out["live"]:
+            console.print(f"{mkt}: no validated model is live (no promotion)")
+    for p in out["promotions"][:10]:
+        console.print(
+            f"  promotion {p['id']}: {p['market']} model {p['model_id']} (was {p['previous_model_id'] or 'none'})"
+            f" by {p['promoted_by']} at {p['promoted_at']:%Y-%m-%d %H:%M} UTC: {p['reason']}"
+        )
+
+
+def _day(value: Any) -> str:
+    return "?" if value is None else f"{value:%Y-%m-%d}"
 
 
 @app.command("evaluate")
@@ -131,27 +241,49 @@ def evaluate(
     """Score the latest model trained before --from on the window's events, against no change."""
     from flows.model import evaluate_model
 
-    market = _market(market)
+    market = check_market(market)
     start = parse_date(date_from, "--from")
     end = parse_date(date_to, "--to")
     if start is None or end is None or end < start:
         raise typer.BadParameter("--to must not be before --from", param_hint="--to")
-    result = _run(evaluate_model(market, start, end, kind))
+    result = run_db(evaluate_model(market, start, end, kind))
     if json_output:
         emit_json(result)
         return
-    table = Table("", "n", "r2", "rmse", "mae", "directional_accuracy")
+    table = Table(
+        "",
+        "n",
+        "r2",
+        "rmse",
+        "mae",
+        "directional_accuracy",
+        "skill vs 0",
+        "skill 95% CI",
+        "CLV captured (n/N)",
+    )
     keys = ("n", "r2", "rmse", "mae", "directional_accuracy")
-    table.add_row(f"{result['kind']} ({result['model']})", *(_fmt(result[k]) for k in keys))
-    table.add_row("no change", *(_fmt(result["baseline"][k]) for k in keys))
+    table.add_row(
+        f"{result['kind']} (model {result['model_id']})",
+        *(_fmt(result[k]) for k in keys),
+        _fmt(result.get("skill_vs_no_change")),
+        _ci(result.get("skill_ci95")),
+        _clv_captured(result),
+    )
+    table.add_row("no change", *(_fmt(result["baseline"][k]) for k in keys), "0.0000", "-", "-")
     console.print(table)
+    console.print(
+        "CLV captured: mean realised move in our favour (target units) on the decisions acted on "
+        f"(|prediction| >= {result['threshold'] / 2:g}); n/N = acted on / all"
+    )
 
 
 @app.command("predict")
 def predict(  # noqa: PLR0917 - typer options
     market: Annotated[list[str] | None, typer.Option("--market", help="Markets (default: all).")] = None,
     horizon: Annotated[float, typer.Option("--horizon-hours", help="Score events this far ahead.")] = 48.0,
-    min_edge: Annotated[float, typer.Option("--min-edge", help="Minimum expected CLV to recommend.")] = 0.01,
+    min_edge: Annotated[
+        float, typer.Option("--min-edge", help="Minimum expected return on stake to recommend.")
+    ] = 0.01,
     bankroll: BankrollOption = None,
     at: AtOption = None,
     show_all: Annotated[
@@ -159,19 +291,22 @@ def predict(  # noqa: PLR0917 - typer options
     ] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Score upcoming games now (or --at); list each side's venue, price at the stake, fee, stake, expected CLV."""
+    """Score upcoming games now (or --at) with each market's live model; list each side's venue, price at the
+    stake, fee, stake, expected CLV (pp), expected return and model."""
     from flows.model import predict as predict_flow
 
-    markets = [_market(m) for m in market] if market else None
+    markets = [check_market(m) for m in market] if market else None
     when = decision_time_option(at)
-    result = _run(predict_flow(markets, horizon, min_edge, bankroll, when))
+    result = run_db(predict_flow(markets, horizon, min_edge, bankroll, when))
     if json_output:
         emit_json(result)
         return
     rows = [r for r in result["recommendations"] if show_all or r["recommended"]]
+    for name, status in result["models"].items():
+        console.print(f"{name}: " + (status.get("label") or f"[bold]{status['status']}[/bold]: no pick"))
     table = Table(
         "game", "market", "side", "venue", "top", "paid", "fee", "stake", "now", "pred. close", "CLV pp",
-        "exp. return",
+        "exp. return", "model",
     )  # fmt: skip
     for r in rows:
         point = r.get("best_point")
@@ -190,10 +325,13 @@ def predict(  # noqa: PLR0917 - typer options
             f"{r['current']:.3f}",
             f"{r['predicted_close']:.3f}",
             f"{100 * (r['p_close'] - 1 / paid):+.2f}",
-            f"{r['expected_clv']:+.2%}",
+            f"{r['exp_return']:+.2%}",
+            f"{r.get('model_id')} {r.get('model_kind', '')}",
         )
     wide_console().print(table)
     console.print(
         f"{result['predictions_written']} predictions written at {result['decision_time']:%Y-%m-%d %H:%M} UTC; "
-        f"stakes for a bankroll of {result['bankroll']:,.2f}"
+        f"{result['picks']} picks (expected return >= min edge); stakes for a bankroll of "
+        f"{result['bankroll']:,.2f}. CLV = fair close probability - implied probability paid (pp); "
+        "expected return = p_close x price - 1"
     )

@@ -1,7 +1,7 @@
 """`odds polymarket …`: discover, status, backfill, link, book, markets.
 
-Commands call the same plain steps the Prefect tasks wrap (`tasks.polymarket`), so they answer at once
-without starting a Prefect server; the scheduled flows live in `flows/polymarket.py`.
+`discover`, `backfill` and `link` run the flows of `flows/polymarket.py` once, as `odds fetch` does (the
+scheduler runs them on a cadence); `status`, `book` and `markets` are reads.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from odds_cli.common import console, emit_json, parse_date, run_async
+from odds_cli.common import console, emit_json, parse_date, run_db
 
 app = typer.Typer(
     help="Polymarket: discover NBA games, link them, backfill price history, inspect books.",
@@ -35,9 +35,9 @@ def discover(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Page through Gamma's NBA game events, upsert events and markets, then link them."""
-    from tasks.polymarket import run_discover
+    from flows.polymarket import discover_polymarket
 
-    counts = run_async(run_discover(closed=closed, link=link))
+    counts = run_db(discover_polymarket(closed=closed, link=link))
     if json_out:
         emit_json(counts)
         return
@@ -48,9 +48,9 @@ def discover(
 def status(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Time since the last successful backfill and the markets whose history expires within a week."""
     from odds_models.clock import now
-    from tasks.polymarket import read_status
+    from tasks.polymarket_ingest import read_status
 
-    info = run_async(read_status(now=now()))
+    info = run_db(read_status(now=now()))
     if json_out:
         emit_json(info)
         return
@@ -96,67 +96,34 @@ def backfill(
     json_out: bool = typer.Option(False, "--json", help="Print JSON (no progress bar)."),
 ) -> None:
     """Backfill price history from each token's watermark (≤15-day windows, 1-minute fidelity)."""
-    from datetime import UTC, datetime, time, timedelta
+    from datetime import UTC, datetime, time
 
-    from flows.polymarket import BackfillOverdue
-    from odds_analytics.polymarket import backfill_staleness
-    from odds_models.clock import now
-    from odds_models.db import async_session_maker
-    from odds_models.settings import get_settings
-    from tasks.polymarket import backfill_verdict, read_backfill_plan, run_backfill
-    from tasks.storage.polymarket import read_last_backfill_success
+    from flows.polymarket import backfill_polymarket_history, progress_listeners
 
-    settings = get_settings()
     start_day, end_day = parse_date(start, "--start"), parse_date(end, "--end")
     if start_day and end_day and end_day <= start_day:
         raise typer.BadParameter(f"end {end_day} is not after start {start_day}", param_hint="--end")
-    between = None
-    if start_day or end_day:
-        lo = (
-            datetime.combine(start_day, time(0), tzinfo=UTC)
-            if start_day
-            else datetime.min.replace(tzinfo=UTC)
-        )
-        hi = datetime.combine(end_day, time(0), tzinfo=UTC) if end_day else now()
-        between = (max(lo, now() - timedelta(days=365)), hi)
+    lo = datetime.combine(start_day, time(0), tzinfo=UTC) if start_day else None
+    hi = datetime.combine(end_day, time(0), tzinfo=UTC) if end_day else None
 
-    async def go() -> dict:
-        async with async_session_maker() as session:
-            level, message = backfill_staleness(await read_last_backfill_success(session), now())
-        plan = await read_backfill_plan(
-            now=now(), lookback=timedelta(days=days or settings.polymarket_backfill_days), between=between
-        )
-        if not json_out and level in ("warn", "fail"):
-            console.print(f"[yellow]{message}[/yellow]")
-        with Progress(
-            TextColumn("backfill"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            disable=json_out,
-        ) as progress:
-            bar = progress.add_task("tokens", total=len(plan))
-            outcomes = await run_backfill(
-                plan,
-                concurrency=concurrency or settings.polymarket_backfill_concurrency,
-                on_token_done=lambda _o: progress.advance(bar),
-            )
-        summary = {
-            "tokens": len(plan),
-            "windows": sum(o.windows for o in outcomes),
-            "points": sum(o.points for o in outcomes),
-            "errors": sum(1 for o in outcomes if o.error),
-            "staleness": level,
-        }
-        reason = backfill_verdict(outcomes, (level, message))
-        if reason:
-            raise BackfillOverdue(
-                f"{reason}. This run saved {summary['points']} points; the next run resumes."
-            )
-        return summary
+    with Progress(
+        TextColumn("backfill"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=json_out,
+    ) as progress:
+        bar = progress.add_task("tokens", total=None)
 
-    summary = run_async(go())
+        def advance(done: int, total: int) -> None:
+            progress.update(bar, completed=done, total=total)
+
+        progress_listeners.append(advance)
+        try:
+            summary = run_db(backfill_polymarket_history(days, lo, hi, concurrency))
+        finally:
+            progress_listeners.remove(advance)
     if json_out:
         emit_json(summary)
     else:
@@ -169,38 +136,23 @@ def link(
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Link Polymarket games to sportsbook events; print matched, ambiguous and unmatched events."""
-    from tasks.polymarket import run_link
+    from flows.polymarket import link_polymarket
 
-    report = run_async(run_link(dry_run=dry_run))
-    groups = {"matched": report.linked, "ambiguous": report.ambiguous, "unmatched": report.unmatched}
+    result = run_db(link_polymarket(dry_run=dry_run))
+    counts = {k: result[k] for k in ("linked", "ambiguous", "unmatched", "written")}
     if json_out:
-        emit_json(
-            {
-                "dry_run": dry_run,
-                **report.counts(),
-                **{
-                    name: [
-                        {
-                            "polymarket_event_id": r.polymarket_event_id,
-                            "event_id": r.event_id,
-                            "note": r.note,
-                            "candidates": r.candidate_ids,
-                        }
-                        for r in results
-                    ]
-                    for name, results in groups.items()
-                },
-            }
-        )
+        emit_json({"dry_run": dry_run, **counts, **result["results"]})
         return
-    for name, results in groups.items():
-        table = Table(title=f"{name}: {len(results)}")
+    for name, rows in result["results"].items():
+        table = Table(title=f"{name}: {len(rows)}")
         for col in ("polymarket event", "sportsbook event", "note"):
             table.add_column(col)
-        for r in results:
-            table.add_row(r.polymarket_event_id, r.event_id or ", ".join(r.candidate_ids) or "-", r.note)
+        for r in rows:
+            table.add_row(
+                r["polymarket_event_id"], r["event_id"] or ", ".join(r["candidates"]) or "-", r["note"]
+            )
         console.print(table)
-    console.print("dry run: nothing written" if dry_run else f"{report.written} events updated")
+    console.print("dry run: nothing written" if dry_run else f"{counts['written']} events updated")
 
 
 @app.command()
@@ -213,11 +165,11 @@ def book(
     from odds_models.db import async_session_maker
     from odds_models.errors import ConfigError
     from tasks.polymarket_clob import make_clob_client
-    from tasks.storage.polymarket import read_moneyline_tokens
+    from tasks.storage.polymarket_markets import read_moneyline_tokens
 
     async def go() -> tuple[dict, dict]:
         async with async_session_maker() as session:
-            market = await read_moneyline_tokens(session, game)
+            market = await read_moneyline_tokens(session=session, game=game)
         if market is None:
             raise ConfigError(
                 f"GAME: no stored moneyline market for {game!r}; run `odds polymarket discover` first"
@@ -228,7 +180,7 @@ def book(
         finally:
             await clob.aclose()
 
-    market, books = run_async(go())
+    market, books = run_db(go())
     if json_out:
         emit_json(
             {
@@ -285,7 +237,7 @@ def markets(
     """List markets: id, question, type, team and line, event, link to the sportsbook event."""
     from odds_models.db import async_session_maker
     from odds_models.tables import MARKET_TYPES
-    from tasks.storage.polymarket import read_markets
+    from tasks.storage.polymarket_markets import read_markets
 
     if market_type is not None and market_type not in MARKET_TYPES:
         raise typer.BadParameter(
@@ -294,9 +246,9 @@ def markets(
 
     async def go() -> list[dict]:
         async with async_session_maker() as session:
-            return await read_markets(session, market_type=market_type, event=event, limit=limit)
+            return await read_markets(session=session, market_type=market_type, event=event, limit=limit)
 
-    rows = run_async(go())
+    rows = run_db(go())
     if json_out:
         emit_json(rows)
         return

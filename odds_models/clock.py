@@ -10,7 +10,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["FrozenClock", "installed_clock", "now", "set_clock", "use_clock"]
+__all__ = [
+    "SANE_TIMES",
+    "FrozenClock",
+    "installed_clock",
+    "now",
+    "parse_iso_utc",
+    "sane_time",
+    "set_clock",
+    "use_clock",
+]
+
+# The window every time read from an API response or an import file must fall in (start inclusive, end
+# exclusive). A year-1 or year-9999 time parses, but it is a broken payload: stored, it would poison the
+# as-of reads, the tiers and the watermarks. Outside it, the parsers raise `PayloadError`.
+SANE_TIMES = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
 
 _clock: Callable[[], datetime] | None = None
 
@@ -23,6 +37,16 @@ def now() -> datetime:
     if value.tzinfo is None:
         raise ValueError("the injected clock returned a naive datetime")
     return value.astimezone(UTC)
+
+
+def sane_time(moment: datetime, *, what: str, endpoint: str = "") -> datetime:
+    """`moment` if it is aware and inside `SANE_TIMES`; `PayloadError` naming `what` otherwise."""
+    from odds_models.errors import PayloadError
+
+    if moment.tzinfo is None or not SANE_TIMES[0] <= moment < SANE_TIMES[1]:
+        start, end = (f"{t:%Y-%m-%d}" for t in SANE_TIMES)
+        raise PayloadError(f"{what} is out of range (outside {start}..{end})"[:300], endpoint=endpoint)
+    return moment
 
 
 def set_clock(clock: Callable[[], datetime] | None) -> None:
@@ -66,3 +90,17 @@ class FrozenClock:
         if moment.tzinfo is None:
             raise ValueError("FrozenClock needs an aware datetime")
         self.current = moment.astimezone(UTC)
+
+
+def parse_iso_utc(text: str) -> datetime:
+    """An ISO 8601 time (`Z`, `z`, an offset, or none: taken as UTC) as an aware UTC datetime.
+
+    Raises `ValueError` when it is not a time and `OverflowError` when it falls before year 1 in UTC (the
+    callers turn both into their own `PayloadError`).
+    """
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)

@@ -38,6 +38,7 @@ __all__ = [
     "check_connection",
     "create_database_if_missing",
     "database_name",
+    "database_was_reached",
     "describe_connection_failure",
     "dispose_engine",
     "embedded_database_url",
@@ -204,6 +205,12 @@ def check_before_first_use(enabled: bool) -> None:
     global _check_first  # noqa: PLW0603
     _check_first = enabled
     _checked.clear()
+
+
+def database_was_reached() -> bool:
+    """True once this `odds` command opened a connection with the settings (see `check_before_first_use`):
+    a connection failure after that is the database going away during the run, not a wrong setting."""
+    return bool(_checked)
 
 
 def resolve_database_url(settings: Settings | None = None) -> str:

@@ -1,8 +1,8 @@
 """Settings: one pydantic-settings class, validated and built lazily.
 
-Every variable is documented in `.env.example`. Read settings through `get_settings()`; tests and the demo
-override them with `override_settings(...)` or by setting environment variables and calling
-`get_settings.cache_clear()`.
+Every variable is documented in `.env.example`. Read settings through `get_settings()`; to change them (tests,
+the demo), set the environment variables and call `get_settings.cache_clear()`, as the `settings_env` fixture
+of `tests/conftest.py` and the demo's stage (`replay/stage.py`) do.
 """
 
 from __future__ import annotations
@@ -20,6 +20,18 @@ from odds_models.dburl import normalise_database_url
 from odds_models.errors import ConfigError
 
 __all__ = ["Settings", "default_odds_home", "get_settings", "load_settings", "normalise_database_url"]
+
+
+def _can_create_in(folder: Path) -> bool:
+    """Whether a folder can really be made in `folder` (made and removed again): `os.access` says yes to
+    root everywhere, even in /proc or on a read-only mount."""
+    import tempfile
+
+    try:
+        Path(tempfile.mkdtemp(prefix=".odds-home-probe-", dir=folder)).rmdir()
+    except OSError:
+        return False
+    return True
 
 
 def default_odds_home() -> Path:
@@ -120,7 +132,14 @@ class Settings(BaseSettings):
     # --- analytics --------------------------------------------------------------------------------------
     sharp_books: list[str] = Field(default=["pinnacle", "circasports", "lowvig", "betonlineag"])
     devig_method: Literal["multiplicative", "additive", "power", "shin"] = Field(default="multiplicative")
-    max_staleness_minutes: float = Field(default=24 * 60.0, gt=0)
+    max_staleness_minutes: float = Field(
+        default=24 * 60.0, gt=0, description="As-of read window and the model features' staleness."
+    )
+    max_quote_age_minutes: float = Field(
+        default=90.0,
+        gt=0,
+        description="A price older than this at the decision is not bet or compared (backtests, live picks).",
+    )
 
     # --- execution and staking (odds_analytics.execution, odds_analytics.staking) ------------------------
     bankroll: float = Field(
@@ -175,7 +194,7 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"{existing} is not a folder" + ("" if existing == path else f", so {path} cannot be one")
             )
-        if not os.access(existing, os.W_OK | os.X_OK):
+        if not os.access(existing, os.W_OK | os.X_OK) or not _can_create_in(existing):
             raise ValueError(
                 f"{existing} is not writable" + ("" if existing == path else f", so {path} cannot be created")
             )

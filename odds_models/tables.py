@@ -54,6 +54,7 @@ __all__ = [
     "DataQualityLog",
     "Event",
     "FetchLog",
+    "ModelPromotion",
     "ModelRecord",
     "Odds",
     "OddsSnapshot",
@@ -498,6 +499,31 @@ class ModelRecord(SQLModel, table=True):
     created_at: datetime = _created()
 
 
+class ModelPromotion(SQLModel, table=True):
+    """A promotion: from this moment `model_id` is the live model of `market` (the newest row wins).
+
+    Who promoted it, when and why; `previous_model_id` is the model it replaced (None for the first). Rows are
+    never updated: the table is the promotion history.
+    """
+
+    __tablename__ = "model_promotions"
+    __table_args__ = (Index("ix_model_promotions_market", "market", "promoted_at"),)
+
+    id: int | None = Field(default=None, sa_type=BigInteger, primary_key=True)
+    market: str = Field(sa_type=Text, nullable=False)
+    model_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("models.id", ondelete="CASCADE"), nullable=False)
+    )
+    previous_model_id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger, ForeignKey("models.id", ondelete="SET NULL"), nullable=True),
+    )
+    promoted_by: str = Field(sa_type=Text, nullable=False)
+    reason: str = Field(sa_type=Text, nullable=False)
+    gate: Any = Field(default=None, sa_column=Column(JSONB, nullable=False))  # the verdict at promotion
+    promoted_at: datetime = _created()
+
+
 class Prediction(SQLModel, table=True):
     """A model's prediction for one side of one market at one decision time."""
 
@@ -522,7 +548,8 @@ class Prediction(SQLModel, table=True):
     predicted_close: float | None = Field(default=None, sa_type=Float)
     best_venue: str | None = Field(default=None, sa_type=Text)
     best_price_decimal: float | None = Field(default=None, sa_type=Float)
-    expected_clv: float | None = Field(default=None, sa_type=Float)
+    expected_clv: float | None = Field(default=None, sa_type=Float)  # p_close - 1 / price (probability)
+    exp_return: float | None = Field(default=None, sa_type=Float)  # p_close x price - 1 (return on stake)
     features: Any = Field(default=None, sa_column=Column(JSONB))
     created_at: datetime = _created()
 

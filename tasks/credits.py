@@ -9,8 +9,17 @@ The call then runs; a retry that may be charged again first extends the reservat
 with `BudgetExceeded`. The call's `fetch_logs` dict carries the reservation's id, and writing it (with the
 paid response it came with, or alone when the call failed) *settles* the row in place: real cost, status,
 quota figures, `settled_at`. Settling is an upsert on the id, so writing it twice (two drains of one spool
-entry) changes nothing. A reservation whose call never settles (the process was killed mid-call) keeps
-counting its credits: the budget errs on the side of holding.
+entry) changes nothing.
+
+A reservation whose call never settles (the process was killed mid-call) keeps counting its credits: the
+budget errs on the side of holding. Once it is older than `STALE_RESERVATION` (longer than any call can
+take) and a later response brought the quota headers, the next reservation *reconciles* it
+(`reconcile_stale_reservations`): the API's `x-requests-used` between the last answer before it and the first
+answer after it, minus what `fetch_logs` counted for the calls in between, is what the killed call(s) can
+have cost; each is settled at that (at most what it reserved, in order), with an `error` saying so. Without
+an answer on both sides, or with another call still in flight in between, it stays counted in full. Credits
+spent by another user of the same key in between are attributed to the killed call: too much, never too
+little.
 
     reservation = await reserve_credits(endpoint="/v4/sports/basketball_nba/odds", credits=3,
                                         what="The /odds call")
@@ -22,7 +31,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -34,15 +43,20 @@ from odds_models.errors import BudgetExceeded
 
 __all__ = [
     "CREDITS_LOCK",
+    "STALE_RESERVATION",
     "Reservation",
     "check_budget",
     "credits_spent",
     "credits_spent_this_month",
+    "reconcile_stale_reservations",
     "reserve_credits",
 ]
 
 # pg_advisory_xact_lock key of the Odds API credit budget ("oddscred" as a 64-bit integer)
 CREDITS_LOCK = int.from_bytes(b"oddscred", "big") - 2**63
+# an open reservation older than this belongs to a call that will never settle it (a call takes at most
+# HTTP_MAX_ATTEMPTS x (timeout + retry wait), minutes; a spooled response that settles it later still wins)
+STALE_RESERVATION = timedelta(hours=1)
 
 
 def check_budget(*, spent: int, cost: int, budget: int, what: str) -> None:
@@ -55,7 +69,7 @@ def check_budget(*, spent: int, cost: int, budget: int, what: str) -> None:
         )
 
 
-async def credits_spent(session: AsyncSession, *, since: datetime) -> int:
+async def credits_spent(*, session: AsyncSession, since: datetime) -> int:
     """Credits of every Odds API call since `since`, open reservations included."""
     value = (
         await session.execute(
@@ -71,12 +85,79 @@ async def credits_spent_this_month(at: datetime | None = None) -> int:
     from odds_models.db import async_session_maker
 
     async with async_session_maker() as session:
-        return await credits_spent(session, since=month_start(at or now()))
+        return await credits_spent(session=session, since=month_start(at or now()))
 
 
-async def _locked_spend(session: AsyncSession, at: datetime) -> int:
+async def _locked_spend(at: datetime, *, session: AsyncSession) -> int:
     await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CREDITS_LOCK})
-    return await credits_spent(session, since=month_start(at))
+    if await reconcile_stale_reservations(at=at, session=session):
+        await session.commit()  # kept even when the budget then refuses the call (the commit ends the lock)
+        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": CREDITS_LOCK})
+    return await credits_spent(session=session, since=month_start(at))
+
+
+_HEADER_ROW = """
+SELECT id, created_at, requests_used FROM fetch_logs
+WHERE api = 'oddsapi' AND settled_at IS NOT NULL AND requests_used IS NOT NULL AND {side}
+ORDER BY created_at {order}, id {order} LIMIT 1
+"""
+
+
+async def reconcile_stale_reservations(*, at: datetime, session: AsyncSession) -> int:
+    """Settle the open reservations older than `STALE_RESERVATION` that the quota headers of the answers
+    around them account for (see the module docstring); returns how many. Run under the budget lock; the
+    caller commits."""
+    cutoff = at - STALE_RESERVATION
+    stale = (
+        await session.execute(
+            text("SELECT id, created_at FROM fetch_logs WHERE api = 'oddsapi' AND settled_at IS NULL "
+                 "AND created_at < :cutoff ORDER BY created_at, id"),
+            {"cutoff": cutoff},
+        )
+    ).all()  # fmt: skip
+    done: set[int] = set()
+    for reservation in stale:
+        if reservation.id in done:
+            continue
+        key = {"c": reservation.created_at, "i": reservation.id}
+        before = (await session.execute(
+            text(_HEADER_ROW.format(side="(created_at, id) < (:c, :i)", order="DESC")), key)).first()  # fmt: skip
+        after = (await session.execute(
+            text(_HEADER_ROW.format(side="(created_at, id) > (:c, :i)", order="ASC")), key)).first()  # fmt: skip
+        if before is None or after is None or after.requests_used < before.requests_used:
+            continue  # no answer on one side, or the quota was reset in between: keep it counted
+        between = {"bc": before.created_at, "bi": before.id, "ac": after.created_at, "ai": after.id}
+        window = "api = 'oddsapi' AND (created_at, id) > (:bc, :bi) AND (created_at, id) <= (:ac, :ai)"
+        open_rows = (
+            await session.execute(
+                text(f"SELECT id, cost, created_at FROM fetch_logs WHERE {window} AND settled_at IS NULL "
+                     "ORDER BY created_at, id"),
+                between,
+            )
+        ).all()  # fmt: skip
+        if any(row.created_at >= cutoff for row in open_rows):
+            continue  # a call still in flight in between: its charge may or may not be in the headers yet
+        logged = (
+            await session.execute(
+                text(
+                    f"SELECT COALESCE(sum(cost), 0) FROM fetch_logs WHERE {window} AND settled_at IS NOT NULL"
+                ),
+                between,
+            )
+        ).scalar_one()
+        left = after.requests_used - before.requests_used - int(logged)
+        for row in open_rows:
+            charged = max(0, min(int(row.cost or 0), left))
+            left -= charged
+            await session.execute(
+                text("UPDATE fetch_logs SET cost = :cost, settled_at = :at, error = :error "
+                     "WHERE id = :id AND settled_at IS NULL"),
+                {"cost": charged, "at": at, "id": row.id,
+                 "error": f"never settled (the run was killed mid-call): {charged} of {row.cost} credits reserved "
+                          f"were charged, by x-requests-used {before.requests_used} -> {after.requests_used}"},
+            )  # fmt: skip
+            done.add(row.id)
+    return len(done)
 
 
 @dataclass
@@ -96,7 +177,7 @@ class Reservation:
         from odds_models.db import async_session_maker
 
         async with async_session_maker() as session:
-            spent = await _locked_spend(session, self.created_at)
+            spent = await _locked_spend(self.created_at, session=session)
             check_budget(
                 spent=spent, cost=total - self.credits, budget=self.budget, what=f"A retry of {self.what}"
             )
@@ -124,7 +205,7 @@ async def reserve_credits(
     budget = get_settings().monthly_credit_budget if budget is None else budget
     at = at or now()
     async with async_session_maker() as session:
-        spent = await _locked_spend(session, at)
+        spent = await _locked_spend(at, session=session)
         check_budget(spent=spent, cost=credits, budget=budget, what=what)
         row_id = (
             await session.execute(

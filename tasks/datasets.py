@@ -38,6 +38,7 @@ __all__ = [
     "ModelFrames",
     "build_model_dataset",
     "load_model_dataset",
+    "load_model_dataset_task",
     "load_model_frames",
     "read_snapshot_times",
 ]
@@ -87,7 +88,7 @@ ORDER BY b.snapshot_time
 
 
 async def read_snapshot_times(
-    session: AsyncSession, event_ids: Sequence[str], before: datetime
+    event_ids: Sequence[str], before: datetime, *, session: AsyncSession
 ) -> pd.DataFrame:
     """Every (event_id, snapshot_time) with a stored snapshot strictly before `before`."""
     if not event_ids:
@@ -101,7 +102,7 @@ async def read_snapshot_times(
     return frame
 
 
-async def _read_polymarket(session: AsyncSession, event_ids: list[str], before: datetime) -> pd.DataFrame:
+async def _read_polymarket(event_ids: list[str], before: datetime, *, session: AsyncSession) -> pd.DataFrame:
     stmt = text(_PM_HISTORY_SQL).bindparams(
         bindparam("event_ids", type_=ARRAY(Text)), bindparam("before", type_=DateTime(timezone=True))
     )
@@ -152,8 +153,8 @@ async def _read_polymarket(session: AsyncSession, event_ids: list[str], before: 
 
 
 async def load_model_frames(
-    session: AsyncSession,
     *,
+    session: AsyncSession,
     start: datetime | date | None,
     end: datetime | date | None,
     markets: Sequence[str] = ("h2h", "spreads", "totals"),
@@ -169,7 +170,7 @@ async def load_model_frames(
     hi = end if end is not None else _FAR_FUTURE
     lo_dt = datetime(lo.year, lo.month, lo.day, tzinfo=UTC) if not isinstance(lo, datetime) else lo
     hi_dt = datetime(hi.year, hi.month, hi.day, tzinfo=UTC) if not isinstance(hi, datetime) else hi
-    all_events = await read_events_between(session, lo_dt - timedelta(days=10), hi)
+    all_events = await read_events_between(lo_dt - timedelta(days=10), hi, session=session)
     all_events["commence_time"] = pd.to_datetime(all_events["commence_time"], utc=True)
     events = all_events[all_events["commence_time"] >= pd.Timestamp(lo_dt)]
     event_ids = events["event_id"].tolist()
@@ -179,7 +180,7 @@ async def load_model_frames(
             all_events, empty, empty, empty, pd.DataFrame(columns=["event_id", "decision_time"])
         )
     before = decision_at if decision_at is not None else _FAR_FUTURE
-    snaps = await read_snapshot_times(session, event_ids, before)
+    snaps = await read_snapshot_times(event_ids, before, session=session)
     snaps = snaps.merge(events[["event_id", "commence_time"]], on="event_id")
     snaps = snaps[snaps["snapshot_time"] < snaps["commence_time"]]
     if decision_at is not None:
@@ -196,7 +197,7 @@ async def load_model_frames(
     parts = []
     for i in range(0, len(pairs), _PAIR_CHUNK):
         part = await read_odds_at_times(
-            session, pairs[i : i + _PAIR_CHUNK], markets=list(markets), max_staleness=staleness
+            pairs[i : i + _PAIR_CHUNK], session=session, markets=list(markets), max_staleness=staleness
         )
         parts.append(part)
     odds = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
@@ -205,9 +206,9 @@ async def load_model_frames(
             subset=["event_id", "bookmaker", "market", "outcome", "description", "point", "snapshot_time"]
         ).drop(columns=["request_index", "decision_time"])
     sample_ids = samples["event_id"].unique().tolist()
-    closing = await read_closing_lines(session, sample_ids, markets=list(markets))
-    polymarket = await _read_polymarket(session, sample_ids, before)
-    history = await read_line_history(session, before=hi_dt)
+    closing = await read_closing_lines(sample_ids, session=session, markets=list(markets))
+    polymarket = await _read_polymarket(sample_ids, before, session=session)
+    history = await read_line_history(session=session, before=hi_dt)
     return ModelFrames(all_events, odds, closing, polymarket, samples, history)
 
 
@@ -245,7 +246,6 @@ def build_model_dataset(frames: ModelFrames, market: str) -> pd.DataFrame:
     )
 
 
-@task(cache_policy=NONE, task_run_name="load-dataset-{market}")
 async def load_model_dataset(
     market: str,
     start: datetime | date | None = None,
@@ -255,9 +255,12 @@ async def load_model_dataset(
     """The CLV dataset of one market for events with tip-off in [start, end), read look-ahead-free."""
     async with async_session_maker() as session:
         frames = await load_model_frames(
-            session, start=start, end=end, markets=_markets_for(market), decision_at=decision_at
+            session=session, start=start, end=end, markets=_markets_for(market), decision_at=decision_at
         )
     return build_model_dataset(frames, market)
+
+
+load_model_dataset_task = task(load_model_dataset, cache_policy=NONE, task_run_name="load-dataset-{market}")
 
 
 def _markets_for(market: str) -> list[str]:

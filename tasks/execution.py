@@ -1,7 +1,8 @@
 """What recommendations need to price Polymarket at the stake and to size each pick.
 
-`execution_inputs` reads the stored books of the games being scored (as of the decision, within the
-staleness bound) and returns the keyword arguments of `odds_analytics.recommend.recommend`:
+`execution_inputs` reads the stored books of the games being scored (as of the decision, no older than
+`MAX_QUOTE_AGE_MINUTES`, the staleness bound of every quote: `odds_analytics.staleness`) and returns the
+keyword arguments of `odds_analytics.recommend.recommend`:
 `polymarket_books` (each book mapped to its side), `stake_policy` (bankroll, `KELLY_FRACTION`,
 `MAX_STAKE_FRACTION`) and `default_fee_terms` (`POLYMARKET_DEFAULT_FEE_*`, used and flagged when Gamma
 states no fee terms for a market).
@@ -50,7 +51,7 @@ async def execution_inputs(
     home_team, away_team."""
     settings = get_settings()
     books = await read_polymarket_books_at_times(
-        session=session, pairs=pairs, max_staleness=timedelta(minutes=settings.max_staleness_minutes)
+        session=session, pairs=pairs, max_staleness=timedelta(minutes=settings.max_quote_age_minutes)
     )
     default = FeeTerms(
         enabled=True,

@@ -11,8 +11,12 @@
   call will have cost if that attempt is charged too (the Odds API client extends its credit reservation
   there, or stops with `BudgetExceeded`).
 
-Clients subclass `ApiClient` and take an injected `httpx.AsyncClient` (tests pass `MockTransport` or an
-`ASGITransport` around the replay app).
+Clients subclass `ApiClient` and take an injected `httpx.AsyncClient`. The factories (`make_odds_api_client`,
+`make_gamma_client`, `make_clob_client`) build theirs from settings (`RetryPolicy.from_settings`), unless a
+client factory is set for that API: `with use_client_factory("clob", lambda: httpx.AsyncClient(transport=…)):`
+routes every client built inside the block, flows and tasks included, through that transport (tests pass a
+`MockTransport` or an `ASGITransport` around the replay app; the demo serves the replay app on loopback and
+points the base URLs at it instead).
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 import tenacity
@@ -43,7 +48,22 @@ from odds_models.errors import (
     redact,
 )
 
-__all__ = ["ApiClient", "ApiResponse", "Attempt", "CallRecord", "RedactKeyFilter", "RetryPolicy"]
+if TYPE_CHECKING:
+    from odds_models.settings import Settings
+
+__all__ = [
+    "ApiClient",
+    "ApiName",
+    "ApiResponse",
+    "Attempt",
+    "CallRecord",
+    "ClientFactory",
+    "RedactKeyFilter",
+    "RetryPolicy",
+    "http_client_for",
+    "set_client_factory",
+    "use_client_factory",
+]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +91,53 @@ class RetryPolicy:
     max_wait_seconds: float = 30.0
     max_total_seconds: float = 120.0
     initial_wait_seconds: float = 0.5
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetryPolicy:
+        """`HTTP_MAX_ATTEMPTS` and `HTTP_MAX_RETRY_WAIT_SECONDS`; the other bounds keep their defaults."""
+        return cls(
+            max_attempts=settings.http_max_attempts, max_wait_seconds=settings.http_max_retry_wait_seconds
+        )
+
+
+ApiName = Literal["oddsapi", "gamma", "clob"]
+ClientFactory = Callable[[], httpx.AsyncClient]
+
+# One hook for the three APIs: tests route every client the factories build (inside flows and tasks too)
+# through their own transport without touching flow parameters.
+_client_factories: dict[str, ClientFactory] = {}
+
+
+def set_client_factory(api: ApiName, factory: ClientFactory | None) -> ClientFactory | None:
+    """Make `make_<api>_client()` build its transport with `factory()` (None: real HTTP). Returns the previous."""
+    previous = _client_factories.pop(api, None)
+    if factory is not None:
+        _client_factories[api] = factory
+    return previous
+
+
+@contextmanager
+def use_client_factory(api: ApiName, factory: ClientFactory | None) -> Iterator[None]:
+    """`set_client_factory` for the duration of the block."""
+    previous = set_client_factory(api, factory)
+    try:
+        yield
+    finally:
+        set_client_factory(api, previous)
+
+
+def http_client_for(
+    api: ApiName, client: httpx.AsyncClient | None = None
+) -> tuple[httpx.AsyncClient | None, bool]:
+    """The transport a factory of `api` uses, and whether the API client owns (closes) it.
+
+    An explicit `client` is the caller's; else the hook's `factory()` (ours to close); else None (the
+    `ApiClient` builds and owns a real one).
+    """
+    if client is not None:
+        return client, False
+    factory = _client_factories.get(api)
+    return (factory() if factory is not None else None), True
 
 
 @dataclass(frozen=True)
@@ -138,9 +205,10 @@ class ApiClient:
         retry: RetryPolicy | None = None,
         secret_params: Mapping[str, str] | None = None,
         on_call: Callable[[CallRecord], None] | None = None,
+        owns_client: bool | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._owns_client = client is None
+        self._owns_client = client is None if owns_client is None else owns_client
         self._client = client or httpx.AsyncClient(timeout=httpx.Timeout(timeout))
         self.retry = retry or RetryPolicy()
         self._secret_params = dict(secret_params or {})

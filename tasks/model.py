@@ -16,10 +16,10 @@ from prefect.cache_policies import NONE
 from odds_analytics.clv_model import ClvModel
 from odds_analytics.clv_model import predict as model_predict
 from odds_analytics.clv_training import (
-    latest_quotes,
+    bettable_prices,
     prediction_rows,
     recommendation_record,
-    score,
+    score_model,
     train_and_select,
 )
 from odds_analytics.features import build_dataset
@@ -31,7 +31,7 @@ from tasks.datasets import load_model_frames
 from tasks.execution import execution_inputs
 from tasks.storage.reads import read_polymarket_asks_at_times
 
-__all__ = ["fit_models_task", "score_model_task", "score_upcoming", "score_upcoming_task"]
+__all__ = ["score_model_task", "score_upcoming", "score_upcoming_task", "train_and_select_task"]
 
 
 async def score_upcoming(
@@ -48,14 +48,14 @@ async def score_upcoming(
     settings = get_settings()
     async with async_session_maker() as session:
         frames = await load_model_frames(
-            session,
+            session=session,
             start=decision_time,
             end=decision_time + timedelta(hours=horizon_hours),
             markets=["h2h", "spreads", "totals"],
             decision_at=decision_time,
         )
         pairs = [(e, decision_time) for e in frames.samples["event_id"].unique()]
-        asks = await read_polymarket_asks_at_times(session, pairs)
+        asks = await read_polymarket_asks_at_times(pairs, session=session)
         # Polymarket books and fee terms, the stake policy (tasks/execution.py)
         execution = await execution_inputs(
             session=session, pairs=pairs, events=frames.events, bankroll=bankroll
@@ -78,7 +78,11 @@ async def score_upcoming(
     if data.empty:
         return [], []
     predicted = model_predict(model, data)
-    quotes = latest_quotes(frames.odds, frames.events, decision_time, settings.devig_method)
+    # only current prices are bet: every venue's quote no older than MAX_QUOTE_AGE_MINUTES at the decision
+    quotes, asks, _ = bettable_prices(
+        frames.odds, frames.events, asks, decision_time, devig_method=settings.devig_method,
+        max_age=timedelta(minutes=settings.max_quote_age_minutes),
+    )  # fmt: skip
     if not asks.empty:
         asks = asks.assign(
             outcome=asks["outcome"].map(lambda v: t.name if (t := resolve_team(str(v))) else v)
@@ -98,10 +102,10 @@ async def score_upcoming(
 
 
 # The tasks: each the plain function above, run (and shown in the UI) as a Prefect task.
-fit_models_task = task(
+train_and_select_task = task(
     train_and_select, name="fit-models", cache_policy=NONE, task_run_name="fit-models-{market}"
 )
-score_model_task = task(score, name="score-model", cache_policy=NONE, task_run_name="score-{market}")
+score_model_task = task(score_model, name="score-model", cache_policy=NONE, task_run_name="score-{market}")
 score_upcoming_task = task(
     score_upcoming, name="score-upcoming", cache_policy=NONE, task_run_name="score-upcoming-{market}"
 )

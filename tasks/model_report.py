@@ -22,7 +22,7 @@ from odds_analytics.clv_model import ClvModel
 from odds_analytics.model_report import calibration_rows, importance_rows, report_markdown
 from odds_models.settings import get_settings
 
-__all__ = ["publish_model_report", "write_model_report"]
+__all__ = ["publish_model_report", "publish_model_report_task", "write_model_report"]
 
 _TOP_FEATURES = 20
 
@@ -98,7 +98,6 @@ def write_model_report(
     return {name: str(path) for name, path in paths.items()}
 
 
-@task(cache_policy=NONE, task_run_name="model-report-{stage}")
 async def publish_model_report(
     model: ClvModel,
     calibration: pd.DataFrame | Mapping[str, Any],
@@ -127,3 +126,8 @@ async def publish_model_report(
         description=title,
     )
     return paths
+
+
+publish_model_report_task = task(
+    publish_model_report, cache_policy=NONE, task_run_name="model-report-{stage}"
+)

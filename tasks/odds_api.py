@@ -18,8 +18,7 @@ the server may have charged) what the same request cost when it was answered, el
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,26 +28,9 @@ import httpx
 from odds_analytics.quota import QuotaStatus, attempt_credits, odds_call_cost, quota_from_headers
 from odds_models.errors import ConfigError
 from odds_models.settings import Settings, get_settings
-from tasks.http import ApiClient, Attempt, CallRecord, RetryPolicy
+from tasks.http import ApiClient, Attempt, CallRecord, RetryPolicy, http_client_for
 
-__all__ = ["OddsApiClient", "OddsApiResponse", "make_odds_api_client", "use_http_client_factory"]
-
-
-# Tests and the replay demo can route every client built by `make_odds_api_client()` through their own
-# transport (MockTransport, ASGITransport) without touching flow parameters.
-_client_factory: Callable[[], httpx.AsyncClient] | None = None
-
-
-@contextmanager
-def use_http_client_factory(factory: Callable[[], httpx.AsyncClient] | None) -> Iterator[None]:
-    """Inside the block, `make_odds_api_client()` without a client uses `factory()` for its transport."""
-    global _client_factory  # noqa: PLW0603 - a process-wide test/demo hook
-    previous = _client_factory
-    _client_factory = factory
-    try:
-        yield
-    finally:
-        _client_factory = previous
+__all__ = ["OddsApiClient", "OddsApiResponse", "make_odds_api_client"]
 
 
 @dataclass
@@ -85,11 +67,12 @@ class OddsApiClient(ApiClient):
         timeout: float = 20.0,
         retry: RetryPolicy | None = None,
         on_call: Callable[[CallRecord], None] | None = None,
+        owns_client: bool | None = None,
     ) -> None:
         if not api_key:
             raise ConfigError("ODDS_API_KEY is not set; The Odds API needs a key")
         super().__init__(base_url=base_url, client=client, timeout=timeout, retry=retry,
-                         secret_params={"apiKey": api_key}, on_call=on_call)  # fmt: skip
+                         secret_params={"apiKey": api_key}, on_call=on_call, owns_client=owns_client)  # fmt: skip
         self.sport = sport
 
     async def __aenter__(self) -> OddsApiClient:
@@ -231,26 +214,20 @@ def make_odds_api_client(
 ) -> OddsApiClient:
     """The client from settings (`ODDS_API_KEY`, `ODDS_API_BASE_URL`, timeouts, retry policy).
 
-    Pass `client` to inject transport (tests: `httpx.MockTransport`; the demo: the replay app).
+    Pass `client` to inject transport, or set one for every client with `tasks.http.use_client_factory("oddsapi", …)`.
     """
     settings = settings or get_settings()
     key = settings.api_key_value()
     if not key:
         raise ConfigError("ODDS_API_KEY is not set; set it in the environment or .env")
-    from_factory = client is None and _client_factory is not None
-    if from_factory:
-        client = _client_factory()  # type: ignore[misc]
-    api = OddsApiClient(
+    http, owned = http_client_for("oddsapi", client)
+    return OddsApiClient(
         api_key=key,
         base_url=settings.odds_api_base_url,
         sport=settings.odds_api_sport,
-        client=client,
+        client=http,
+        owns_client=owned,
         timeout=settings.http_timeout_seconds,
-        retry=RetryPolicy(
-            max_attempts=settings.http_max_attempts, max_wait_seconds=settings.http_max_retry_wait_seconds
-        ),
+        retry=RetryPolicy.from_settings(settings),
         on_call=on_call,
     )
-    if from_factory:
-        api._owns_client = True  # the factory's client is ours to close
-    return api

@@ -10,7 +10,7 @@ reservation, settled with what every attempt really cost).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,18 +20,20 @@ from prefect import task
 from prefect.cache_policies import NONE
 from sqlalchemy import text
 
-from odds_analytics.oddsapi import parse_events_payload
-from odds_analytics.quota import odds_call_cost, quota_from_headers
+from odds_analytics.oddsapi import OddsFormat, parse_events_payload, parse_odds_payload, parse_scores_payload
+from odds_analytics.quota import QuotaStatus, odds_call_cost
 from odds_analytics.tiers import DueEvent, TierSpec, due_events
 from odds_models.clock import now
 from odds_models.errors import PayloadError, UpstreamError
 from odds_models.settings import get_settings
 from tasks.credits import Reservation, check_budget, credits_spent_this_month, reserve_credits
 from tasks.odds_api import OddsApiClient, OddsApiResponse, make_odds_api_client
-from tasks.retry import retry_on_db_connection_error
+from tasks.retry import DB_WRITE_RETRY
 from tasks.spool import DrainResult, drain_spool, spool_response, store_spool_file
 from tasks.storage.events import EventRecord
 from tasks.storage.fetch_logs import fetch_log_dict, insert_fetch_logs, store_fetch_logs
+from tasks.storage.odds import StoreCounts, store_parsed_payload
+from tasks.storage.scores import ScoresCounts, store_scores
 
 __all__ = [
     "FetchedFree",
@@ -43,28 +45,27 @@ __all__ = [
     "credits_spent_this_month_task",
     "drain_spool_task",
     "due_event_list",
-    "due_events_task",
+    "due_event_list_task",
     "fetch_events",
     "fetch_events_task",
-    "fetch_historical_odds_task",
     "fetch_historical_odds_to_spool",
-    "fetch_odds_task",
+    "fetch_historical_odds_to_spool_task",
     "fetch_odds_to_spool",
-    "fetch_scores_task",
+    "fetch_odds_to_spool_task",
     "fetch_scores_to_spool",
+    "fetch_scores_to_spool_task",
     "import_files",
     "import_files_task",
     "listed_event_ids",
     "odds_cost_from_settings",
     "store_events_payload",
-    "store_events_task",
-    "store_spooled_task",
+    "store_events_payload_task",
+    "store_odds_payload",
+    "store_scores_payload",
+    "store_spool_file_task",
 ]
 
 log = logging.getLogger(__name__)
-
-_DB_WRITE = {"cache_policy": NONE, "retries": 2, "retry_delay_seconds": [2, 10],
-             "retry_condition_fn": retry_on_db_connection_error}  # fmt: skip
 
 
 @dataclass
@@ -87,8 +88,7 @@ class SpooledFetch:
     quota: dict[str, int | None]
 
 
-def _quota_dict(headers: dict[str, str]) -> dict[str, int | None]:
-    q = quota_from_headers(headers)
+def _quota_dict(q: QuotaStatus) -> dict[str, int | None]:
     return {"remaining": q.remaining, "used": q.used, "last": q.last}
 
 
@@ -149,6 +149,40 @@ async def store_events_payload(fetched: FetchedFree) -> dict[str, int]:
         await insert_fetch_logs(session=session, records=fetched.fetch_logs)
         await session.commit()
     return {"events": len(records), "inserted": counts.inserted, "updated": counts.updated}
+
+
+async def store_odds_payload(
+    data: Any,
+    *,
+    endpoint: str,
+    source: str,
+    snapshot_time: datetime | None = None,
+    reject_invalid: bool | None = None,
+    odds_format: OddsFormat | None = None,
+    fetch_logs: Sequence[Mapping[str, Any]] = (),
+    requested_event_ids: Sequence[str] = (),
+    lenient: bool = False,
+) -> StoreCounts:
+    """Parse an odds response (PayloadError on a malformed payload, before any write), then store it.
+
+    `lenient=True` (a paid response, from the spool): an event that does not parse is logged to
+    `data_quality_logs` as `malformed_event` and the others are stored; only a broken envelope (or a
+    response none of whose events parse) raises PayloadError, before any write.
+    """
+    parsed = parse_odds_payload(data, endpoint=endpoint, odds_format=odds_format, lenient=lenient)
+    return await store_parsed_payload(parsed, source=source, snapshot_time=snapshot_time,
+                                      reject_invalid=reject_invalid, fetch_logs=fetch_logs,
+                                      requested_event_ids=requested_event_ids,
+                                      requested_at=snapshot_time)  # fmt: skip
+
+
+async def store_scores_payload(
+    data: Any, *, endpoint: str, days_from: int | None, at: datetime | None = None,
+    fetch_logs: Sequence[Mapping[str, Any]] = (),
+) -> ScoresCounts:  # fmt: skip
+    """Parse a `/scores` response (PayloadError before any write), then apply it."""
+    updates = parse_scores_payload(data, endpoint=endpoint)
+    return await store_scores(updates, days_from=days_from, at=at, fetch_logs=fetch_logs)
 
 
 # -- planning ------------------------------------------------------------------------------------------------
@@ -220,7 +254,7 @@ async def fetch_odds_to_spool(*, event_ids: list[str] | None = None) -> SpooledF
                           requested_event_ids=requested)  # fmt: skip
     events = len(response.data) if isinstance(response.data, list) else 0
     return SpooledFetch(path=str(path), endpoint=response.endpoint, events=events, cost=response.quota.last,
-                        quota=_quota_dict(logs[-1]["headers"] if logs else {}))  # fmt: skip
+                        quota=_quota_dict(response.quota))  # fmt: skip
 
 
 async def fetch_scores_to_spool(*, days_from: int | None = None) -> SpooledFetch:
@@ -234,7 +268,7 @@ async def fetch_scores_to_spool(*, days_from: int | None = None) -> SpooledFetch
                           fetch_logs=logs)  # fmt: skip
     events = len(response.data) if isinstance(response.data, list) else 0
     return SpooledFetch(path=str(path), endpoint=response.endpoint, events=events, cost=response.quota.last,
-                        quota=_quota_dict(logs[-1]["headers"] if logs else {}))  # fmt: skip
+                        quota=_quota_dict(response.quota))  # fmt: skip
 
 
 async def fetch_historical_odds_to_spool(*, date: datetime) -> SpooledFetch:
@@ -252,7 +286,7 @@ async def fetch_historical_odds_to_spool(*, date: datetime) -> SpooledFetch:
     inner = response.data.get("data") if isinstance(response.data, dict) else None
     return SpooledFetch(path=str(path), endpoint=response.endpoint,
                         events=len(inner) if isinstance(inner, list) else 0, cost=response.quota.last,
-                        quota=_quota_dict(logs[-1]["headers"] if logs else {}))  # fmt: skip
+                        quota=_quota_dict(response.quota))  # fmt: skip
 
 
 def odds_cost_from_settings(*, historical: bool = False) -> int:
@@ -263,7 +297,7 @@ def odds_cost_from_settings(*, historical: bool = False) -> int:
 # -- Prefect tasks (one or two calls each) -------------------------------------------------------------------
 
 
-@task(name="drain-spool", **_DB_WRITE)
+@task(name="drain-spool", **DB_WRITE_RETRY)
 async def drain_spool_task() -> DrainResult:
     """Store paid responses left on disk by an earlier run."""
     return await drain_spool()
@@ -275,14 +309,14 @@ async def fetch_events_task() -> FetchedFree:
     return await fetch_events()
 
 
-@task(name="store-events", **_DB_WRITE)
-async def store_events_task(fetched: FetchedFree) -> dict[str, int]:
+@task(name="store-events", **DB_WRITE_RETRY)
+async def store_events_payload_task(fetched: FetchedFree) -> dict[str, int]:
     """Upsert the listed events."""
     return await store_events_payload(fetched)
 
 
 @task(name="due-events", cache_policy=NONE)
-async def due_events_task() -> list[DueEvent]:
+async def due_event_list_task() -> list[DueEvent]:
     """Which upcoming games are due a snapshot in their tier."""
     return await due_event_list()
 
@@ -294,25 +328,25 @@ async def credits_spent_this_month_task() -> int:
 
 
 @task(name="fetch-odds", cache_policy=NONE)
-async def fetch_odds_task() -> SpooledFetch:
+async def fetch_odds_to_spool_task() -> SpooledFetch:
     """GET /odds for the slate (paid) into the spool."""
     return await fetch_odds_to_spool()
 
 
 @task(name="fetch-scores", cache_policy=NONE)
-async def fetch_scores_task(days_from: int | None) -> SpooledFetch:
+async def fetch_scores_to_spool_task(days_from: int | None) -> SpooledFetch:
     """GET /scores (paid) into the spool."""
     return await fetch_scores_to_spool(days_from=days_from)
 
 
 @task(name="fetch-historical-odds", task_run_name="fetch-historical-odds-{date}", cache_policy=NONE)
-async def fetch_historical_odds_task(date: datetime) -> SpooledFetch:
+async def fetch_historical_odds_to_spool_task(date: datetime) -> SpooledFetch:
     """GET historical /odds at a time (paid) into the spool."""
     return await fetch_historical_odds_to_spool(date=date)
 
 
-@task(name="store-spooled", **_DB_WRITE)
-async def store_spooled_task(path: str) -> dict[str, int]:
+@task(name="store-spooled", **DB_WRITE_RETRY)
+async def store_spool_file_task(path: str) -> dict[str, int]:
     """Store one spooled response and delete its file."""
     return await store_spool_file(Path(path))
 
@@ -355,7 +389,7 @@ async def backfill_candidates_task(
     return await backfill_candidates(start, end)
 
 
-@task(name="import-oddsapi-files", **_DB_WRITE)
+@task(name="import-oddsapi-files", **DB_WRITE_RETRY)
 async def import_files_task(paths: list[str], reject_invalid: bool | None = None) -> dict[str, Any]:
     """Import saved Odds API responses (idempotent)."""
     return await import_files(paths, reject_invalid)

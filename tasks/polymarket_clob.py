@@ -13,26 +13,19 @@ Retries (429 honouring Retry-After, 5xx, transport) live in `tasks.http.ApiClien
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 import httpx
 
-from odds_analytics.polymarket import (
-    Finding,
-    HistoryPoint,
-    OrderBook,
-    TokenQuote,
-    parse_books,
-    parse_price_history,
-    parse_price_quotes,
-)
+from odds_analytics.polymarket.clob import OrderBook, TokenQuote, parse_books, parse_price_quotes
+from odds_analytics.polymarket.history import HISTORY_WINDOW, HistoryPoint, parse_price_history
+from odds_analytics.polymarket.parsing import PolymarketFinding
 from odds_models.errors import NotFound, PayloadError
 from odds_models.settings import get_settings
-from tasks.http import ApiClient, CallRecord, RetryPolicy
+from tasks.http import ApiClient, CallRecord, RetryPolicy, http_client_for
 
 __all__ = [
-    "MAX_HISTORY_WINDOW",
     "ClobClient",
     "ClobHistoryRoute",
     "DataApiHistoryRoute",
@@ -40,7 +33,6 @@ __all__ = [
     "make_clob_client",
 ]
 
-MAX_HISTORY_WINDOW = timedelta(days=15)
 FINEST_FIDELITY_MINUTES = 1
 BATCH_BOOKS = 500
 BATCH_PRICE_TOKENS = 250  # two items (BUY, SELL) per token, 500 items per request
@@ -51,7 +43,7 @@ class HistoryRoute(Protocol):
 
     async def fetch(
         self, client: ApiClient, token_id: str, start: datetime, end: datetime
-    ) -> tuple[list[HistoryPoint], list[Finding]]: ...
+    ) -> tuple[list[HistoryPoint], list[PolymarketFinding]]: ...
 
 
 class ClobHistoryRoute:
@@ -61,7 +53,7 @@ class ClobHistoryRoute:
 
     async def fetch(
         self, client: ApiClient, token_id: str, start: datetime, end: datetime
-    ) -> tuple[list[HistoryPoint], list[Finding]]:
+    ) -> tuple[list[HistoryPoint], list[PolymarketFinding]]:
         params = {
             "market": token_id,
             "startTs": int(start.timestamp()),
@@ -83,9 +75,9 @@ class DataApiHistoryRoute:
 
     async def fetch(
         self, client: ApiClient, token_id: str, start: datetime, end: datetime
-    ) -> tuple[list[HistoryPoint], list[Finding]]:
+    ) -> tuple[list[HistoryPoint], list[PolymarketFinding]]:
         points: list[HistoryPoint] = []
-        findings: list[Finding] = []
+        findings: list[PolymarketFinding] = []
         cursor: str | None = None
         for _ in range(1000):
             params = {
@@ -168,11 +160,11 @@ class ClobClient(ApiClient):
 
     async def price_history(
         self, token_id: str, start: datetime, end: datetime
-    ) -> tuple[list[HistoryPoint], list[Finding]]:
+    ) -> tuple[list[HistoryPoint], list[PolymarketFinding]]:
         """One window (≤ 15 days) of a token's history at 1-minute fidelity, both ends inclusive."""
         if end < start:
             raise ValueError("end before start")
-        if end - start > MAX_HISTORY_WINDOW:
+        if end - start > HISTORY_WINDOW:
             raise ValueError(f"a prices-history window is at most 15 days, got {end - start}")
         return await self.history_route.fetch(self, token_id, start, end)
 
@@ -180,18 +172,19 @@ class ClobClient(ApiClient):
 def make_clob_client(
     client: httpx.AsyncClient | None = None, *, on_call: Callable[[CallRecord], None] | None = None
 ) -> ClobClient:
-    """A CLOB client on `POLYMARKET_CLOB_URL`, history route from `POLYMARKET_HISTORY_ROUTE`."""
+    """A CLOB client on `POLYMARKET_CLOB_URL`, history route from `POLYMARKET_HISTORY_ROUTE` (transport:
+    `client`, else `use_client_factory("clob", …)`)."""
     settings = get_settings()
+    http, owned = http_client_for("clob", client)
     route: HistoryRoute = ClobHistoryRoute()
     if getattr(settings, "polymarket_history_route", "clob") == "data-api":
-        route = DataApiHistoryRoute(settings.polymarket_data_api_url, client)
+        route = DataApiHistoryRoute(settings.polymarket_data_api_url, http)
     return ClobClient(
         base_url=settings.polymarket_clob_url,
-        client=client,
+        client=http,
+        owns_client=owned,
         timeout=settings.http_timeout_seconds,
-        retry=RetryPolicy(
-            max_attempts=settings.http_max_attempts, max_wait_seconds=settings.http_max_retry_wait_seconds
-        ),
+        retry=RetryPolicy.from_settings(settings),
         on_call=on_call,
         history_route=route,
     )

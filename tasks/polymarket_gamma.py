@@ -18,7 +18,7 @@ import httpx
 
 from odds_models.errors import PayloadError
 from odds_models.settings import get_settings
-from tasks.http import ApiClient, CallRecord, RetryPolicy
+from tasks.http import ApiClient, CallRecord, RetryPolicy, http_client_for
 
 __all__ = ["GammaClient", "KeysetPage", "make_gamma_client"]
 
@@ -189,14 +189,14 @@ def check_requested(items: list[Any], field_name: str, wanted: list[str], *, end
 def make_gamma_client(
     client: httpx.AsyncClient | None = None, *, on_call: Callable[[CallRecord], None] | None = None
 ) -> GammaClient:
-    """A Gamma client on `POLYMARKET_GAMMA_URL` (tests inject an `httpx.AsyncClient` with a fake transport)."""
+    """A Gamma client on `POLYMARKET_GAMMA_URL` (transport: `client`, else `use_client_factory("gamma", …)`)."""
     settings = get_settings()
+    http, owned = http_client_for("gamma", client)
     return GammaClient(
         base_url=settings.polymarket_gamma_url,
-        client=client,
+        client=http,
+        owns_client=owned,
         timeout=settings.http_timeout_seconds,
-        retry=RetryPolicy(
-            max_attempts=settings.http_max_attempts, max_wait_seconds=settings.http_max_retry_wait_seconds
-        ),
+        retry=RetryPolicy.from_settings(settings),
         on_call=on_call,
     )

@@ -1,9 +1,9 @@
 """The shared Prefect retry condition for DB-write tasks.
 
-HTTP failures are retried in exactly one layer, the client (`tasks/http.py`). DB-write tasks use
+HTTP failures are retried in exactly one layer, the client (`tasks/http.py`). DB-write tasks use the
+one constant `DB_WRITE_RETRY` (no cache, two retries after 2 s and 10 s, `retry_on_db_connection_error`):
 
-    @task(cache_policy=NONE, retries=2, retry_delay_seconds=[2, 10],
-          retry_condition_fn=retry_on_db_connection_error)
+    @task(name="store-things", **DB_WRITE_RETRY)
 
 so that only connection-type database failures (server gone, connection reset, pool timeout) rerun the
 step. Writes are idempotent upserts, so a rerun is safe. Everything else (constraint violations, payload
@@ -20,9 +20,17 @@ from __future__ import annotations
 
 import errno
 import socket
+from types import MappingProxyType
 from typing import Any
 
-__all__ = ["is_db_connection_error", "is_transient_db_error", "retry_on_db_connection_error"]
+from prefect.cache_policies import NONE
+
+__all__ = [
+    "DB_WRITE_RETRY",
+    "is_db_connection_error",
+    "is_transient_db_error",
+    "retry_on_db_connection_error",
+]
 
 _CONNECTION_MARKERS = (
     "connection refused",
@@ -115,3 +123,15 @@ def retry_on_db_connection_error(task: Any, task_run: Any, state: Any) -> bool:
     if isinstance(data, BaseException):
         return is_db_connection_error(data)
     return False
+
+
+# The one retry setting of every DB-write task (`@task(**DB_WRITE_RETRY)`); spelled out nowhere else
+# (`tests/unit/foundation/test_tasks_contract.py`).
+DB_WRITE_RETRY: MappingProxyType[str, Any] = MappingProxyType(
+    {
+        "cache_policy": NONE,
+        "retries": 2,
+        "retry_delay_seconds": [2, 10],
+        "retry_condition_fn": retry_on_db_connection_error,
+    }
+)

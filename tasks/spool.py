@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
-from odds_models.clock import now
+from odds_models.clock import SANE_TIMES, now
 from odds_models.errors import ConfigError, PayloadError
 from odds_models.settings import get_settings
 from tasks.retry import is_transient_db_error
@@ -132,9 +132,12 @@ def _aware(value: Any, what: str) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{what} has no time zone: {value[:40]!r}")
     try:
-        return moment.astimezone(UTC)
+        moment = moment.astimezone(UTC)
     except OverflowError:
         raise ValueError(f"{what} is out of range: {value[:40]!r}") from None
+    if not SANE_TIMES[0] <= moment < SANE_TIMES[1]:  # a year-1 or year-9999 time, `Z` or not
+        raise ValueError(f"{what} is out of range: {value[:40]!r}")
+    return moment
 
 
 def _int_or_none(value: Any, what: str, *, low: int = -_INT32, high: int = _INT32) -> int | None:
@@ -216,14 +219,12 @@ def read_spool_entry(path: Path) -> SpoolEntry:
 
 async def store_spool_entry(entry: SpoolEntry) -> dict[str, int]:
     """Store one entry (odds or scores) with its fetch_logs, in one transaction."""
-    if entry.kind == "scores":
-        from tasks.storage.scores import store_scores_payload
+    from tasks.odds_ingest import store_odds_payload, store_scores_payload
 
+    if entry.kind == "scores":
         counts = await store_scores_payload(entry.data, endpoint=entry.endpoint, days_from=entry.days_from,
                                             at=entry.fetched_at, fetch_logs=entry.fetch_logs)  # fmt: skip
         return counts.as_dict()
-    from tasks.storage.odds import store_odds_payload
-
     stored = await store_odds_payload(
         entry.data, endpoint=entry.endpoint, source=entry.source, snapshot_time=entry.snapshot_time,
         odds_format=entry.odds_format,  # type: ignore[arg-type]

@@ -69,7 +69,16 @@ class BacktestConfig(BaseModel):
         default=True,
         description="At most one bet per event and market (the earliest decision that qualifies).",
     )
-    max_staleness_minutes: float = Field(default=24 * 60.0, gt=0, description="Oldest usable price.")
+    max_staleness_minutes: float = Field(
+        default=24 * 60.0,
+        gt=0,
+        description="Window of the as-of read (the bound below decides what is used).",
+    )
+    max_quote_age_minutes: float = Field(
+        default=90.0,
+        gt=0,
+        description="A price older than this at the decision is not used (every venue; odds_analytics.staleness).",
+    )
     close_window_minutes: float = Field(
         default=120.0, gt=0, description="A snapshot counts as the close when this close to tip-off."
     )

@@ -9,7 +9,6 @@ Pure: it takes the DataFrames the look-ahead-free readers return and computes; t
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +22,9 @@ from odds_analytics.backtest.settlement import bet_margin, settle
 from odds_analytics.backtest.sizing import edge, size_bets
 from odds_analytics.backtest.strategies import StrategyContext, get_strategy
 from odds_analytics.fair import closing_fair_prices, closing_value
+from odds_analytics.jsonsafe import json_safe
 from odds_analytics.prices import decimal_to_american
+from odds_analytics.staleness import fresh_quotes
 
 __all__ = ["BET_COLUMNS", "BacktestResult", "run_backtest_frames"]
 
@@ -50,20 +51,7 @@ class BacktestResult:
 
     def bet_records(self) -> list[dict[str, Any]]:
         """Every bet as JSON-ready dicts (times ISO 8601 UTC, NaN → None)."""
-        records = []
-        for row in self.bets[BET_COLUMNS].to_dict("records"):
-            clean: dict[str, Any] = {}
-            for key, value in row.items():
-                if isinstance(value, pd.Timestamp):
-                    clean[key] = value.isoformat()
-                elif isinstance(value, float) and not math.isfinite(value):
-                    clean[key] = None
-                elif isinstance(value, np.generic):
-                    clean[key] = value.item()
-                else:
-                    clean[key] = value
-            records.append(clean)
-        return records
+        return [json_safe(row) for row in self.bets[BET_COLUMNS].to_dict("records")]
 
     def summary(self) -> dict[str, Any]:
         """Parameters and metrics (no bets): what the CLI prints and the artifact shows."""
@@ -139,6 +127,13 @@ def run_backtest_frames(
     """
     strategy = get_strategy(config.strategy, **config.strategy_params)
     pairs = pairs if pairs is not None else decision_pairs(events, config.decision_hours)
+    # a price older than the bound at its decision is not used: not bet, not in the fair price (every venue)
+    max_age = pd.Timedelta(minutes=config.max_quote_age_minutes)
+    quotes_read = len(odds) + (len(polymarket) if polymarket is not None else 0)
+    odds, stale = fresh_quotes(odds, max_age)
+    if polymarket is not None:
+        polymarket, stale_pm = fresh_quotes(polymarket, max_age)
+        stale += stale_pm
     quotes = build_quotes(
         pairs, events, odds, polymarket=polymarket, markets=config.markets, venues=config.venues,
         fair_basis=config.fair_basis, sharp_books=config.sharp_books, devig_method=config.devig_method,
@@ -192,6 +187,11 @@ def run_backtest_frames(
         "events": len(events),
         "decisions": len(pairs),
         "decisions_with_prices": int(quotes["request_index"].nunique()) if len(quotes) else 0,
+        "decisions_without_current_price": len(pairs)
+        - (int(quotes["request_index"].nunique()) if len(quotes) else 0),
+        "max_quote_age_minutes": config.max_quote_age_minutes,
+        "quotes_read": quotes_read,
+        "stale_quotes": stale,
         "quotes": len(quotes),
         "candidates": len(chosen),
         "bets": len(bets),

@@ -9,6 +9,9 @@
 - max drawdown of the equity curve (bankroll + cumulative profit, games in tip-off order): units and share
   of the running peak;
 - bootstrap 95 % confidence interval of ROI (bets resampled with replacement);
+- small samples (`odds_analytics.backtest.samples`): the ROI interval needs `MIN_BETS` settled bets and the
+  Sharpe and Sortino `MIN_BET_DAYS` distinct days with a settled bet, else they are None (the text says "n
+  too small"); the Sharpe comes with its standard error `sharpe_se`; `bet_days` is the count behind it;
 - permutation p-value against random bets: the same bets with each side flipped to the opposite outcome
   (its best price at the same decision) with probability 1/2; p = (1 + #{ROI_random >= ROI}) / (1 + n);
 - breakdowns by market, venue, month (US/Eastern, of tip-off) and hours before tip-off.
@@ -21,6 +24,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from odds_analytics.backtest.samples import MIN_BET_DAYS, MIN_BETS
+from odds_analytics.jsonsafe import json_safe
 
 __all__ = ["SHARPE_BASIS", "breakdown", "compute_metrics", "equity_curve"]
 
@@ -65,6 +71,22 @@ def _sharpe_sortino(returns: np.ndarray) -> tuple[float | None, float | None]:
     dd = float(np.sqrt((downside**2).mean()))
     sortino = mean / dd * math.sqrt(365) if dd > 0 else None
     return sharpe, sortino
+
+
+def _bet_days(settled: pd.DataFrame) -> int:
+    """Distinct US/Eastern days of tip-off with at least one settled bet (the n behind the Sharpe)."""
+    if settled.empty:
+        return 0
+    day = pd.to_datetime(settled["commence_time"], utc=True).dt.tz_convert("America/New_York").dt.date
+    return int(day.nunique())
+
+
+def _sharpe_se(sharpe: float | None, days: int) -> float | None:
+    """Standard error of an annualised Sharpe from `days` daily returns (Lo 2002, i.i.d. returns)."""
+    if sharpe is None or days < 2:
+        return None
+    daily = sharpe / math.sqrt(365)
+    return math.sqrt((1 + daily**2 / 2) / days) * math.sqrt(365)
 
 
 def _bootstrap_roi(
@@ -152,12 +174,6 @@ def breakdown(settled: pd.DataFrame, by: str) -> list[dict[str, Any]]:
     return [{by: key, **_summary_of(columns, rows)} for key, rows in groups.items()]
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def compute_metrics(
     bets: pd.DataFrame, *, bankroll: float, n_bootstrap: int, n_permutations: int, seed: int
 ) -> dict[str, Any]:
@@ -170,8 +186,12 @@ def compute_metrics(
         float(settled["edge"].mean()) if len(settled) and settled["edge"].notna().any() else None
     )
     returns = _daily_returns(settled, bankroll)
-    sharpe, sortino = _sharpe_sortino(returns)
-    metrics.update(sharpe=sharpe, sortino=sortino, sharpe_basis=SHARPE_BASIS, days=len(returns))
+    bet_days = _bet_days(settled)
+    sharpe, sortino = _sharpe_sortino(returns) if bet_days >= MIN_BET_DAYS else (None, None)
+    metrics.update(
+        sharpe=sharpe, sortino=sortino, sharpe_se=_sharpe_se(sharpe, len(returns)), sharpe_basis=SHARPE_BASIS,
+        days=len(returns), bet_days=bet_days, min_bets=MIN_BETS, min_bet_days=MIN_BET_DAYS,
+    )  # fmt: skip
     curve = equity_curve(bets, bankroll)
     if len(curve):
         peak = np.maximum.accumulate(np.concatenate([[bankroll], curve["equity"].to_numpy()]))[1:]
@@ -182,7 +202,9 @@ def compute_metrics(
         metrics.update(max_drawdown=0.0, max_drawdown_pct=0.0, final_bankroll=bankroll)
     stake = settled["stake"].to_numpy(dtype=float)
     profit = settled["profit"].to_numpy(dtype=float)
-    metrics["roi_ci95"] = _bootstrap_roi(profit, stake, n_bootstrap, rng)
+    metrics["roi_ci95"] = (
+        _bootstrap_roi(profit, stake, n_bootstrap, rng) if len(settled) >= MIN_BETS else None
+    )
     metrics["p_value_vs_random"] = _permutation_p(settled, n_permutations, rng)
     metrics["breakdowns"] = {
         key: breakdown(settled, col)
@@ -193,4 +215,4 @@ def compute_metrics(
             ("hours_before", "hours_before"),
         )
     }
-    return {k: _clean(v) for k, v in metrics.items()}
+    return json_safe(metrics)

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from odds_analytics.backtest.engine import BacktestResult
+from odds_analytics.backtest.samples import MIN_BET_DAYS, MIN_BETS, headline_rows
 
 __all__ = ["data_fingerprint", "summary_markdown", "summary_table"]
 
@@ -24,19 +25,11 @@ def data_fingerprint(*frames: pd.DataFrame | None) -> str:
     return digest.hexdigest()[:16]
 
 
-def _fmt(value: Any, pct: bool = False) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, float):
-        return f"{value * 100:.2f} %" if pct else f"{value:.3f}"
-    return str(value)
-
-
 def summary_markdown(result: BacktestResult, run_key: str, report_path: str | None) -> str:
-    """The run's headline figures as markdown (the Prefect artifact and the report's README)."""
+    """The run's headline figures as markdown (the Prefect artifact and the report's README), each with its
+    n; below the minimum counts of `odds_analytics.backtest.samples` a figure reads "n too small"."""
     m = result.metrics
-    ci = m.get("roi_ci95")
-    ci_text = f"[{ci[0] * 100:.2f} %, {ci[1] * 100:.2f} %]" if ci else "n/a"
+    counts = result.counts
     lines = [
         f"# Backtest `{result.config.strategy}` {result.config.start} → {result.config.end}",
         "",
@@ -44,16 +37,19 @@ def summary_markdown(result: BacktestResult, run_key: str, report_path: str | No
         "",
         "| metric | value |",
         "|---|---|",
-        f"| bets | {m.get('bets')} (void {m.get('void_bets')}) |",
-        f"| turnover | {_fmt(m.get('turnover'))} |",
-        f"| profit | {_fmt(m.get('profit'))} |",
-        f"| ROI | {_fmt(m.get('roi'), pct=True)} (95 % CI {ci_text}) |",
-        f"| win rate | {_fmt(m.get('win_rate'), pct=True)} |",
-        f"| CLV mean | {_fmt(m.get('clv_mean_pp'))} pp, beat close {_fmt(m.get('clv_beat_share'), pct=True)} |",
-        f"| Sharpe / Sortino | {_fmt(m.get('sharpe'))} / {_fmt(m.get('sortino'))} ({m.get('sharpe_basis')}) |",
-        f"| max drawdown | {_fmt(m.get('max_drawdown'))} units ({_fmt(m.get('max_drawdown_pct'), pct=True)}) |",
-        f"| p-value vs random sides | {_fmt(m.get('p_value_vs_random'))} |",
+        *[f"| {name} | {value} |" for name, value in headline_rows(m)],
+        "",
+        f"Sharpe basis: {m.get('sharpe_basis')}. CLV = fair probability at the close minus the implied "
+        f"probability paid, in probability points. Minimum counts: {MIN_BETS} bets for ROI, shares, means and "
+        f"the ROI interval; {MIN_BET_DAYS} betting days for Sharpe/Sortino.",
     ]
+    if "stale_quotes" in counts:
+        lines += [
+            "",
+            f"Staleness bound {result.config.max_quote_age_minutes:g} min: {counts['stale_quotes']} of "
+            f"{counts['quotes_read']} quotes read were older at their decision and not used; "
+            f"{counts['decisions_without_current_price']} of {counts['decisions']} decisions had no current price.",
+        ]
     if report_path:
         lines += ["", f"Report: `{report_path}`"]
     return "\n".join(lines)
@@ -74,6 +70,7 @@ def summary_table(result: BacktestResult) -> list[dict[str, Any]]:
             "profit": _r(group["profit"], 3),
             "roi": _r(group["roi"], 4),
             "clv_mean_pp": _r(group["clv_mean_pp"], 3),
+            "clv n/N": f"{group['clv_bets']}/{group['bets']}",
         }
         for dimension, groups in result.metrics.get("breakdowns", {}).items()
         for group in groups

@@ -10,9 +10,7 @@ histogram).
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 from prefect import task
@@ -21,27 +19,20 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from odds_analytics.backtest.engine import BET_COLUMNS, BacktestResult
+from odds_analytics.jsonsafe import json_safe
 from odds_models.db import async_session_maker
 from odds_models.settings import get_settings
-from tasks.retry import retry_on_db_connection_error
+from tasks.retry import DB_WRITE_RETRY
 
 __all__ = [
     "report_dir_for",
     "save_backtest_run",
     "store_backtest_run",
+    "store_backtest_run_task",
     "write_backtest_report",
+    "write_backtest_report_task",
     "write_report",
 ]
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 _UPSERT = """
@@ -67,8 +58,8 @@ async def save_backtest_run(
             "strategy": result.config.strategy,
             "start": result.config.start,
             "end": result.config.end,
-            "params": json.dumps(_json_safe(params)),
-            "metrics": json.dumps(_json_safe({**result.metrics, "counts": result.counts})),
+            "params": json.dumps(json_safe(params)),
+            "metrics": json.dumps(json_safe({**result.metrics, "counts": result.counts})),
             "bets": json.dumps(result.bet_records()),
             "report_path": report_path,
         },
@@ -91,8 +82,8 @@ def write_report(result: BacktestResult, directory: Path) -> Path:
     import matplotlib.pyplot as plt
 
     directory.mkdir(parents=True, exist_ok=True)
-    summary = _json_safe(result.summary())
-    (directory / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    summary = json_safe(result.summary())
+    (directory / "summary.json").write_text(json.dumps(summary, indent=2))
     result.bets[BET_COLUMNS].to_csv(directory / "bets.csv", index=False)
     for name, rows in result.metrics.get("breakdowns", {}).items():
         pd.DataFrame(rows).to_csv(directory / f"breakdown_{name}.csv", index=False)
@@ -113,7 +104,7 @@ def write_report(result: BacktestResult, directory: Path) -> Path:
     if len(clv):
         ax.hist(clv, bins=40, color="tab:blue", alpha=0.8)
         ax.axvline(0, color="black", lw=0.8)
-    ax.set_title("CLV vs devigged close (probability points)")
+    ax.set_title(f"CLV vs devigged close (pp): clv {len(clv)}/{len(result.bets)} bets")
     ax.set_xlabel("close fair probability - bet implied probability (pp)")
     fig.tight_layout()
     fig.savefig(directory / "clv_hist.png", dpi=110)
@@ -121,19 +112,16 @@ def write_report(result: BacktestResult, directory: Path) -> Path:
     return directory
 
 
-@task(cache_policy=NONE, task_run_name="write-backtest-report")
 def write_backtest_report(result: BacktestResult, run_key: str) -> str:
     """Write the report folder (CSV, JSON, PNG) and return its path."""
     return str(write_report(result, report_dir_for(result, run_key)))
 
 
-@task(
-    cache_policy=NONE,
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=retry_on_db_connection_error,
-    task_run_name="store-backtest-run",
+write_backtest_report_task = task(
+    write_backtest_report, cache_policy=NONE, task_run_name="write-backtest-report"
 )
+
+
 async def store_backtest_run(run_key: str, result: BacktestResult, report_path: str | None) -> int:
     """Save the run to `backtest_runs` (one row per run_key)."""
     async with async_session_maker() as session:
@@ -142,3 +130,6 @@ async def store_backtest_run(run_key: str, result: BacktestResult, report_path: 
         )
         await session.commit()
     return run_id
+
+
+store_backtest_run_task = task(store_backtest_run, **DB_WRITE_RETRY, task_run_name="store-backtest-run")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pandas as pd
@@ -38,14 +38,15 @@ from odds_analytics.ledger import (
     parse_game_ref,
     pick_event,
     resolve_bet,
+    sample_bet_rows,
     settlement_updates,
 )
 from odds_models.clock import now as clock_now
 from odds_models.db import async_session_maker
 from odds_models.settings import get_settings
 from odds_models.teams import resolve_team
-from tasks.retry import retry_on_db_connection_error
-from tasks.storage.reads import read_closing_lines
+from tasks.retry import DB_WRITE_RETRY
+from tasks.storage.reads import read_closing_lines, read_events_between, read_odds_at_times
 
 __all__ = [
     "LEDGER_COLUMNS",
@@ -58,6 +59,8 @@ __all__ = [
     "record_bets",
     "record_paper_bets",
     "record_paper_bets_task",
+    "record_sample_bets",
+    "record_sample_bets_task",
     "resolve_drafts",
     "settle_bets",
     "settle_bets_task",
@@ -275,7 +278,7 @@ async def record_paper_bets(picks: Sequence[dict[str, Any]], *, default_stake: f
     settings = get_settings()
     async with async_session_maker() as session:
         tokens = await _moneyline_tokens(
-            session, [p["event_id"] for p in picks if p.get("best_venue") == "polymarket"]
+            [p["event_id"] for p in picks if p.get("best_venue") == "polymarket"], session=session
         )
         rows, skipped = paper_bet_rows(picks, default_stake=default_stake, fee_rate=settings.polymarket_fee_rate,
                                        tokens=tokens)  # fmt: skip
@@ -285,7 +288,7 @@ async def record_paper_bets(picks: Sequence[dict[str, Any]], *, default_stake: f
     return result
 
 
-async def _moneyline_tokens(session: AsyncSession, event_ids: list[str]) -> dict[tuple[str, str], str]:
+async def _moneyline_tokens(event_ids: list[str], *, session: AsyncSession) -> dict[tuple[str, str], str]:
     """(event_id, team full name) -> token of the game's moneyline market."""
     if not event_ids:
         return {}
@@ -334,7 +337,7 @@ async def settle_bets(*, session: AsyncSession, now: datetime) -> dict[str, int]
     settings = get_settings()
     need = frame[frame["close_prob"].isna()]
     closing = await read_closing_lines(
-        session, need["event_id"].unique().tolist(), markets=sorted(set(need["market"]))
+        need["event_id"].unique().tolist(), session=session, markets=sorted(set(need["market"]))
     )
     fair = closing_fair_prices(closing, basis="sharp_consensus", method=settings.devig_method,
                                sharp_books=settings.sharp_books)  # fmt: skip
@@ -410,8 +413,7 @@ async def read_ledger_frame(
 # --------------------------------------------------------------------------------------------------------
 
 
-@task(cache_policy=NONE, retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=retry_on_db_connection_error,
-      task_run_name="record-paper-bets")  # fmt: skip
+@task(**DB_WRITE_RETRY, task_run_name="record-paper-bets")
 async def record_paper_bets_task(picks: list[dict[str, Any]], default_stake: float = 1.0) -> dict[str, Any]:
     """Record the published picks as paper bets, once each (columns: `odds_analytics.ledger.PAPER_PICK_COLUMNS`)."""
     result = await record_paper_bets(picks, default_stake=default_stake)
@@ -422,8 +424,32 @@ async def record_paper_bets_task(picks: list[dict[str, Any]], default_stake: flo
     return result.summary()
 
 
-@task(cache_policy=NONE, retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=retry_on_db_connection_error,
-      task_run_name="settle-bets")  # fmt: skip
+async def record_sample_bets(*, placed_at: datetime, horizon: timedelta, stake: float = 1.0) -> RecordResult:
+    """Record the manual sample bets of `odds_analytics.ledger.sample_bet_rows` at `placed_at` (as-of reads)."""
+    settings = get_settings()
+    max_age = timedelta(minutes=settings.max_quote_age_minutes)
+    async with async_session_maker() as session:
+        events = await read_events_between(
+            session, placed_at.date(), (placed_at + horizon).date() + timedelta(days=1)
+        )
+        pairs = [(e, placed_at) for e in events["event_id"]]
+        odds = await read_odds_at_times(session, pairs, markets=["spreads"], max_staleness=max_age)
+        rows = sample_bet_rows(
+            odds, events, placed_at=placed_at, horizon=horizon, max_age=max_age, stake=stake
+        )
+        result = await insert_bets(session=session, rows=rows)
+        await session.commit()
+    return result
+
+
+@task(**DB_WRITE_RETRY, task_run_name="record-sample-bets")
+async def record_sample_bets_task(placed_at: datetime, horizon_hours: float = 3.0) -> dict[str, Any]:
+    """Record one manual sample bet per game tipping off within the horizon (see `sample_bet_rows`)."""
+    result = await record_sample_bets(placed_at=placed_at, horizon=timedelta(hours=horizon_hours))
+    return result.summary()
+
+
+@task(**DB_WRITE_RETRY, task_run_name="settle-bets")
 async def settle_bets_task() -> dict[str, int]:
     """Fill closes (after tip-off) and results (after the game) of the open bets."""
     async with async_session_maker() as session:

@@ -29,7 +29,7 @@ from odds_analytics.closing_lines import (
     parse_closing_lines,
 )
 from odds_models.db import async_session_maker
-from tasks.retry import retry_on_db_connection_error
+from tasks.retry import DB_WRITE_RETRY
 from tasks.storage.events import EventRecord, upsert_events
 
 __all__ = [
@@ -37,9 +37,12 @@ __all__ = [
     "ImportCounts",
     "insert_closing_lines",
     "load_closing_line_file",
+    "load_closing_line_file_task",
     "match_closing_line_games",
+    "match_closing_line_games_task",
     "read_event_keys",
     "store_imported_games",
+    "store_imported_games_task",
 ]
 
 
@@ -154,7 +157,6 @@ def _line_rows(match: MatchResult, source: str) -> list[ClosingLineRow]:
 # --------------------------------------------------------------------------------------------------------
 
 
-@task(cache_policy=NONE, task_run_name="parse-closing-lines-{fmt}")
 def load_closing_line_file(
     path: str, fmt: str, since: date | None = None, until: date | None = None
 ) -> ParseResult:
@@ -169,7 +171,11 @@ def load_closing_line_file(
     return parsed
 
 
-@task(cache_policy=NONE, task_run_name="match-closing-line-games")
+load_closing_line_file_task = task(
+    load_closing_line_file, cache_policy=NONE, task_run_name="parse-closing-lines-{fmt}"
+)
+
+
 async def match_closing_line_games(games: list[ImportedGame], source: str) -> MatchResult:
     """Match parsed games to existing events by US/Eastern date and teams."""
     if not games:
@@ -181,13 +187,11 @@ async def match_closing_line_games(games: list[ImportedGame], source: str) -> Ma
     return match_games(games, events, source)
 
 
-@task(
-    cache_policy=NONE,
-    retries=2,
-    retry_delay_seconds=[2, 10],
-    retry_condition_fn=retry_on_db_connection_error,
-    task_run_name="store-imported-games-{source}",
+match_closing_line_games_task = task(
+    match_closing_line_games, cache_policy=NONE, task_run_name="match-closing-line-games"
 )
+
+
 async def store_imported_games(match: MatchResult, source: str) -> ImportCounts:
     """Create missing events, record final scores and insert the lines (idempotent), in one transaction."""
     origin = f"import:{source}"
@@ -203,3 +207,8 @@ async def store_imported_games(match: MatchResult, source: str) -> ImportCounts:
         lines_added=added,
         scores_updated=events.updated,
     )
+
+
+store_imported_games_task = task(
+    store_imported_games, **DB_WRITE_RETRY, task_run_name="store-imported-games-{source}"
+)

@@ -113,11 +113,11 @@ async def read_demo_figures(*, session: AsyncSession) -> dict[str, Any]:
         for r in await rows("SELECT name, kind, metrics FROM models")
     ]
     figures["chart"] = await _chart_data(rows)
-    figures["ledger"] = await _ledger_figures(session)
+    figures["ledger"] = await _ledger_figures(session=session)
     return figures
 
 
-async def _ledger_figures(session: AsyncSession) -> dict[str, Any]:
+async def _ledger_figures(*, session: AsyncSession) -> dict[str, Any]:
     """The ledger's report (`odds_analytics.ledger.ledger_report`) and its bets as plain records."""
     ledger = await read_ledger(session=session)
     report = ledger_report(ledger, now=clock.now())

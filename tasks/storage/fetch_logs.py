@@ -158,7 +158,7 @@ async def quota_overview(*, days: int = 7, at: datetime | None = None) -> dict[s
             ),
             {"since": since},
         )
-        month = await credits_spent(session, since=month_start(at))
+        month = await credits_spent(session=session, since=month_start(at))
         open_reservations = (
             await session.execute(
                 text("SELECT count(*), COALESCE(sum(cost), 0) FROM fetch_logs WHERE api = 'oddsapi' "

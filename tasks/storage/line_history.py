@@ -1,7 +1,7 @@
 """Imported open and close lines of past games (table `closing_lines` with `events`), for the drift prior.
 
     async with async_session_maker() as session:
-        history = await read_line_history(session, before=datetime(2023, 10, 1, tzinfo=UTC))
+        history = await read_line_history(session=session, before=datetime(2023, 10, 1, tzinfo=UTC))
 
 Only games with an opening and a closing line from one source count (today the SportsbookReview file,
 `odds import closing-lines --format sbr`; the Kaggle file gives closes only). The game date is the
@@ -38,7 +38,7 @@ _COLUMNS = ["day", "home_team", "away_team", "source", "kind", "market", "outcom
 
 
 async def read_line_history(
-    session: AsyncSession, *, before: datetime, markets: Sequence[str] = PRIOR_MARKETS
+    *, session: AsyncSession, before: datetime, markets: Sequence[str] = PRIOR_MARKETS
 ) -> pd.DataFrame:
     """Open and close of every imported game that tipped off before `before` (one row per game, market)."""
     stmt = text(_HISTORY_SQL).bindparams(

@@ -47,6 +47,7 @@ __all__ = [
     "read_odds",
     "read_polymarket_prices",
     "read_table_summary",
+    "summarize_tables",
     "summarize_tables_task",
 ]
 
@@ -329,8 +330,7 @@ async def read_table_summary() -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------------------
 
 
-@task(cache_policy=NONE, task_run_name="summarize-tables")
-async def summarize_tables_task() -> list[dict[str, Any]]:
+async def summarize_tables() -> list[dict[str, Any]]:
     """Count every table and find its newest timestamp (JSON-friendly rows)."""
     frame = await read_table_summary()
     return [
@@ -343,3 +343,6 @@ async def summarize_tables_task() -> list[dict[str, Any]]:
         }
         for r in frame.itertuples()
     ]
+
+
+summarize_tables_task = task(summarize_tables, cache_policy=NONE, task_run_name="summarize-tables")

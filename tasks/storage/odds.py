@@ -9,8 +9,11 @@ deadlocking). `benchmarks/ingest.py` measured COPY-into-staging + `INSERT ... ON
 about a quarter of plain COPY's speed; this path runs at COPY speed. Data-quality findings are written in the same
 transaction; with `reject_invalid=True` the invalid odds rows are dropped (the raw snapshot is kept).
 
-    counts = await store_odds_payload(payload, endpoint="/v4/sports/basketball_nba/odds", source="live",
-                                      snapshot_time=fetched_at)
+    parsed = parse_odds_payload(payload, endpoint="/v4/sports/basketball_nba/odds")   # odds_analytics.oddsapi
+    counts = await store_parsed_payload(parsed, source="live", snapshot_time=fetched_at)
+
+Storage takes parsed, typed values: the raw response is parsed at the edge (`tasks.odds_ingest.store_odds_payload`
+for a spooled response, `tasks.import_oddsapi` for a file).
 """
 
 from __future__ import annotations
@@ -26,15 +29,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from odds_analytics.oddsapi import (
     EventPayload,
-    OddsFormat,
     OddsRow,
     ParsedOddsPayload,
     markets_key,
     odds_row_key,
 )
-from odds_analytics.oddsapi import parse_odds_payload as _parse
 from odds_analytics.tiers import TierSpec, hours_to_commence
-from odds_analytics.validation import Finding, rejected_event_findings, validate_event_odds
+from odds_analytics.validation import OddsFinding, rejected_event_findings, validate_event_odds
 from odds_models.errors import PayloadError
 from tasks.storage.events import EventRecord, mark_odds_requested, upsert_events
 from tasks.storage.fetch_logs import insert_fetch_logs
@@ -44,7 +45,6 @@ __all__ = [
     "SnapshotItem",
     "StoreCounts",
     "build_snapshot_items",
-    "store_odds_payload",
     "store_parsed_payload",
     "write_snapshots",
 ]
@@ -66,7 +66,7 @@ class SnapshotItem:
     hours_to_commence: float
     raw: list[Any]
     rows: list[OddsRow]
-    findings: list[Finding] = field(default_factory=list)
+    findings: list[OddsFinding] = field(default_factory=list)
     markets: str = ""  # the market part of the snapshot key (`markets_key(raw)`)
 
 
@@ -120,7 +120,7 @@ def build_snapshot_items(
     return items
 
 
-async def _raw_connection(session: AsyncSession) -> Any:
+async def _raw_connection(*, session: AsyncSession) -> Any:
     conn = await session.connection()
     # make sure SQLAlchemy has opened the transaction before the driver connection is used directly
     await conn.execute(text("SELECT 1"))
@@ -217,7 +217,7 @@ async def write_snapshots(
         # writer of the same snapshot waits on its unique key and then adds nothing), and the parser has
         # removed duplicates within a snapshot: they cannot conflict, so they go straight in with COPY.
         # The unique key on `odds` stays as the safety net (a violation aborts the whole transaction).
-        apg = await _raw_connection(session)
+        apg = await _raw_connection(session=session)
         status = await apg.copy_records_to_table("odds", records=records, columns=list(_ODDS_COLUMNS))
         counts.odds_rows = int(status.split()[-1])
     counts.quality_issues = await insert_quality_rows(session=session, rows=findings_rows)
@@ -262,28 +262,3 @@ async def store_parsed_payload(
             counts.fetch_logs = await insert_fetch_logs(session=session, records=fetch_logs)
         await session.commit()
     return counts
-
-
-async def store_odds_payload(
-    data: Any,
-    *,
-    endpoint: str,
-    source: str,
-    snapshot_time: datetime | None = None,
-    reject_invalid: bool | None = None,
-    odds_format: OddsFormat | None = None,
-    fetch_logs: Sequence[Mapping[str, Any]] = (),
-    requested_event_ids: Sequence[str] = (),
-    lenient: bool = False,
-) -> StoreCounts:
-    """Parse (PayloadError on a malformed payload, before any write) and store an odds response.
-
-    `lenient=True` (a paid response, from the spool): an event that does not parse is logged to
-    `data_quality_logs` as `malformed_event` and the others are stored; only a broken envelope (or a
-    response none of whose events parse) raises PayloadError, before any write.
-    """
-    parsed = _parse(data, endpoint=endpoint, odds_format=odds_format, lenient=lenient)
-    return await store_parsed_payload(parsed, source=source, snapshot_time=snapshot_time,
-                                      reject_invalid=reject_invalid, fetch_logs=fetch_logs,
-                                      requested_event_ids=requested_event_ids,
-                                      requested_at=snapshot_time)  # fmt: skip

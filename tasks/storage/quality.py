@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from odds_analytics.validation import Finding
+from odds_analytics.validation import OddsFinding
 
 __all__ = ["QualityRow", "insert_quality_rows", "quality_rows"]
 
@@ -29,7 +29,7 @@ class QualityRow:
 
 
 def quality_rows(
-    findings: Sequence[Finding], *, source: str, snapshot_time: datetime | None, reject_invalid: bool
+    findings: Sequence[OddsFinding], *, source: str, snapshot_time: datetime | None, reject_invalid: bool
 ) -> list[QualityRow]:
     """Findings → rows; `action` says whether the affected odds rows were kept or rejected."""
     rows = []

@@ -10,9 +10,9 @@ with bound values. Two ways to answer "each book's newest price at or before t":
   `read_odds_at_time`, the reference the states are tested against, and any other market.
 Both return the same rows; `tests/integration/backtest/test_analytics_states.py` shows it.
 
-Two layers, as everywhere in `tasks/`:
-- plain `async def read_*(session, ...)` functions (tests and benchmarks call them with a session);
-- thin Prefect tasks `get_*` that open `async_session_maker()` and call them (flows call these).
+Two layers, as everywhere in `tasks/` (docs/DEVELOPMENT.md, "The tasks/ contract"):
+- plain `async def read_x(..., *, session, ...)` functions (tests and benchmarks call them with a session);
+- thin Prefect tasks `read_x_task` that open `async_session_maker()` and call `read_x` (flows call these).
 
 Results are pandas DataFrames with fixed columns (`ODDS_COLUMNS`, `CLOSING_COLUMNS`, ...), empty but typed
 when nothing matches. Times are timezone-aware UTC.
@@ -48,19 +48,19 @@ __all__ = [
     "EVENT_COLUMNS",
     "ODDS_COLUMNS",
     "POLYMARKET_COLUMNS",
-    "get_closing_lines",
-    "get_events_between",
-    "get_odds_at_time",
-    "get_odds_at_times",
-    "get_polymarket_asks_at_times",
-    "get_predictions",
     "read_closing_lines",
+    "read_closing_lines_task",
     "read_events_between",
+    "read_events_between_task",
     "read_odds_at_time",
+    "read_odds_at_time_task",
     "read_odds_at_times",
     "read_odds_at_times_split",
+    "read_odds_at_times_task",
     "read_polymarket_asks_at_times",
+    "read_polymarket_asks_at_times_task",
     "read_predictions",
+    "read_predictions_task",
 ]
 
 ODDS_COLUMNS = [
@@ -222,9 +222,9 @@ def _from_states(markets: Sequence[str] | None) -> bool:
 
 
 async def read_odds_at_times(
-    session: AsyncSession,
     pairs: Iterable[tuple[str, datetime]],
     *,
+    session: AsyncSession,
     markets: Sequence[str] | None = None,
     bookmakers: Sequence[str] | None = None,
     max_staleness: timedelta | None = None,
@@ -245,11 +245,11 @@ async def read_odds_at_times(
     if _from_states(markets):
         try:
             return await _odds_from_states(
-                session, pair_list, markets, bookmakers, staleness, categorical=categorical
+                pair_list, markets, bookmakers, staleness, session=session, categorical=categorical
             )
         except state_reads.SeparatorInData as exc:
             log.warning("%s: reading from odds instead", exc)
-    frame = await _odds_from_odds(session, pair_list, markets, bookmakers, staleness)
+    frame = await _odds_from_odds(pair_list, markets, bookmakers, staleness, session=session)
     return _categorical(frame) if categorical else frame
 
 
@@ -279,8 +279,7 @@ async def read_odds_at_times_split(
     async def part(indices: list[int]) -> pd.DataFrame:
         async with async_session_maker() as session:
             frame = await read_odds_at_times(
-                session, [pair_list[i] for i in indices], markets=markets, bookmakers=bookmakers,
-                max_staleness=max_staleness, categorical=categorical,
+                [pair_list[i] for i in indices], session=session, markets=markets, bookmakers=bookmakers, max_staleness=max_staleness, categorical=categorical,
             )  # fmt: skip
         lookup = np.asarray(indices, dtype=np.int64)
         return frame.assign(request_index=lookup[frame["request_index"].to_numpy(dtype=np.int64)])
@@ -300,11 +299,12 @@ async def read_odds_at_times_split(
 
 
 async def _odds_from_odds(
-    session: AsyncSession,
     pairs: list[tuple[str, datetime]],
     markets: Sequence[str] | None,
     bookmakers: Sequence[str] | None,
     staleness: timedelta,
+    *,
+    session: AsyncSession,
 ) -> pd.DataFrame:
     params: dict[str, Any] = {
         "event_ids": [p[0] for p in pairs],
@@ -316,7 +316,7 @@ async def _odds_from_odds(
     if bookmakers:
         params["bookmakers"] = list(bookmakers)
     sql = _ASOF_SQL.format(filters=_combo_filters(markets, bookmakers))
-    return await _fetch_frame(session, sql, params, ODDS_COLUMNS)
+    return await _fetch_frame(sql, params, ODDS_COLUMNS, session=session)
 
 
 _STRING_COLUMNS = ("bookmaker", "market", "outcome", "description")
@@ -328,7 +328,7 @@ def _categorical(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-async def _raw(session: AsyncSession) -> Any:
+async def _raw(*, session: AsyncSession) -> Any:
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     return raw.driver_connection
@@ -347,17 +347,17 @@ def _elements_frame(elements: state_reads.StateElements, categorical: bool, **ex
 
 
 async def _odds_from_states(
-    session: AsyncSession,
     pairs: list[tuple[str, datetime]],
     markets: Sequence[str] | None,
     bookmakers: Sequence[str] | None,
     staleness: timedelta,
     *,
+    session: AsyncSession,
     categorical: bool,
 ) -> pd.DataFrame:
     args = ([p[0] for p in pairs], [p[1] for p in pairs], staleness)
     elements = await state_reads.read_state_elements(
-        await _raw(session), state_reads.ASOF_SQL, args, markets=list(markets or ()), bookmakers=bookmakers,
+        await _raw(session=session), state_reads.ASOF_SQL, args, markets=list(markets or ()), bookmakers=bookmakers,
         max_staleness=staleness,
     )  # fmt: skip
     frame = _elements_frame(
@@ -380,7 +380,7 @@ _NAMED = re.compile(r"CAST\(:(\w+) AS \w+\)|(?<![:\w]):(\w+)\b")
 
 
 async def _fetch_frame(
-    session: AsyncSession, sql: str, params: dict[str, Any], columns: list[str]
+    sql: str, params: dict[str, Any], columns: list[str], *, session: AsyncSession
 ) -> pd.DataFrame:
     """Run `sql` (named `:params`) on the session's asyncpg connection and build the frame from its records.
 
@@ -396,15 +396,15 @@ async def _fetch_frame(
         return f"${order.index(name) + 1}::{_PG_TYPES[name]}"
 
     raw_sql = _NAMED.sub(positional, sql)
-    records = await (await _raw(session)).fetch(raw_sql, *[params[name] for name in order])
+    records = await (await _raw(session=session)).fetch(raw_sql, *[params[name] for name in order])
     return _frame([tuple(r) for r in records], columns)
 
 
 async def read_odds_at_time(
-    session: AsyncSession,
     event_id: str,
     t: datetime,
     *,
+    session: AsyncSession,
     markets: Sequence[str] | None = None,
     bookmakers: Sequence[str] | None = None,
     max_staleness: timedelta | None = None,
@@ -415,7 +415,7 @@ async def read_odds_at_time(
     `odds_states` is compared with.
     """
     return await _odds_from_odds(
-        session, [(event_id, _aware(t))], markets, bookmakers, _staleness(max_staleness)
+        [(event_id, _aware(t))], markets, bookmakers, _staleness(max_staleness), session=session
     )
 
 
@@ -450,9 +450,9 @@ UNION ALL"""
 
 
 async def read_closing_lines(
-    session: AsyncSession,
     event_ids: Sequence[str],
     *,
+    session: AsyncSession,
     markets: Sequence[str] | None = None,
     bookmakers: Sequence[str] | None = None,
     categorical: bool = False,
@@ -469,7 +469,7 @@ async def read_closing_lines(
         return _frame([], CLOSING_COLUMNS)
     if _from_states(markets):
         try:
-            return await _closing_from_states(session, ids, markets, bookmakers, categorical)
+            return await _closing_from_states(ids, markets, bookmakers, categorical, session=session)
         except state_reads.SeparatorInData as exc:
             log.warning("%s: reading from odds instead", exc)
     closing_filter = "AND c.market = ANY(:markets)" if markets else ""
@@ -479,19 +479,20 @@ async def read_closing_lines(
         params["markets"] = list(markets)
     if bookmakers:
         params["bookmakers"] = list(bookmakers)
-    frame = await _fetch_frame(session, sql, params, CLOSING_COLUMNS)
+    frame = await _fetch_frame(sql, params, CLOSING_COLUMNS, session=session)
     return _categorical(frame) if categorical else frame
 
 
 async def _closing_from_states(
-    session: AsyncSession,
     ids: list[str],
     markets: Sequence[str] | None,
     bookmakers: Sequence[str] | None,
     categorical: bool,
+    *,
+    session: AsyncSession,
 ) -> pd.DataFrame:
     elements = await state_reads.read_state_elements(
-        await _raw(session), state_reads.CLOSE_SQL, (ids,), markets=list(markets or ()), bookmakers=bookmakers,
+        await _raw(session=session), state_reads.CLOSE_SQL, (ids,), markets=list(markets or ()), bookmakers=bookmakers,
         max_staleness=None,
     )  # fmt: skip
     snaps = _elements_frame(
@@ -499,8 +500,7 @@ async def _closing_from_states(
         commence_time=pd.DatetimeIndex(elements.t).tz_localize(UTC), source="snapshots",
     )  # fmt: skip
     imported = await _fetch_frame(
-        session, _IMPORTED_CLOSES_SQL.format(closing_filter="AND c.market = ANY(:markets)"),
-        {"event_ids": ids, "markets": list(markets or ())}, CLOSING_COLUMNS,
+        _IMPORTED_CLOSES_SQL.format(closing_filter="AND c.market = ANY(:markets)"), {"event_ids": ids, "markets": list(markets or ())}, CLOSING_COLUMNS, session=session,
     )  # fmt: skip
     frame = pd.concat([snaps[CLOSING_COLUMNS], imported], ignore_index=True) if len(imported) else snaps
     frame = frame[CLOSING_COLUMNS]
@@ -542,9 +542,9 @@ ORDER BY tokens.request_index, tokens.market_id, tokens.token_id
 
 
 async def read_polymarket_asks_at_times(
-    session: AsyncSession,
     pairs: Iterable[tuple[str, datetime]],
     *,
+    session: AsyncSession,
     max_staleness: timedelta | None = None,
 ) -> pd.DataFrame:
     """For every (event_id, t) pair with a linked Polymarket game, each moneyline token's best ask at or
@@ -574,7 +574,7 @@ ORDER BY commence_time, id
 
 
 async def read_events_between(
-    session: AsyncSession, start: datetime | date, end: datetime | date, *, sport_key: str | None = None
+    start: datetime | date, end: datetime | date, *, session: AsyncSession, sport_key: str | None = None
 ) -> pd.DataFrame:
     """Events whose tip-off is in [start, end) (dates are UTC midnights), with status and scores."""
     lo = _day_start(start)
@@ -599,7 +599,7 @@ PREDICTION_COLUMNS = [
 
 
 async def read_predictions(
-    session: AsyncSession, event_ids: Sequence[str], *, model_name: str | None = None
+    event_ids: Sequence[str], *, session: AsyncSession, model_name: str | None = None
 ) -> pd.DataFrame:
     """Stored model predictions of events (optionally of one model name). The backtest uses only those
     made at or before each decision time (`decision_time` column). Returns `PREDICTION_COLUMNS`."""
@@ -627,7 +627,7 @@ def _day_start(value: datetime | date) -> datetime:
 
 
 @task(cache_policy=NONE, task_run_name="read-odds-at-time")
-async def get_odds_at_time(
+async def read_odds_at_time_task(
     event_id: str,
     t: datetime,
     *,
@@ -638,12 +638,12 @@ async def get_odds_at_time(
     """Each bookmaker's latest price per market for one event at or before t."""
     async with async_session_maker() as session:
         return await read_odds_at_time(
-            session, event_id, t, markets=markets, bookmakers=bookmakers, max_staleness=max_staleness
+            event_id, t, session=session, markets=markets, bookmakers=bookmakers, max_staleness=max_staleness
         )
 
 
 @task(cache_policy=NONE, task_run_name="read-odds-at-times")
-async def get_odds_at_times(
+async def read_odds_at_times_task(
     pairs: list[tuple[str, datetime]],
     *,
     markets: list[str] | None = None,
@@ -659,7 +659,7 @@ async def get_odds_at_times(
 
 
 @task(cache_policy=NONE, task_run_name="read-closing-lines")
-async def get_closing_lines(
+async def read_closing_lines_task(
     event_ids: list[str],
     *,
     markets: list[str] | None = None,
@@ -669,28 +669,28 @@ async def get_closing_lines(
     """Each book's last snapshot before tip-off, plus imported closing lines."""
     async with async_session_maker() as session:
         return await read_closing_lines(
-            session, event_ids, markets=markets, bookmakers=bookmakers, categorical=categorical
+            event_ids, session=session, markets=markets, bookmakers=bookmakers, categorical=categorical
         )
 
 
 @task(cache_policy=NONE, task_run_name="read-polymarket-asks")
-async def get_polymarket_asks_at_times(
+async def read_polymarket_asks_at_times_task(
     pairs: list[tuple[str, datetime]], *, max_staleness: timedelta | None = None
 ) -> pd.DataFrame:
     """Best asks of linked Polymarket moneyline tokens at or before t, for many (event, t) pairs."""
     async with async_session_maker() as session:
-        return await read_polymarket_asks_at_times(session, pairs, max_staleness=max_staleness)
+        return await read_polymarket_asks_at_times(pairs, session=session, max_staleness=max_staleness)
 
 
 @task(cache_policy=NONE, task_run_name="read-events-between")
-async def get_events_between(start: datetime | date, end: datetime | date) -> pd.DataFrame:
+async def read_events_between_task(start: datetime | date, end: datetime | date) -> pd.DataFrame:
     """Events with tip-off in [start, end)."""
     async with async_session_maker() as session:
-        return await read_events_between(session, start, end)
+        return await read_events_between(start, end, session=session)
 
 
 @task(cache_policy=NONE, task_run_name="read-predictions")
-async def get_predictions(event_ids: list[str], model_name: str | None = None) -> pd.DataFrame:
+async def read_predictions_task(event_ids: list[str], model_name: str | None = None) -> pd.DataFrame:
     """Stored CLV-model predictions of the given events."""
     async with async_session_maker() as session:
-        return await read_predictions(session, event_ids, model_name=model_name)
+        return await read_predictions(event_ids, session=session, model_name=model_name)

@@ -1,7 +1,8 @@
 """Writing `/scores` results: status lifecycle and scores on `events`, in one transaction.
 
 scheduled → live → final; postponed when a game moves, cancelled when it vanishes (see
-`odds_analytics.oddsapi.plan_status_changes`). Scores are integers here (they arrive as strings).
+`odds_analytics.oddsapi.plan_status_changes`). Takes parsed `ScoreUpdate`s (scores already integers: the
+response is parsed at the edge, `tasks.odds_ingest.store_scores_payload`).
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from typing import Any
 
 from sqlalchemy import text
 
-from odds_analytics.oddsapi import ScoreUpdate, parse_scores_payload, plan_status_changes
+from odds_analytics.oddsapi import ScoreUpdate, plan_status_changes
 from odds_models.clock import now as clock_now
 from tasks.storage.events import EventRecord, mark_events_status, upsert_events
 from tasks.storage.fetch_logs import insert_fetch_logs
 
-__all__ = ["ScoresCounts", "store_scores", "store_scores_payload"]
+__all__ = ["ScoresCounts", "store_scores"]
 
 
 @dataclass
@@ -78,12 +79,3 @@ async def store_scores(
             counts.fetch_logs = await insert_fetch_logs(session=session, records=fetch_logs)
         await session.commit()
     return counts
-
-
-async def store_scores_payload(
-    data: Any, *, endpoint: str, days_from: int | None, at: datetime | None = None,
-    fetch_logs: Sequence[Mapping[str, Any]] = (),
-) -> ScoresCounts:  # fmt: skip
-    """Parse (PayloadError before any write) and apply a `/scores` response."""
-    updates = parse_scores_payload(data, endpoint=endpoint)
-    return await store_scores(updates, days_from=days_from, at=at, fetch_logs=fetch_logs)

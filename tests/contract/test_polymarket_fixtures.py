@@ -8,16 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from odds_analytics.polymarket import (
-    parse_book,
-    parse_gamma_events,
-    parse_gamma_market,
-    parse_gamma_markets,
-    parse_price_history,
-    parse_price_quotes,
-)
+from odds_analytics.polymarket.clob import parse_book, parse_price_quotes
+from odds_analytics.polymarket.gamma import parse_gamma_events, parse_gamma_market, parse_gamma_markets
+from odds_analytics.polymarket.history import parse_price_history
+from odds_analytics.polymarket.parsing import detect_kind
 from odds_models.errors import PayloadError
-from tasks.polymarket import detect_kind
 from tasks.polymarket_gamma import GammaClient, check_requested
 
 pytestmark = pytest.mark.shared

@@ -13,7 +13,9 @@ import httpx
 import pytest
 
 from odds_analytics.oddsapi import parse_odds_payload, parse_scores_payload
-from odds_analytics.polymarket import parse_book, parse_gamma_event, parse_gamma_market, parse_price_history
+from odds_analytics.polymarket.clob import parse_book
+from odds_analytics.polymarket.gamma import parse_gamma_event, parse_gamma_market
+from odds_analytics.polymarket.history import parse_price_history
 from odds_models.clock import FrozenClock
 from odds_models.errors import AuthRejected, BadRequest, NotFound, QuotaExhausted
 from replay.app import DEMO_API_KEY, create_app

@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from odds_analytics.polymarket import TokenQuote
+from odds_analytics.polymarket.clob import TokenQuote
 from odds_models.db import async_session_maker
 from odds_models.tables import PolymarketMarket
+from tasks.odds_ingest import store_odds_payload
 from tasks.storage.events import EventRecord, upsert_events
-from tasks.storage.odds import store_odds_payload
-from tasks.storage.polymarket import insert_quotes
+from tasks.storage.polymarket_prices import insert_quotes
 
 pytestmark = pytest.mark.db
 
@@ -81,7 +81,7 @@ async def test_same_snapshot_odds_price_and_event_twice_store_one_of_each(db: st
     ]
     for _ in range(2):
         async with async_session_maker() as session:
-            await insert_quotes(session, quotes, snapshot_time=SNAP)
+            await insert_quotes(session=session, quotes=quotes, snapshot_time=SNAP)
             await session.commit()
     assert await _count("polymarket_price_snapshots") == 2  # one per token, not four
 

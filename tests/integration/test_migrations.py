@@ -163,3 +163,40 @@ def test_0003_builds_odds_states_for_stored_odds_and_installs_the_triggers(migra
     ))  # fmt: skip
     assert [r[0][0] for r in left] == [0, 0, True]
     command.upgrade(cfg, "head")
+
+
+def test_0005_moves_the_expected_return_out_of_expected_clv(migrations_url: str) -> None:
+    """Before 0005 `predictions.expected_clv` held p·d − 1; after it holds p − 1/d and `exp_return` p·d − 1."""
+    import asyncpg
+
+    from odds_models.db import run_coro_blocking
+
+    cfg = _config(migrations_url)
+    dsn = migrations_url.replace("postgresql+asyncpg://", "postgresql://")
+
+    async def sql(*statements: str) -> list:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return [await conn.fetch(statement) for statement in statements]
+        finally:
+            await conn.close()
+
+    command.downgrade(cfg, "base")
+    command.upgrade(cfg, "0004")
+    # +400 (decimal 5.0) with p_close 0.25: the old figure was 0.25 x 5 - 1 = +0.25
+    run_coro_blocking(sql(
+        "INSERT INTO events (id, home_team, away_team, commence_time, sport_key, origin, status) "
+        "VALUES ('m5', 'A', 'B', '2030-01-02T00:00:00Z', 'basketball_nba', 'test', 'scheduled')",
+        "INSERT INTO models (id, name, version, market, kind, features, params, metrics) "
+        "VALUES (1, 'clv-h2h-ols', 'v1', 'h2h', 'ols', '[]', '{}', '{}')",
+        "INSERT INTO predictions (model_id, event_id, market, outcome, decision_time, predicted_delta, "
+        "best_price_decimal, expected_clv) VALUES (1, 'm5', 'h2h', 'A', '2030-01-01T12:00:00Z', 0.03, 5.0, 0.25)",
+    ))  # fmt: skip
+    command.upgrade(cfg, "0005")
+    row = run_coro_blocking(sql("SELECT expected_clv, exp_return FROM predictions"))[0][0]
+    assert row["expected_clv"] == pytest.approx(0.05)  # 0.25 - 1/5, probability points
+    assert row["exp_return"] == pytest.approx(0.25)
+    assert run_coro_blocking(sql("SELECT to_regclass('model_promotions') IS NOT NULL"))[0][0][0]
+    command.downgrade(cfg, "0004")
+    assert run_coro_blocking(sql("SELECT expected_clv FROM predictions"))[0][0][0] == pytest.approx(0.25)
+    command.upgrade(cfg, "head")

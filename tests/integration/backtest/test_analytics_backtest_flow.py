@@ -34,11 +34,11 @@ async def test_sql_asof_matches_reference_and_backtest_is_saved_once(loaded: obj
     cfg = BacktestConfig(strategy="basic_ev", start="2024-10-01", end="2024-12-31", decision_hours=[1, 3, 12],
                          include_polymarket=False, n_bootstrap=100, n_permutations=100)  # fmt: skip
     async with async_session_maker() as session:
-        events = await read_events_between(session, cfg.start, cfg.end + timedelta(days=1))
+        events = await read_events_between(cfg.start, cfg.end + timedelta(days=1), session=session)
         pairs = decision_pairs(events, cfg.decision_hours)
         pair_list = list(zip(pairs["event_id"], pairs["decision_time"].dt.to_pydatetime(), strict=True))
-        odds = await read_odds_at_times(session, pair_list, max_staleness=timedelta(hours=24))
-        closing = await read_closing_lines(session, events["event_id"].tolist())
+        odds = await read_odds_at_times(pair_list, session=session, max_staleness=timedelta(hours=24))
+        closing = await read_closing_lines(events["event_id"].tolist(), session=session)
     assert len(events) == 40
     ref = asof_reference(season.odds, pairs, timedelta(hours=24))  # type: ignore[attr-defined]
     key = ["request_index", "bookmaker", "market", "outcome"]
@@ -50,7 +50,7 @@ async def test_sql_asof_matches_reference_and_backtest_is_saved_once(loaded: obj
     # the read from odds_states (the markets named) returns the same rows under the same request indices
     async with async_session_maker() as session:
         states = await read_odds_at_times(
-            session, pair_list, markets=cfg.markets, max_staleness=timedelta(hours=24)
+            pair_list, session=session, markets=cfg.markets, max_staleness=timedelta(hours=24)
         )
     states = states.sort_values(key).reset_index(drop=True)
     assert states[[*key, "snapshot_time", "price_decimal"]].equals(

@@ -28,22 +28,21 @@ async def test_backtest_on_imported_history(db: str, data_dir: Path) -> None:
     files = [f for f in files if f.exists()]
     assert len(files) >= 15
     await import_oddsapi_paths([str(f) for f in files])
-    parsed = load_closing_line_file.fn(str(data_dir / "closing_lines" / "nba_closing_lines_2008_2024.csv"), "kaggle",
+    parsed = load_closing_line_file(str(data_dir / "closing_lines" / "nba_closing_lines_2008_2024.csv"), "kaggle",
                                        START, END + timedelta(days=1))  # fmt: skip
-    match = await match_closing_line_games.fn(parsed.games, "kaggle")
-    counts = await store_imported_games.fn(match, "kaggle")
+    match = await match_closing_line_games(parsed.games, "kaggle")
+    counts = await store_imported_games(match, "kaggle")
     assert counts.matched >= 0.9 * len(parsed.games)  # snapshot events found by US/Eastern date and teams
 
     cfg = BacktestConfig(strategy="basic_ev", strategy_params={"min_edge": 0.01}, start=START, end=END,
                          decision_hours=[1, 12], markets=["spreads", "totals", "h2h"], include_polymarket=False,
                          n_bootstrap=200, n_permutations=200)  # fmt: skip
     async with async_session_maker() as session:
-        events = await read_events_between(session, cfg.start, cfg.end + timedelta(days=1))
+        events = await read_events_between(cfg.start, cfg.end + timedelta(days=1), session=session)
         pairs = decision_pairs(events, cfg.decision_hours)
         pair_list = list(zip(pairs["event_id"], pairs["decision_time"].dt.to_pydatetime(), strict=True))
-        odds = await read_odds_at_times(session, pair_list, markets=cfg.markets,
-                                        max_staleness=timedelta(minutes=cfg.max_staleness_minutes))  # fmt: skip
-        closing = await read_closing_lines(session, events["event_id"].tolist(), markets=cfg.markets)
+        odds = await read_odds_at_times(pair_list, session=session, markets=cfg.markets, max_staleness=timedelta(minutes=cfg.max_staleness_minutes))  # fmt: skip
+        closing = await read_closing_lines(events["event_id"].tolist(), session=session, markets=cfg.markets)
     assert (events["status"] == "final").mean() > 0.9
     result = run_backtest_frames(cfg, events=events, pairs=pairs, odds=odds, closing=closing)
     bets = result.bet_records()

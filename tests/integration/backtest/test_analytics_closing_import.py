@@ -23,9 +23,9 @@ CSV = """season,date,regular,playoffs,away,home,score_away,score_home,q1_away,q2
 
 
 async def _import(path: Path) -> dict:
-    parsed = load_closing_line_file.fn(str(path), "kaggle")
-    match = await match_closing_line_games.fn(parsed.games, "kaggle")
-    counts = await store_imported_games.fn(match, "kaggle")
+    parsed = load_closing_line_file(str(path), "kaggle")
+    match = await match_closing_line_games(parsed.games, "kaggle")
+    counts = await store_imported_games(match, "kaggle")
     return {"matched": counts.matched, "created": counts.created, "lines": counts.lines_added,
             "unmatched": counts.unmatched + len(parsed.unresolved)}  # fmt: skip
 
@@ -58,9 +58,9 @@ async def test_import_twice(seed: Seed, tmp_path: Path) -> None:
 @pytest.mark.shared
 async def test_import_real_kaggle_subset(db: str, data_dir: Path) -> None:
     path = data_dir / "closing_lines" / "nba_closing_lines_2008_2024.csv"
-    parsed = load_closing_line_file.fn(str(path), "kaggle", date(2024, 1, 1), date(2024, 1, 14))
+    parsed = load_closing_line_file(str(path), "kaggle", date(2024, 1, 1), date(2024, 1, 14))
     assert 80 < len(parsed.games) < 120
-    match = await match_closing_line_games.fn(parsed.games, "kaggle")
-    counts = await store_imported_games.fn(match, "kaggle")
+    match = await match_closing_line_games(parsed.games, "kaggle")
+    counts = await store_imported_games(match, "kaggle")
     assert counts.created == len(parsed.games)
     assert counts.lines_added == 4 * len(parsed.games)  # 2023-24 has spreads and totals, no moneylines

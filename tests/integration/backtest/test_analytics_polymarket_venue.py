@@ -70,11 +70,11 @@ async def test_polymarket_ask_is_a_venue_without_look_ahead(seed: Seed) -> None:
     cfg = BacktestConfig(strategy="basic_ev", start=TIP.date() - timedelta(days=1), end=TIP.date(), decision_hours=[1],
                          polymarket_fee_rate=0.02, n_bootstrap=0, n_permutations=0)  # fmt: skip
     async with async_session_maker() as session:
-        events = await read_events_between(session, cfg.start, cfg.end + timedelta(days=1))
+        events = await read_events_between(cfg.start, cfg.end + timedelta(days=1), session=session)
         pairs = decision_pairs(events, cfg.decision_hours)
         pair_list = list(zip(pairs["event_id"], pairs["decision_time"].dt.to_pydatetime(), strict=True))
-        odds = await read_odds_at_times(session, pair_list)
-        asks = await read_polymarket_asks_at_times(session, pair_list)
+        odds = await read_odds_at_times(pair_list, session=session)
+        asks = await read_polymarket_asks_at_times(pair_list, session=session)
     assert sorted(asks["best_ask"]) == [0.40, 0.62]
     assert (asks["snapshot_time"] <= asks["decision_time"]).all()
 

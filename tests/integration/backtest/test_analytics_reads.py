@@ -47,7 +47,7 @@ async def test_single_read_never_uses_a_price_after_t(seed: Seed) -> None:
     )
     await seed([_event(ev)], prices)
     async with async_session_maker() as session:
-        df = await read_odds_at_time(session, ev, t, max_staleness=timedelta(days=2))
+        df = await read_odds_at_time(ev, t, session=session, max_staleness=timedelta(days=2))
     assert set(df["bookmaker"]) == {"pinnacle", "fanduel"}
     assert (df["snapshot_time"] <= t).all()
     assert 9.0 not in set(df["price_decimal"])
@@ -56,7 +56,7 @@ async def test_single_read_never_uses_a_price_after_t(seed: Seed) -> None:
     # One second later the planted price is the latest, as it should be.
     async with async_session_maker() as session:
         later = await read_odds_at_time(
-            session, ev, t + timedelta(seconds=1), max_staleness=timedelta(days=2)
+            ev, t + timedelta(seconds=1), session=session, max_staleness=timedelta(days=2)
         )
     assert set(later[later.bookmaker == "pinnacle"]["price_decimal"]) == {9.0}
 
@@ -73,7 +73,9 @@ async def test_batch_read_never_uses_a_price_after_t(seed: Seed, markets: list[s
     await seed([_event(ev) for ev in evs], prices)
     pairs = [(ev, dt) for ev in evs for dt in decision_times]
     async with async_session_maker() as session:
-        df = await read_odds_at_times(session, pairs, markets=markets, max_staleness=timedelta(days=2))
+        df = await read_odds_at_times(
+            pairs, session=session, markets=markets, max_staleness=timedelta(days=2)
+        )
     assert len(df) == len(pairs) * 2
     assert (df["snapshot_time"] <= df["decision_time"]).all()
     assert (df["decision_time"] - df["snapshot_time"] == timedelta(minutes=10)).all()
@@ -85,7 +87,9 @@ async def test_batch_read_never_uses_a_price_after_t(seed: Seed, markets: list[s
         assert set(sub["decision_time"]) == {dt}
     # the single form answers the same as the batch form
     async with async_session_maker() as session:
-        one = await read_odds_at_time(session, evs[1], decision_times[2], max_staleness=timedelta(days=2))
+        one = await read_odds_at_time(
+            evs[1], decision_times[2], session=session, max_staleness=timedelta(days=2)
+        )
     assert list(one["snapshot_time"]) == list(df[df.request_index == 5]["snapshot_time"])
 
 
@@ -103,9 +107,13 @@ async def test_staleness_markets_validity_and_duplicates(seed: Seed) -> None:
     )  # fmt: skip
     await seed([_event(ev)], prices)
     async with async_session_maker() as session:
-        df = await read_odds_at_time(session, ev, t, max_staleness=timedelta(hours=2))
-        h2h = await read_odds_at_time(session, ev, t, markets=["h2h"], max_staleness=timedelta(hours=2))
-        fd = await read_odds_at_time(session, ev, t, bookmakers=["fanduel"], max_staleness=timedelta(hours=2))
+        df = await read_odds_at_time(ev, t, session=session, max_staleness=timedelta(hours=2))
+        h2h = await read_odds_at_time(
+            ev, t, session=session, markets=["h2h"], max_staleness=timedelta(hours=2)
+        )
+        fd = await read_odds_at_time(
+            ev, t, session=session, bookmakers=["fanduel"], max_staleness=timedelta(hours=2)
+        )
     # betmgm's newest snapshot is flagged invalid: it is dropped, never replaced by its staler valid price
     assert set(df["bookmaker"]) == {"fanduel"}
     assert len(df[(df.bookmaker == "fanduel") & (df.market == "h2h")]) == 2  # one row per outcome
@@ -118,7 +126,7 @@ async def test_staleness_markets_validity_and_duplicates(seed: Seed) -> None:
 async def test_naive_time_is_refused(seed: Seed) -> None:
     async with async_session_maker() as session:
         with pytest.raises(ValueError, match="timezone-aware"):
-            await read_odds_at_time(session, "x", datetime(2024, 1, 1))  # noqa: DTZ001
+            await read_odds_at_time("x", datetime(2024, 1, 1), session=session)  # noqa: DTZ001
 
 
 async def test_closing_lines_last_snapshot_before_tip_and_imports(seed: Seed) -> None:
@@ -133,7 +141,7 @@ async def test_closing_lines_last_snapshot_before_tip_and_imports(seed: Seed) ->
     async with async_session_maker() as session:
         session.add(ClosingLine(event_id=ev, source="kaggle", market="spreads", outcome=HOME, point=-4.5))
         await session.commit()
-        df = await read_closing_lines(session, [ev])
+        df = await read_closing_lines([ev], session=session)
     snaps = df[df.source == "snapshots"]
     assert set(snaps["snapshot_time"]) == {TIP - timedelta(minutes=5)}
     assert sorted(snaps["price_decimal"]) == [1.55, 2.5]
@@ -147,5 +155,5 @@ async def test_events_between(seed: Seed) -> None:
     a, b = new_event_id(), new_event_id()
     await seed([_event(a), _event(b, TIP + timedelta(days=3))], [])
     async with async_session_maker() as session:
-        df = await read_events_between(session, TIP.date(), (TIP + timedelta(days=1)).date())
+        df = await read_events_between(TIP.date(), (TIP + timedelta(days=1)).date(), session=session)
     assert df["event_id"].tolist() == [a]

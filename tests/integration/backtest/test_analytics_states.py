@@ -17,7 +17,7 @@ from sqlalchemy import text
 from odds_analytics.backtest import BacktestConfig, decision_pairs, run_backtest_frames
 from odds_analytics.backtest.synthetic import generate_season
 from odds_models.db import async_session_maker
-from tasks.storage.odds import store_odds_payload
+from tasks.odds_ingest import store_odds_payload
 from tasks.storage.reads import (
     CLOSING_COLUMNS,
     ODDS_COLUMNS,
@@ -112,7 +112,7 @@ async def _per_event(pairs: list[tuple[str, datetime]], **kwargs: object) -> pd.
     async with async_session_maker() as session:
         for index, (event_id, t) in enumerate(pairs):
             parts.append(
-                (await read_odds_at_time(session, event_id, t, **kwargs)).assign(request_index=index)
+                (await read_odds_at_time(event_id, t, session=session, **kwargs)).assign(request_index=index)
             )  # type: ignore[arg-type]
     return pd.concat(parts, ignore_index=True)[ODDS_COLUMNS]
 
@@ -134,9 +134,8 @@ async def test_states_read_equals_the_per_event_read_after_out_of_order_writes(d
     pairs = _pairs(events)
     for staleness in (timedelta(minutes=90), timedelta(hours=24)):
         async with async_session_maker() as session:
-            batch = await read_odds_at_times(session, pairs, markets=MARKETS, max_staleness=staleness)
-            cats = await read_odds_at_times(session, pairs, markets=MARKETS, max_staleness=staleness,
-                                            categorical=True)  # fmt: skip
+            batch = await read_odds_at_times(pairs, session=session, markets=MARKETS, max_staleness=staleness)
+            cats = await read_odds_at_times(pairs, session=session, markets=MARKETS, max_staleness=staleness, categorical=True)  # fmt: skip
         reference = await _per_event(pairs, markets=MARKETS, max_staleness=staleness)
         assert len(reference) > 500
         _same(batch, reference, KEY)
@@ -146,16 +145,15 @@ async def test_states_read_equals_the_per_event_read_after_out_of_order_writes(d
         assert (batch["snapshot_time"] >= batch["decision_time"] - staleness).all()
     # the read filters markets and books like the per-event read
     async with async_session_maker() as session:
-        some = await read_odds_at_times(session, pairs, markets=["spreads"], bookmakers=["lowvig", "fanduel"],
-                                        max_staleness=timedelta(hours=24))  # fmt: skip
+        some = await read_odds_at_times(pairs, session=session, markets=["spreads"], bookmakers=["lowvig", "fanduel"], max_staleness=timedelta(hours=24))  # fmt: skip
     _same(some, await _per_event(pairs, markets=["spreads"], bookmakers=["lowvig", "fanduel"],
                                  max_staleness=timedelta(hours=24)), KEY)  # fmt: skip
     assert set(some["bookmaker"]) == {"lowvig", "fanduel"}
     # closing lines: the states' close equals the close read from odds (every market: the odds path)
     ids = events["event_id"].tolist()
     async with async_session_maker() as session:
-        close = await read_closing_lines(session, ids, markets=MARKETS)
-        close_odds = await read_closing_lines(session, ids)
+        close = await read_closing_lines(ids, session=session, markets=MARKETS)
+        close_odds = await read_closing_lines(ids, session=session)
     assert len(close) > 50
     _same(close.assign(request_index=0, price_american=close["price_american"]),
           close_odds.assign(request_index=0), ["event_id", "market", "bookmaker", "outcome", "description"])  # fmt: skip
@@ -174,7 +172,9 @@ async def test_states_are_exact_after_update_and_delete(db: str) -> None:
             "DELETE FROM odds_snapshots WHERE id = (SELECT max(id) FROM odds_snapshots WHERE event_id = :e)"
         ), {"e": pairs[9][0]})  # fmt: skip
         await session.commit()
-        batch = await read_odds_at_times(session, pairs, markets=MARKETS, max_staleness=timedelta(hours=24))
+        batch = await read_odds_at_times(
+            pairs, session=session, markets=MARKETS, max_staleness=timedelta(hours=24)
+        )
     _same(batch, await _per_event(pairs, markets=MARKETS, max_staleness=timedelta(hours=24)), KEY)
     async with async_session_maker() as session:
         await session.execute(text("DELETE FROM events WHERE id = :e"), {"e": pairs[0][0]})
@@ -205,7 +205,7 @@ def _payload(prices: dict[str, float], *, totals: bool = True) -> list[dict]:
 async def _state_prices(t: datetime) -> dict[tuple[str, str, str], float]:
     async with async_session_maker() as session:
         df = await read_odds_at_times(
-            session, [("e" * 32, t)], markets=MARKETS, max_staleness=timedelta(days=1)
+            [("e" * 32, t)], session=session, markets=MARKETS, max_staleness=timedelta(days=1)
         )
     return {
         (b, m, o): p
@@ -243,7 +243,9 @@ async def test_the_odds_writer_keeps_states_exact(db: str) -> None:
     )  # fmt: skip
     pairs = [("e" * 32, T0 + timedelta(minutes=m)) for m in (-1, 0, 29, 30, 59, 60, 61, 179, 180, 240)]
     async with async_session_maker() as session:
-        batch = await read_odds_at_times(session, pairs, markets=MARKETS, max_staleness=timedelta(days=1))
+        batch = await read_odds_at_times(
+            pairs, session=session, markets=MARKETS, max_staleness=timedelta(days=1)
+        )
     reference = await _per_event(pairs, markets=MARKETS, max_staleness=timedelta(days=1))
     _same(batch, reference, KEY)
     at_3h = batch[batch["request_index"] == 8]
@@ -257,15 +259,13 @@ async def test_backtest_on_states_is_identical_to_one_on_the_per_event_read(db: 
                          end="2024-12-31", decision_hours=[1, 3, 6], include_polymarket=False, n_bootstrap=200,
                          n_permutations=200)  # fmt: skip
     async with async_session_maker() as session:
-        games = await read_events_between(session, cfg.start, cfg.end + timedelta(days=1))
+        games = await read_events_between(cfg.start, cfg.end + timedelta(days=1), session=session)
         pairs = decision_pairs(games, cfg.decision_hours)
         pair_list = list(zip(pairs["event_id"], pairs["decision_time"].dt.to_pydatetime(), strict=True))
         staleness = timedelta(minutes=cfg.max_staleness_minutes)
-        fast = await read_odds_at_times(session, pair_list, markets=cfg.markets, max_staleness=staleness,
-                                        categorical=True)  # fmt: skip
-        close_fast = await read_closing_lines(session, games["event_id"].tolist(), markets=cfg.markets,
-                                              categorical=True)  # fmt: skip
-        close_slow = await read_closing_lines(session, games["event_id"].tolist())
+        fast = await read_odds_at_times(pair_list, session=session, markets=cfg.markets, max_staleness=staleness, categorical=True)  # fmt: skip
+        close_fast = await read_closing_lines(games["event_id"].tolist(), session=session, markets=cfg.markets, categorical=True)  # fmt: skip
+        close_slow = await read_closing_lines(games["event_id"].tolist(), session=session)
     slow = await _per_event(pair_list, markets=cfg.markets, max_staleness=staleness)
     a = run_backtest_frames(cfg, events=games, pairs=pairs, odds=fast, closing=close_fast)
     b = run_backtest_frames(cfg, events=games, pairs=pairs, odds=slow, closing=close_slow[CLOSING_COLUMNS])
@@ -281,7 +281,9 @@ async def test_text_holding_the_separator_falls_back_to_the_odds_read(seed: obje
              "outcome": o, "price": p} for o, p in ((HOME, 1.7), (AWAY, 2.2))]  # fmt: skip
     await seed([{"id": ev, "home_team": HOME, "away_team": AWAY, "commence_time": tip}], rows)  # type: ignore[operator]
     async with async_session_maker() as session:
-        df = await read_odds_at_times(session, [(ev, tip)], markets=MARKETS, max_staleness=timedelta(hours=3))
+        df = await read_odds_at_times(
+            [(ev, tip)], session=session, markets=MARKETS, max_staleness=timedelta(hours=3)
+        )
     assert df["bookmaker"].tolist() == ["odd\x1fbook", "odd\x1fbook"]
     assert sorted(df["price_decimal"]) == [1.7, 2.2]
 
@@ -289,10 +291,10 @@ async def test_text_holding_the_separator_falls_back_to_the_odds_read(seed: obje
 async def test_reads_of_nothing_are_empty_and_typed(db: str) -> None:
     t = datetime(2030, 1, 1, tzinfo=UTC)
     async with async_session_maker() as session:
-        odds = await read_odds_at_times(session, [("unknown", t)], markets=MARKETS, categorical=True)
-        close = await read_closing_lines(session, ["unknown"], markets=MARKETS)
+        odds = await read_odds_at_times([("unknown", t)], session=session, markets=MARKETS, categorical=True)
+        close = await read_closing_lines(["unknown"], session=session, markets=MARKETS)
         with pytest.raises(ValueError, match="timezone-aware"):
-            await read_odds_at_times(session, [("unknown", datetime(2030, 1, 1))], markets=MARKETS)  # noqa: DTZ001
+            await read_odds_at_times([("unknown", datetime(2030, 1, 1))], session=session, markets=MARKETS)  # noqa: DTZ001
     assert odds.empty
     assert list(odds.columns) == ODDS_COLUMNS
     assert close.empty

@@ -4,7 +4,9 @@ and nothing partial written. (The cases that need no database are in `tests/unit
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -89,12 +91,18 @@ def test_import_oddsapi_stores_the_good_file_and_exits_1(db: str, tmp_path: Path
 
 
 @pytest.mark.shared
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [("2021-12-04T00:00:00Z", "0001-01-01T00:00:00+05:00"), ("2021-12-04T00:00:00Z", "0001-01-01T00:00:00Z"),
+     ("2021-12-04T00:00:00Z", "9999-12-31T00:00:00Z")],
+    ids=["year-1-offset", "year-1-Z", "year-9999-Z"],
+)  # fmt: skip
 def test_import_polymarket_year_one_date_exits_1_and_stores_nothing(
-    db: str, tmp_path: Path, odds: OddsCommand
+    db: str, tmp_path: Path, odds: OddsCommand, old: str, new: str
 ) -> None:
     raw = (FIXTURES / "gamma_events_nba_2890-mavs-grizzlies-2021_wom-strategy.json").read_text()
     path = tmp_path / "events.json"
-    path.write_text(raw.replace("2021-12-04T00:00:00Z", "0001-01-01T00:00:00+05:00"))
+    path.write_text(raw.replace(old, new))
     odds.fails(1, r"events\.json: .*out of range", "import", "polymarket", str(path))
     assert (_count("polymarket_events"), _count("polymarket_markets")) == (0, 0)
 
@@ -146,3 +154,83 @@ def test_unreachable_database_fails_before_the_flow_works(
     monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:9/odds_nowhere_test")
     odds.fails(2, r"DATABASE_URL: cannot connect to .*127\.0\.0\.1:9.*connection refused",
                "backtest", "run", "--strategy", "flat", "--start", "2024-01-01", "--end", "2024-01-02")  # fmt: skip
+
+
+# --- a database that goes away during the run ------------------------------------------------------------------
+
+
+class _OneConnectionProxy:
+    """A TCP proxy to the test server that forwards its first `serve` connections, then closes its port:
+    the settings work when the command starts (its first connection), the database is gone afterwards."""
+
+    def __init__(self, url: str, serve: int = 1) -> None:
+        import threading
+        from urllib.parse import parse_qsl, urlencode
+
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query))
+        socket_dir = query.pop("host", None)  # the embedded server listens on a Unix socket only
+        self.upstream: str | tuple[str, int] = (
+            f"{socket_dir}/.s.PGSQL.{parts.port or 5432}" if socket_dir and socket_dir.startswith("/")
+            else (parts.hostname or "localhost", parts.port or 5432)
+        )  # fmt: skip
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        netloc = f"{parts.netloc.rpartition('@')[0]}@127.0.0.1:{self.port}"
+        self.url = urlunsplit(parts._replace(netloc=netloc, query=urlencode(query)))
+        self.serve = serve
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        import threading
+
+        with self.listener:
+            for _ in range(self.serve):
+                client, _ = self.listener.accept()
+                if isinstance(self.upstream, str):
+                    upstream = socket.socket(socket.AF_UNIX)
+                    upstream.connect(self.upstream)
+                else:
+                    upstream = socket.create_connection(self.upstream)
+                for a, b in ((client, upstream), (upstream, client)):
+                    threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+        # leaving the block closed the port: every later connection is refused
+
+    @staticmethod
+    def _pump(src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (src, dst):
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+
+
+def test_a_database_gone_during_the_run_is_a_failed_run_not_a_setting(
+    db: str, odds: OddsCommand, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The settings reached the server when the command started (exit 2 is for settings that never worked);
+    the server gone afterwards is a failed run: exit 1, one line."""
+    proxy = _OneConnectionProxy(db, serve=1)
+    monkeypatch.setenv("DATABASE_URL", proxy.url)
+    line = odds.fails(1, r"DATABASE_URL \(.*127\.0\.0\.1:\d+.*\): the database became unreachable during the run",
+                      "status", "quota", "--json")  # fmt: skip
+    assert "stay in the spool" in line
+    proxy.thread.join(timeout=5)
+    assert not proxy.thread.is_alive()
+
+
+def test_a_closed_port_at_start_is_still_a_setting(
+    pg_url: str, odds: OddsCommand, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same proxy with no connection to serve: the first connection is refused, so the setting is wrong."""
+    proxy = _OneConnectionProxy(pg_url, serve=0)
+    proxy.thread.join(timeout=5)
+    monkeypatch.setenv("DATABASE_URL", proxy.url)
+    odds.fails(
+        2, r"DATABASE_URL: cannot connect to .*127\.0\.0\.1:\d+.*connection refused", "status", "quota"
+    )

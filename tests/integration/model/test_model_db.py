@@ -23,7 +23,7 @@ async def test_dataset_from_the_database_matches_the_pure_build(db: str, seed_ma
     odds, events, closing = simulate_market(n_games=12, seed=4)
     await seed_market(odds, events, closing)
     async with async_session_maker() as session:
-        frames = await load_model_frames(session, start=None, end=None, markets=["spreads", "h2h"])
+        frames = await load_model_frames(session=session, start=None, end=None, markets=["spreads", "h2h"])
     # every odds row read for a decision was stamped before that event's last decision
     last = frames.samples.groupby("event_id")["decision_time"].max()
     assert (frames.odds["snapshot_time"] < frames.odds["event_id"].map(last)).all()
@@ -56,7 +56,9 @@ async def test_live_scoring_reads_only_the_past(db: str, seed_market) -> None:
     tip = events["commence_time"].iloc[0].to_pydatetime()
     now = tip - timedelta(hours=10)  # between the 14 h and the 6 h snapshots of the first game
     async with async_session_maker() as session:
-        frames = await load_model_frames(session, start=now, end=now + timedelta(hours=48), decision_at=now)
+        frames = await load_model_frames(
+            session=session, start=now, end=now + timedelta(hours=48), decision_at=now
+        )
     assert (frames.odds["snapshot_time"] < now).all()
     data = build_model_dataset(frames, "spreads")
     assert set(data["event_id"]) <= set(events["event_id"])
@@ -173,7 +175,7 @@ async def test_drift_prior_history_from_the_database_matches_the_pure_build(db: 
             )
         await session.commit()
     async with async_session_maker() as session:
-        frames = await load_model_frames(session, start=None, end=None, markets=["spreads", "h2h"])
+        frames = await load_model_frames(session=session, start=None, end=None, markets=["spreads", "h2h"])
     expected = line_history(rows)
     pd.testing.assert_frame_equal(frames.history, expected, check_dtype=False)
     from_db = build_model_dataset(frames, "spreads")
@@ -199,7 +201,7 @@ async def test_drift_prior_history_from_the_database_matches_the_pure_build(db: 
     # a window holding only the imported history games (no snapshots): an empty dataset, not an error
     async with async_session_maker() as session:
         cut = await load_model_frames(
-            session, start=None, end=events["commence_time"].min(), markets=["spreads"]
+            session=session, start=None, end=events["commence_time"].min(), markets=["spreads"]
         )
     assert cut.samples.empty  # only the history games, which have no snapshots: an empty dataset, no error
     assert build_model_dataset(cut, "spreads").empty

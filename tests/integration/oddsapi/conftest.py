@@ -12,7 +12,7 @@ import pytest
 
 from odds_models.clock import FrozenClock, use_clock
 from odds_models.settings import get_settings
-from tasks.odds_api import use_http_client_factory
+from tasks.http import use_client_factory
 
 T0 = datetime(2030, 1, 10, 12, 0, tzinfo=UTC)
 SENTINEL = "SENTINEL-KEY-7f3a9c"
@@ -106,6 +106,6 @@ def fake_api(clock: FrozenClock, monkeypatch: pytest.MonkeyPatch, tmp_path: Any)
     monkeypatch.setenv("ODDS_HOME", str(tmp_path / "home"))
     get_settings.cache_clear()
     api = FakeOddsApi(now=clock)
-    with use_http_client_factory(lambda: httpx.AsyncClient(transport=httpx.MockTransport(api.handler))):
+    with use_client_factory("oddsapi", lambda: httpx.AsyncClient(transport=httpx.MockTransport(api.handler))):
         yield api
     get_settings.cache_clear()

@@ -22,7 +22,7 @@ from odds_models.db import async_session_maker
 from odds_models.errors import BudgetExceeded, PayloadError
 from odds_models.settings import get_settings
 from tasks.credits import credits_spent_this_month
-from tasks.odds_api import use_http_client_factory
+from tasks.http import use_client_factory
 from tasks.odds_ingest import due_event_list, fetch_events, fetch_odds_to_spool, store_events_payload
 from tasks.spool import drain_spool, spool_files, store_spool_file
 
@@ -138,7 +138,7 @@ def slate(day_clock: FrozenClock, monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
         ("e" * 32, DAY0 + 100 * hour, None),
     ])  # fmt: skip
     _wire(monkeypatch, tmp_path, api)
-    with use_http_client_factory(lambda: httpx.AsyncClient(transport=httpx.MockTransport(api.handler))):
+    with use_client_factory("oddsapi", lambda: httpx.AsyncClient(transport=httpx.MockTransport(api.handler))):
         yield api
     get_settings.cache_clear()
 
@@ -324,7 +324,7 @@ async def test_fetch_logs_credits_equal_the_replay_ledger_under_cut_bodies(
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()
     transport = httpx.ASGITransport(app=app)
-    with use_clock(clock), use_http_client_factory(lambda: httpx.AsyncClient(transport=transport)):
+    with use_clock(clock), use_client_factory("oddsapi", lambda: httpx.AsyncClient(transport=transport)):
         await store_events_payload(await fetch_events())
         for _ in range(12):
             clock.advance(minutes=30)
@@ -352,3 +352,76 @@ def test_a_call_killed_in_flight_keeps_its_credits_counted_and_shown(db: str, sl
     assert payload["open_reservations"] == {"calls": 1, "credits": 3}
     text_output = CliRunner().invoke(app, ["status", "quota"]).output
     assert "1 credit reservation(s) not settled (3 credits" in " ".join(text_output.split())
+
+
+@pytest.mark.parametrize("charged", [0, 3], ids=["never-charged", "charged"])
+async def test_a_killed_calls_reservation_is_reconciled_by_later_quota_headers(
+    db: str, slate: SlateApi, day_clock: FrozenClock, charged: int
+) -> None:
+    """A reservation left open by a killed run counts in full until it is older than STALE_RESERVATION and
+    answers on both sides of it carried `x-requests-used`; then it is settled at what the API charged."""
+    from tasks.credits import STALE_RESERVATION, reserve_credits
+
+    await store_events_payload(await fetch_events())  # an answer before: x-requests-used 0
+    killed = await reserve_credits(
+        endpoint="/v4/sports/basketball_nba/odds", credits=3, what="The /odds call"
+    )
+    slate.used += charged  # the server charged the call (or not) and the process died before any answer
+    day_clock.advance(minutes=10)
+    await store_events_payload(await fetch_events())  # an answer after: x-requests-used 0 or 3
+    await _tick()  # a reservation not yet stale is not touched, even with answers on both sides
+    assert await _scalar("SELECT settled_at FROM fetch_logs WHERE id = :i", i=killed.id) is None
+    assert await credits_spent_this_month() == slate.used + 3 - charged  # still held in full
+
+    day_clock.advance(STALE_RESERVATION)
+    await store_events_payload(await fetch_events())
+    await _tick()  # the next reservation reconciles it
+    assert await _scalar("SELECT cost FROM fetch_logs WHERE id = :i", i=killed.id) == charged
+    error = await _scalar("SELECT error FROM fetch_logs WHERE id = :i", i=killed.id)
+    assert error.startswith(f"never settled (the run was killed mid-call): {charged} of 3 credits")
+    assert await _scalar("SELECT count(*) FROM fetch_logs WHERE settled_at IS NULL") == 0
+    assert await credits_spent_this_month() == slate.used
+
+
+async def test_a_killed_calls_reservation_without_a_later_answer_stays_counted(
+    db: str, slate: SlateApi, day_clock: FrozenClock
+) -> None:
+    from tasks.credits import STALE_RESERVATION, reserve_credits
+
+    await store_events_payload(await fetch_events())
+    killed = await reserve_credits(
+        endpoint="/v4/sports/basketball_nba/odds", credits=3, what="The /odds call"
+    )
+    day_clock.advance(2 * STALE_RESERVATION)
+    # the next reservation finds no answer after the killed call: nothing tells what it cost
+    await reserve_credits(endpoint="/v4/sports/basketball_nba/odds", credits=3, what="The /odds call")
+    assert await _scalar("SELECT settled_at FROM fetch_logs WHERE id = :i", i=killed.id) is None
+    assert await credits_spent_this_month() == 6
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"])
+async def test_an_event_timed_outside_the_sane_window_is_a_finding_not_a_row(
+    db: str, slate: SlateApi, day_clock: FrozenClock, stamp: str
+) -> None:
+    """A paid answer whose event (or bookmaker update) is dated year 1 or 9999: that event is logged to
+    data_quality_logs and not stored; the good events of the same answer are."""
+    await store_events_payload(await fetch_events())
+    good = slate._odds()
+    far = {**good[0], "id": "f" * 32, "commence_time": stamp}
+    late = json.loads(json.dumps({**good[0], "id": "9" * 32}))
+    late["bookmakers"][0]["last_update"] = stamp
+    slate.script["/odds"] = [httpx.Response(200, json=[*good, far, late],
+                                            headers={"x-requests-used": "3", "x-requests-last": "3"})]  # fmt: skip
+    stored = await store_spool_file(Path((await fetch_odds_to_spool()).path))
+    assert (stored["snapshots"], stored["odds_rows"]) == (2, 4)
+    assert await _scalar("SELECT count(*) FROM events WHERE id IN (:f, :n)", f="f" * 32, n="9" * 32) == 0
+    assert (
+        await _scalar(
+            "SELECT count(*) FROM odds_snapshots WHERE event_id IN (:f, :n)", f="f" * 32, n="9" * 32
+        )
+        == 0
+    )
+    details = await _scalar(
+        "SELECT string_agg(detail, ' | ') FROM data_quality_logs WHERE check_type = 'malformed_event'"
+    )
+    assert details.count("out of range") == 2, details

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import text
 
 from odds_models.db import async_session_maker
+from tasks.odds_ingest import store_odds_payload
 from tasks.storage.events import EventRecord, mark_events_status, store_events
-from tasks.storage.odds import store_odds_payload
 
 pytestmark = pytest.mark.db
 

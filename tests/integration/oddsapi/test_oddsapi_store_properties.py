@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from odds_models.db import async_session_maker
 from odds_models.errors import PayloadError
-from tasks.storage.odds import store_odds_payload
+from tasks.odds_ingest import store_odds_payload
 
 pytestmark = pytest.mark.db
 

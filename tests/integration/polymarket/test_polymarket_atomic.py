@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from odds_models.db import async_session_maker, run_coro_blocking
 from odds_models.errors import PayloadError
-from tasks.polymarket import import_payload
+from tasks.import_polymarket import import_payload
 
 pytestmark = pytest.mark.db
 
@@ -102,7 +102,7 @@ def test_book_and_history_imports_are_all_or_nothing(db: str) -> None:
     """Generated CLOB books (some broken) and histories (some bad points) for a stored market's tokens."""
     from pm_fakes import token
 
-    from odds_analytics.polymarket import parse_books
+    from odds_analytics.polymarket.clob import parse_books
 
     market = {"id": "mk", "question": "Celtics vs. Knicks", "outcomes": '["Celtics", "Knicks"]',
               "clobTokenIds": json.dumps([token(1), token(2)])}  # fmt: skip

@@ -10,11 +10,11 @@ import pytest
 from pm_fakes import FakeClob, gamma_event, insert_sportsbook_event, now_floor, run_sync, spread_market, token
 from typer.testing import CliRunner
 
-import tasks.polymarket_clob as clob_module
 from odds_cli.main import app
 from odds_models.clock import FrozenClock, use_clock
+from tasks.http import use_client_factory
 
-pytestmark = pytest.mark.db
+pytestmark = [pytest.mark.db, pytest.mark.engine, pytest.mark.usefixtures("prefect_harness")]
 
 NOW = now_floor()
 runner = CliRunner()
@@ -23,7 +23,8 @@ runner = CliRunner()
 def _invoke(*args: str) -> object:
     result = runner.invoke(app, list(args))
     assert result.exit_code == 0, result.output
-    return json.loads(result.output) if "--json" in args else result.output
+    # JSON is on stdout; the flows' Prefect log lines go to stderr (`output` holds both)
+    return json.loads(result.stdout) if "--json" in args else result.output
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def seeded(db: str, tmp_path: Path) -> Path:
     return path
 
 
-def test_import_markets_link_status_and_book(seeded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_import_markets_link_status_and_book(seeded: Path) -> None:
     with use_clock(FrozenClock(NOW)):
         counts = _invoke("import", "polymarket", str(seeded), "--json")
         assert (counts["events"], counts["markets"]) == (1, 2)
@@ -68,31 +69,19 @@ def test_import_markets_link_status_and_book(seeded: Path, monkeypatch: pytest.M
         assert {e["market_id"] for e in status["expiring_within_week"]} == {"9801"}
 
         fake = FakeClob()
-        monkeypatch.setattr(
-            clob_module,
-            "make_clob_client",
-            lambda client=None, **kw: clob_module.ClobClient(
-                base_url="https://clob.test", client=fake.client()
-            ),
-        )
-        book = _invoke("polymarket", "book", "nba-bos-nyk-2026-03-01", "--json")
-        assert [lvl["price"] for lvl in book["books"][token(31)]["bids"]] == [0.45, 0.44, 0.01]
-        assert "Celtics: bid 0.45 / ask 0.47" in _invoke("polymarket", "book", "sb-cli")
+        with use_client_factory("clob", fake.client):
+            book = _invoke("polymarket", "book", "nba-bos-nyk-2026-03-01", "--json")
+            assert [lvl["price"] for lvl in book["books"][token(31)]["bids"]] == [0.45, 0.44, 0.01]
+            assert "Celtics: bid 0.45 / ask 0.47" in _invoke("polymarket", "book", "sb-cli")
 
 
 def test_bad_arguments_exit_2(db: str) -> None:
     assert runner.invoke(app, ["polymarket", "markets", "--type", "nope"]).exit_code == 2
 
 
-def test_backfill_command_with_progress_bar_then_nothing_left(
-    seeded: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import tasks.polymarket as pm_tasks
-
+def test_backfill_command_with_progress_bar_then_nothing_left(seeded: Path) -> None:
     fake = FakeClob()
-    real = pm_tasks.make_clob_client
-    monkeypatch.setattr(pm_tasks, "make_clob_client", lambda client=None, **kw: real(fake.client(), **kw))
-    with use_clock(FrozenClock(NOW)):
+    with use_clock(FrozenClock(NOW)), use_client_factory("clob", fake.client):
         _invoke("import", "polymarket", str(seeded))
         output = _invoke("polymarket", "backfill", "--days", "30")
         assert "tokens=4" in output

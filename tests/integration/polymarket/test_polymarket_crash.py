@@ -16,11 +16,17 @@ import pytest
 from pm_fakes import FakeClob, gamma_event, now_floor, token
 from sqlalchemy import text
 
+from flows.polymarket import backfill_polymarket_history, discover_polymarket
 from odds_models.clock import FrozenClock, use_clock
 from odds_models.db import async_session_maker
-from tasks.polymarket import read_backfill_plan, run_backfill, run_discover
+from tasks.http import use_client_factory
 
-pytestmark = [pytest.mark.db, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.db,
+    pytest.mark.slow,
+    pytest.mark.engine,
+    pytest.mark.usefixtures("prefect_harness"),
+]
 
 NOW = now_floor()
 LOOKBACK_DAYS = 60  # 4 windows of ≤15 days per token, 2 tokens
@@ -64,10 +70,20 @@ async def test_sigkill_half_way_then_resume_has_no_gap_and_no_duplicate(db: str)
     def gamma(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"events": [event]})
 
-    with use_clock(FrozenClock(NOW)):
-        await run_discover(client=httpx.AsyncClient(transport=httpx.MockTransport(gamma)), link=False)
+    with (
+        use_clock(FrozenClock(NOW)),
+        use_client_factory("gamma", lambda: httpx.AsyncClient(transport=httpx.MockTransport(gamma))),
+    ):
+        await discover_polymarket(link=False)
 
-    env = {**os.environ, "DATABASE_URL": db, "PYTHONPATH": str(Path.cwd())}
+    from prefect.settings import PREFECT_API_URL
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": db,
+        "PYTHONPATH": str(Path.cwd()),
+        "PREFECT_API_URL": PREFECT_API_URL.value(),
+    }
     proc = subprocess.Popen(  # noqa: ASYNC220 - the test drives a child it kills on purpose
         [sys.executable, str(WORKER), str(LOOKBACK_DAYS), NOW.isoformat()],
         env=env,
@@ -91,9 +107,8 @@ async def test_sigkill_half_way_then_resume_has_no_gap_and_no_duplicate(db: str)
     assert 3 <= done_before < 8, "the kill should land half-way"
 
     fake = FakeClob()
-    with use_clock(FrozenClock(NOW)):
-        plan = await read_backfill_plan(now=NOW, lookback=timedelta(days=LOOKBACK_DAYS))
-        await run_backfill(plan, concurrency=2, client=fake.client())
+    with use_clock(FrozenClock(NOW)), use_client_factory("clob", fake.client):
+        await backfill_polymarket_history(lookback_days=LOOKBACK_DAYS, concurrency=2)
     assert (
         0 < len(fake.history_calls) <= 8 - done_before + 1
     )  # only what was missing (± the window in flight)

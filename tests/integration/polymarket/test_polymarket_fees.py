@@ -11,9 +11,9 @@ import pytest
 from pm_fakes import gamma_event, now_floor, spread_market, token
 from sqlalchemy import text
 
-from odds_analytics.polymarket import parse_gamma_event
+from odds_analytics.polymarket.gamma import parse_gamma_event
 from odds_models.db import async_session_maker
-from tasks.storage.polymarket import upsert_events
+from tasks.storage.polymarket_markets import upsert_events
 
 pytestmark = pytest.mark.db
 
@@ -47,7 +47,7 @@ async def test_fee_terms_are_stored_refreshed_and_null_when_unstated(db: str) ->
     sports = {"feesEnabled": True, "feeType": "sports_fees_v3",
               "feeSchedule": {"rate": 0.03, "exponent": 1, "takerOnly": True, "rebateRate": 0.25}}  # fmt: skip
     async with async_session_maker() as session:
-        await upsert_events(session, [parse_gamma_event(_event(sports, {}))], at=NOW)
+        await upsert_events(session=session, events=[parse_gamma_event(_event(sports, {}))], at=NOW)
         await session.commit()
     fees = await _fees()
     assert fees["7011"] == (True, 0.03, 1.0, True, 0.25, "sports_fees_v3")
@@ -57,7 +57,7 @@ async def test_fee_terms_are_stored_refreshed_and_null_when_unstated(db: str) ->
         event = _event(
             {"feesEnabled": False}, {"feesEnabled": True, "feeSchedule": {"rate": "0.02", "exponent": 2}}
         )
-        await upsert_events(session, [parse_gamma_event(event)], at=NOW + timedelta(minutes=5))
+        await upsert_events(session=session, events=[parse_gamma_event(event)], at=NOW + timedelta(minutes=5))
         await session.commit()
     fees = await _fees()
     assert fees["7011"] == (False, None, None, None, None, None)
@@ -76,7 +76,7 @@ async def test_migration_backfill_reads_the_stored_gamma_payload(db: str) -> Non
               "feeSchedule": {"exponent": 2, "rate": 0.25, "takerOnly": True, "rebateRate": 0.2}}  # fmt: skip
     odd = {"feesEnabled": "yes", "feeSchedule": {"rate": "-1", "exponent": "x"}}  # unreadable: NULL
     async with async_session_maker() as session:
-        await upsert_events(session, [parse_gamma_event(_event(crypto, odd))], at=NOW)
+        await upsert_events(session=session, events=[parse_gamma_event(_event(crypto, odd))], at=NOW)
         # as stored before 0006: the columns empty, the payload in `raw`
         await session.execute(
             text(f"UPDATE polymarket_markets SET ({_FEE_COLUMNS}) = (NULL, NULL, NULL, NULL, NULL, NULL)")

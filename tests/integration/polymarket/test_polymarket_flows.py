@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
@@ -9,9 +10,9 @@ import pytest
 from pm_fakes import FakeClob, gamma_event, insert_sportsbook_event, now_floor, token
 from sqlalchemy import text
 
-import tasks.polymarket as pm_tasks
 from odds_models.clock import FrozenClock, use_clock
 from odds_models.db import async_session_maker
+from tasks.http import use_client_factory
 
 pytestmark = [pytest.mark.db, pytest.mark.engine, pytest.mark.usefixtures("prefect_harness")]
 
@@ -19,7 +20,7 @@ NOW = now_floor()
 
 
 @pytest.fixture
-def fakes(monkeypatch: pytest.MonkeyPatch) -> FakeClob:
+def fakes() -> Iterator[FakeClob]:
     event = gamma_event(
         "970",
         "nba-bos-nyk-2026-03-01",
@@ -32,16 +33,11 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> FakeClob:
         return httpx.Response(200, json={"events": [event]})
 
     clob = FakeClob()
-    real_gamma, real_clob = pm_tasks.make_gamma_client, pm_tasks.make_clob_client
-    monkeypatch.setattr(
-        pm_tasks,
-        "make_gamma_client",
-        lambda client=None, **kw: real_gamma(httpx.AsyncClient(transport=httpx.MockTransport(gamma)), **kw),
-    )
-    monkeypatch.setattr(
-        pm_tasks, "make_clob_client", lambda client=None, **kw: real_clob(clob.client(), **kw)
-    )
-    return clob
+    with (
+        use_client_factory("gamma", lambda: httpx.AsyncClient(transport=httpx.MockTransport(gamma))),
+        use_client_factory("clob", clob.client),
+    ):
+        yield clob
 
 
 async def test_discover_poll_and_backfill_flows(db: str, fakes: FakeClob) -> None:

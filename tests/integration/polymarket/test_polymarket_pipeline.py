@@ -1,11 +1,12 @@
-"""Polymarket against PostgreSQL and fake APIs: discovery + link, polls (idempotent, concurrent), backfill
-(15-day chunking, resume, 429), import."""
+"""Polymarket against PostgreSQL and fake APIs, through the flows: discovery + link, polls (idempotent,
+concurrent), backfill (15-day chunking, resume, 429), import."""
 
 from __future__ import annotations
 
 import asyncio
 import gzip
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,11 +15,20 @@ import pytest
 from pm_fakes import FakeClob, gamma_event, insert_sportsbook_event, now_floor, spread_market, token
 from sqlalchemy import text
 
+from flows.polymarket import (
+    BackfillOverdue,
+    backfill_polymarket_history,
+    discover_polymarket,
+    poll_polymarket_prices,
+)
 from odds_models.clock import FrozenClock, use_clock
 from odds_models.db import async_session_maker
-from tasks.polymarket import read_backfill_plan, run_backfill, run_discover, run_import, run_link, run_poll
+from odds_models.settings import get_settings
+from tasks.http import use_client_factory
+from tasks.import_polymarket import import_polymarket_paths
+from tasks.polymarket_ingest import link_events, read_backfill_plan
 
-pytestmark = pytest.mark.db
+pytestmark = [pytest.mark.db, pytest.mark.engine, pytest.mark.usefixtures("prefect_harness")]
 
 NOW = now_floor()
 KNICKS, CELTICS = "New York Knicks", "Boston Celtics"
@@ -29,7 +39,9 @@ async def _scalar(sql: str, **params: object) -> object:
         return (await session.execute(text(sql), params)).scalar_one()
 
 
-def _gamma(events: list[dict]) -> httpx.AsyncClient:
+def _gamma(events: list[dict]) -> Callable[[], httpx.AsyncClient]:
+    """A Gamma transport factory answering `events` on two keyset pages."""
+
     def handler(request: httpx.Request) -> httpx.Response:
         assert request.url.path == "/events/keyset"
         assert request.url.params["closed"] == "false"
@@ -38,7 +50,7 @@ def _gamma(events: list[dict]) -> httpx.AsyncClient:
             return httpx.Response(200, json={"events": events[:1], "next_cursor": "p2"})
         return httpx.Response(200, json={"events": events[1:]})
 
-    return httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    return lambda: httpx.AsyncClient(transport=httpx.MockTransport(handler))
 
 
 async def _seed_two_games() -> list[dict]:
@@ -65,9 +77,9 @@ async def _seed_two_games() -> list[dict]:
 
 async def test_discover_upserts_and_links_idempotently(db: str) -> None:
     events = await _seed_two_games()
-    with use_clock(FrozenClock(NOW)):
-        first = await run_discover(client=_gamma(events))
-        second = await run_discover(client=_gamma(events))
+    with use_clock(FrozenClock(NOW)), use_client_factory("gamma", _gamma(events)):
+        first = await discover_polymarket()
+        second = await discover_polymarket()
     assert first["events"] == 2
     assert first["markets"] == 3
     assert first["link_linked"] == 2
@@ -82,18 +94,18 @@ async def test_discover_upserts_and_links_idempotently(db: str) -> None:
 
 async def test_link_reports_ambiguous_and_unmatched_and_keeps_manual(db: str) -> None:
     events = await _seed_two_games()
-    with use_clock(FrozenClock(NOW)):
-        await run_discover(client=_gamma(events), link=False)
+    with use_clock(FrozenClock(NOW)), use_client_factory("gamma", _gamma(events)):
+        await discover_polymarket(link=False)
     # a back-to-back of the same matchup the day before makes game 1 ambiguous... unless gameStartTime decides
     await insert_sportsbook_event("sb1b", KNICKS, CELTICS, NOW - timedelta(hours=20))
-    report = await run_link(dry_run=True)
+    report = await link_events(dry_run=True)
     assert [r.event_id for r in report.linked] == ["sb1", "sb2"]  # gameStartTime within 2 h picks sb1
     async with async_session_maker() as session:
         await session.execute(text("UPDATE polymarket_events SET game_start_time = NULL WHERE id = '901'"))
         await session.execute(text("UPDATE polymarket_markets SET game_start_time = NULL"))
         await session.execute(text("DELETE FROM events WHERE id = 'sb2'"))
         await session.commit()
-    report = await run_link()
+    report = await link_events()
     assert [r.polymarket_event_id for r in report.ambiguous] == ["901"]
     assert [r.polymarket_event_id for r in report.unmatched] == ["902"]
     assert await _scalar("SELECT link_status FROM polymarket_events WHERE id = '901'") == "ambiguous"
@@ -104,16 +116,17 @@ async def test_link_reports_ambiguous_and_unmatched_and_keeps_manual(db: str) ->
             text("UPDATE polymarket_events SET link_status='manual', event_id='sb1' WHERE id='901'")
         )
         await session.commit()
-    await run_link()
+    await link_events()
     assert await _scalar("SELECT event_id FROM polymarket_events WHERE id = '901'") == "sb1"
 
 
 async def test_poll_stores_both_tokens_and_game_line_books_best_first(db: str) -> None:
     events = await _seed_two_games()
     fake = FakeClob()
-    with use_clock(FrozenClock(NOW)):
-        await run_discover(client=_gamma(events))
-        result = await run_poll(client=fake.client())
+    with use_clock(FrozenClock(NOW)), use_client_factory("gamma", _gamma(events)):
+        await discover_polymarket()
+        with use_client_factory("clob", fake.client):
+            result = await poll_polymarket_prices()
     # only game 1 is within the default tiers (≤72 h); both of its markets, both tokens each
     assert result["markets"] == 2
     assert result["prices"] == 4
@@ -137,11 +150,12 @@ async def test_poll_stores_both_tokens_and_game_line_books_best_first(db: str) -
 
 async def test_two_polls_at_once_store_each_row_once(db: str) -> None:
     events = await _seed_two_games()
-    with use_clock(FrozenClock(NOW)):
-        await run_discover(client=_gamma(events))
-        results = await asyncio.wait_for(
-            asyncio.gather(*(run_poll(client=FakeClob().client()) for _ in range(4))), timeout=60
-        )
+    with use_clock(FrozenClock(NOW)), use_client_factory("gamma", _gamma(events)):
+        await discover_polymarket()
+        with use_client_factory("clob", lambda: FakeClob().client()):
+            results = await asyncio.wait_for(
+                asyncio.gather(*(poll_polymarket_prices() for _ in range(4))), timeout=120
+            )
     assert sum(r["prices"] for r in results) == 4
     assert sum(r["books"] for r in results) == 4
     assert await _scalar("SELECT count(*) FROM polymarket_price_snapshots") == 4
@@ -158,8 +172,8 @@ async def _seed_backfill_market(days: int) -> None:
             tokens=(token(7), token(8)),
         )
     ]
-    with use_clock(FrozenClock(NOW)):
-        await run_discover(client=_gamma(events), link=False)
+    with use_clock(FrozenClock(NOW)), use_client_factory("gamma", _gamma(events)):
+        await discover_polymarket(link=False)
 
 
 async def _history_rows(tok: str) -> list[int]:
@@ -177,12 +191,12 @@ async def _history_rows(tok: str) -> list[int]:
 async def test_backfill_chunks_into_15_day_windows_and_reruns_fetch_nothing(db: str) -> None:
     await _seed_backfill_market(days=40)
     fake = FakeClob(rate_limit_first=2)
-    with use_clock(FrozenClock(NOW)):
+    with use_clock(FrozenClock(NOW)), use_client_factory("clob", fake.client):
         plan = await read_backfill_plan(now=NOW, lookback=timedelta(days=30))
-        outcomes = await run_backfill(plan, concurrency=2, client=fake.client())
+        summary = await backfill_polymarket_history(lookback_days=30, concurrency=2)
     assert fake.status_429 == 2  # backed off and retried
     assert len(plan) == 2
-    assert all(o.error is None and o.windows == 2 for o in outcomes)
+    assert (summary["tokens"], summary["windows"], summary["errors"]) == (2, 4, 0)  # 2 windows per token
     assert all(hi - lo <= 15 * 86400 and fid == 1 for _, lo, hi, fid in fake.history_calls)
     for tok in (token(7), token(8)):
         stored = await _history_rows(tok)
@@ -211,18 +225,15 @@ async def test_backfill_resumes_after_a_failure_half_way(db: str) -> None:
             return await super().handler(request)
 
     crashing = Crashing()
-    with use_clock(FrozenClock(NOW)):
-        plan = await read_backfill_plan(now=NOW, lookback=timedelta(days=30))
-        first = await run_backfill(plan, concurrency=1, client=crashing.client())
-    assert [o.windows for o in first] == [2, 1]
-    assert first[1].error is not None
+    with use_clock(FrozenClock(NOW)), use_client_factory("clob", crashing.client):
+        first = await backfill_polymarket_history(lookback_days=30, concurrency=1)
+    assert (first["windows"], first["errors"]) == (3, 1)  # token 7: 2 windows; token 8: 1, then the 404
     assert await _scalar(
         "SELECT last_error IS NOT NULL FROM polymarket_backfill_watermarks WHERE token_id=:t", t=token(8)
     )
     fake = FakeClob()
-    with use_clock(FrozenClock(NOW)):
-        plan = await read_backfill_plan(now=NOW, lookback=timedelta(days=30))
-        await run_backfill(plan, concurrency=1, client=fake.client())
+    with use_clock(FrozenClock(NOW)), use_client_factory("clob", fake.client):
+        await backfill_polymarket_history(lookback_days=30, concurrency=1)
     assert len(fake.history_calls) == 1  # only the missing window
     assert await _history_rows(token(8)) == fake.expected(token(8), NOW - timedelta(days=30), NOW)
 
@@ -238,8 +249,8 @@ async def test_import_saved_responses_idempotently(db: str, tmp_path: Path) -> N
     history_file.write_text(
         json.dumps({"history": [{"t": 1770394157, "p": 0.23}, {"t": 1770394217, "p": 2.0}]})
     )
-    first = await run_import([events_file, book_file, history_file])
-    again = await run_import([events_file, book_file, history_file])
+    first = await import_polymarket_paths([events_file, book_file, history_file])
+    again = await import_polymarket_paths([events_file, book_file, history_file])
     assert (first.events, first.markets, first.books, first.price_points, first.skipped) == (2, 3, 1, 1, 1)
     assert (again.books, again.price_points) == (0, 0)
     assert await _scalar("SELECT count(*) FROM polymarket_price_snapshots WHERE source = 'import'") == 1
@@ -252,14 +263,14 @@ async def test_import_history_for_an_unknown_token_writes_nothing(db: str, tmp_p
     path = tmp_path / "history.json"
     path.write_text(json.dumps({"history": [{"t": 1770394157, "p": 0.23}]}))
     with pytest.raises(PayloadError, match="token id"):
-        await run_import([path])
+        await import_polymarket_paths([path])
     with pytest.raises(PayloadError, match="not a stored market"):
-        await run_import([path], token_id=token(99))
+        await import_polymarket_paths([path], token_id=token(99))
     assert await _scalar("SELECT count(*) FROM polymarket_price_snapshots") == 0
 
 
 async def test_a_detached_window_never_makes_the_watermark_claim_a_gap(db: str) -> None:
-    from tasks.storage.polymarket import read_watermarks, store_history_window
+    from tasks.storage.polymarket_prices import read_watermarks, store_history_window
 
     await _seed_backfill_market(days=40)
     day = timedelta(days=1)
@@ -270,7 +281,7 @@ async def test_a_detached_window_never_makes_the_watermark_claim_a_gap(db: str) 
             (NOW - 21 * day, NOW - 12 * day),
         ]:
             await store_history_window(
-                session,
+                session=session,
                 market_id="9501",
                 token_id=token(7),
                 outcome=None,
@@ -279,7 +290,7 @@ async def test_a_detached_window_never_makes_the_watermark_claim_a_gap(db: str) 
                 window_end=hi,
                 at=NOW,
             )
-            marks = await read_watermarks(session, [token(7)])
+            marks = await read_watermarks(session=session, token_ids=[token(7)])
             if hi == NOW:  # detached from [-30, -20]: the watermark stays put
                 assert (marks[token(7)].covered_from, marks[token(7)].covered_to) == (
                     NOW - 30 * day,
@@ -293,14 +304,21 @@ async def test_a_recreated_event_with_a_taken_slug_is_skipped_not_fatal(db: str)
     events = await _seed_two_games()
     clone = {**events[0], "id": "999", "markets": []}
     with use_clock(FrozenClock(NOW)):
-        counts = await run_discover(client=_gamma([*events, clone]), link=False)
-        again = await run_discover(client=_gamma([clone, *events]), link=False)
+        with use_client_factory("gamma", _gamma([*events, clone])):
+            counts = await discover_polymarket(link=False)
+        with use_client_factory("gamma", _gamma([clone, *events])):
+            again = await discover_polymarket(link=False)
     assert counts["events"] == 2  # the clone shares a slug with game 1: first one wins, no crash
     assert again["events"] == 2
     assert await _scalar("SELECT count(*) FROM polymarket_events") == 2
 
 
-async def test_backfill_records_retryable_exhaustion_as_transient(db: str) -> None:
+async def test_backfill_records_retryable_exhaustion_as_transient(
+    db: str, settings_env: pytest.MonkeyPatch
+) -> None:
+    settings_env.setenv("HTTP_MAX_ATTEMPTS", "2")  # RetryPolicy.from_settings: two quick attempts
+    settings_env.setenv("HTTP_MAX_RETRY_WAIT_SECONDS", "0.01")
+    get_settings.cache_clear()
     await _seed_backfill_market(days=10)
 
     class Down(FakeClob):
@@ -309,26 +327,12 @@ async def test_backfill_records_retryable_exhaustion_as_transient(db: str) -> No
                 return httpx.Response(503, json={"error": "busy"})
             return await super().handler(request)
 
-    settings_fast = __import__("tasks.http", fromlist=["RetryPolicy"]).RetryPolicy(
-        max_attempts=2, initial_wait_seconds=0.0, max_wait_seconds=0.01
-    )
-    import tasks.polymarket as pm_tasks
-
-    real = pm_tasks.make_clob_client
-
-    def fast(client: httpx.AsyncClient | None = None, **kw: object) -> object:
-        clob = real(client, **kw)
-        clob.retry = settings_fast
-        return clob
-
-    pm_tasks.make_clob_client = fast
-    try:
-        with use_clock(FrozenClock(NOW)):
-            plan = await read_backfill_plan(now=NOW, lookback=timedelta(days=30))
-            outcomes = await run_backfill(plan, concurrency=2, client=Down().client())
-    finally:
-        pm_tasks.make_clob_client = real
-    assert all(o.transient and o.windows == 0 for o in outcomes)
+    with use_clock(FrozenClock(NOW)), use_client_factory("clob", Down().client):
+        state = await backfill_polymarket_history(lookback_days=30, concurrency=2, return_state=True)
+    assert state.is_failed()
+    with pytest.raises(BackfillOverdue, match="2 tokens stopped on retryable errors"):  # both transient
+        await state.result()
+    assert await _scalar("SELECT count(*) FROM polymarket_price_snapshots WHERE source = 'backfill'") == 0
     assert (
         await _scalar("SELECT count(*) FROM polymarket_backfill_watermarks WHERE last_error IS NOT NULL") == 2
     )

@@ -10,13 +10,15 @@ import pytest
 from pm_fakes import FakeClob, gamma_event, now_floor, token
 from sqlalchemy import text
 
+from flows.polymarket import backfill_polymarket_history, discover_polymarket
 from odds_models.clock import FrozenClock, use_clock
 from odds_models.db import async_session_maker
-from tasks.polymarket import backfill_token, read_backfill_plan, run_backfill, run_discover
+from tasks.http import use_client_factory
 from tasks.polymarket_clob import make_clob_client
-from tasks.storage import polymarket as store
+from tasks.polymarket_ingest import backfill_token
+from tasks.storage import polymarket_prices as store
 
-pytestmark = pytest.mark.db
+pytestmark = [pytest.mark.db, pytest.mark.engine, pytest.mark.usefixtures("prefect_harness")]
 
 NOW = now_floor()
 LOOKBACK = timedelta(days=20)
@@ -51,8 +53,11 @@ async def _seed() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"events": events})
 
-    with use_clock(FrozenClock(NOW)):
-        await run_discover(client=httpx.AsyncClient(transport=httpx.MockTransport(handler)), link=False)
+    with (
+        use_clock(FrozenClock(NOW)),
+        use_client_factory("gamma", lambda: httpx.AsyncClient(transport=httpx.MockTransport(handler))),
+    ):
+        await discover_polymarket(link=False)
 
 
 async def _points(tok: str) -> list[int]:
@@ -67,15 +72,14 @@ async def _points(tok: str) -> list[int]:
 
 async def _covered(tok: str) -> tuple[datetime | None, datetime | None]:
     async with async_session_maker() as session:
-        marks = await store.read_watermarks(session, [tok])
+        marks = await store.read_watermarks(session=session, token_ids=[tok])
     mark = marks.get(tok)
     return (mark.covered_from, mark.covered_to) if mark else (None, None)
 
 
 async def _backfill(clob: FakeClob) -> None:
-    with use_clock(FrozenClock(NOW)):
-        plan = await read_backfill_plan(now=NOW, lookback=LOOKBACK)
-        await run_backfill(plan, concurrency=2, client=clob.client())
+    with use_clock(FrozenClock(NOW)), use_client_factory("clob", clob.client):
+        await backfill_polymarket_history(lookback_days=LOOKBACK.days, concurrency=2)
 
 
 async def test_an_empty_answer_covers_nothing_and_a_rerun_fills_the_range(db: str) -> None:

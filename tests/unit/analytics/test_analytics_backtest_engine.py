@@ -86,8 +86,8 @@ def test_kelly_compounds_only_on_finished_games() -> None:
     assert sized["stake"].tolist() == pytest.approx([20.0, 20.0, 28.0])
 
 
-def test_metrics_by_hand() -> None:
-    bets = pd.DataFrame(
+def _four_bets() -> pd.DataFrame:
+    return pd.DataFrame(
         {"commence_time": pd.to_datetime(["2024-01-02T01:00Z", "2024-01-03T01:00Z", "2024-01-04T01:00Z",
                                           "2024-01-04T02:00Z"]),
          "decision_time": pd.to_datetime(["2024-01-02T00:00Z", "2024-01-03T00:00Z", "2024-01-04T00:00Z",
@@ -98,6 +98,15 @@ def test_metrics_by_hand() -> None:
          "market": ["h2h", "h2h", "spreads", "totals"], "venue": ["a", "b", "a", "a"], "month": "2024-01",
          "hours_before": [1.0, 1.0, 3.0, 3.0]}
     )  # fmt: skip
+
+
+def test_metrics_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
+    import odds_analytics.backtest.metrics as metrics_module
+
+    # the formulas by hand on four bets: the small-sample minimums lowered for this check only
+    monkeypatch.setattr(metrics_module, "MIN_BETS", 2)
+    monkeypatch.setattr(metrics_module, "MIN_BET_DAYS", 2)
+    bets = _four_bets()
     m = compute_metrics(bets, bankroll=10.0, n_bootstrap=200, n_permutations=200, seed=1)
     assert m["bets"] == 4
     assert m["turnover"] == pytest.approx(5.0)
@@ -113,12 +122,45 @@ def test_metrics_by_hand() -> None:
     r = np.array([1.5 / 10, -1 / 11.5, -2 / 10.5])
     assert m["sharpe"] == pytest.approx(r.mean() / r.std(ddof=1) * np.sqrt(365))
     assert m["sortino"] == pytest.approx(r.mean() / np.sqrt((np.minimum(r, 0) ** 2).mean()) * np.sqrt(365))
+    daily = r.mean() / r.std(ddof=1)
+    assert m["sharpe_se"] == pytest.approx(np.sqrt((1 + daily**2 / 2) / 3) * np.sqrt(365))
+    assert m["bet_days"] == 3
     lo, hi = m["roi_ci95"]
     assert lo < m["roi"] < hi
     assert 0 < m["p_value_vs_random"] <= 1
     by_market = {row["market"]: row for row in m["breakdowns"]["market"]}
     assert by_market["h2h"]["profit"] == pytest.approx(0.5)
     assert by_market["spreads"]["roi"] == pytest.approx(-1.0)
+
+
+def test_small_samples_say_so() -> None:
+    """Four bets over three days: no Sharpe, no ROI interval, and every mean or share reads "n too small"."""
+    from odds_analytics.backtest.samples import MIN_BET_DAYS, MIN_BETS, headline_rows
+
+    m = compute_metrics(_four_bets(), bankroll=10.0, n_bootstrap=200, n_permutations=200, seed=1)
+    assert m["sharpe"] is None
+    assert m["sortino"] is None
+    assert m["roi_ci95"] is None
+    assert (m["bet_days"], m["min_bets"], m["min_bet_days"]) == (3, MIN_BETS, MIN_BET_DAYS)
+    assert m["clv_bets"] == 3  # the JSON keeps the count beside every CLV figure
+    rows = dict(headline_rows(m))
+    assert rows["ROI"] == "n too small (n=4)"
+    assert rows["ROI 95% CI"] == "n too small (n=4)"
+    assert rows["win rate"] == "n too small (1/3)"
+    assert rows["CLV mean (pp)"] == "n too small (clv 3/4 bets)"
+    assert rows["beat the close"] == "n too small (2/3)"
+    assert rows["Sharpe ± se / Sortino (annualised)"] == "n too small (3 betting days; 30 needed)"
+    # at the minimum the figures are printed, each with its n
+    many = pd.concat([_four_bets()] * 10, ignore_index=True)
+    many["commence_time"] = pd.date_range("2024-01-01T01:00Z", periods=40, freq="D")
+    big = compute_metrics(many, bankroll=10.0, n_bootstrap=200, n_permutations=0, seed=1)
+    rows = dict(headline_rows(big))
+    assert big["roi_ci95"] is not None
+    assert big["sharpe"] is not None
+    assert rows["CLV mean (pp)"] == f"{big['clv_mean_pp']:+.3f} pp (clv 30/40 bets)"
+    assert rows["ROI"].endswith("(n=40)")
+    assert "± " in rows["Sharpe ± se / Sortino (annualised)"]
+    assert "(40 betting days)" in rows["Sharpe ± se / Sortino (annualised)"]
 
 
 def test_registry_and_adding_a_strategy() -> None:

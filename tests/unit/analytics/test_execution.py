@@ -20,7 +20,7 @@ from odds_analytics.execution import (
     sorted_asks,
     taker_fee,
 )
-from odds_analytics.polymarket import parse_gamma_market
+from odds_analytics.polymarket.gamma import parse_gamma_market
 
 SPORTS = FeeTerms(enabled=True, rate=0.03, exponent=1.0)
 CRYPTO = FeeTerms(enabled=True, rate=0.25, exponent=2.0)

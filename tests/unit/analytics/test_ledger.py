@@ -202,7 +202,7 @@ def test_paper_bets_from_picks() -> None:
     picks = [
         {"event_id": "e1", "market": "spreads", "side": "away", "outcome": "Miami Heat", "best_venue": "lowvig",
          "best_point": 5.5, "best_price_decimal": 1.93, "decision_time": pd.Timestamp(NOW), "model_id": 3,
-         "expected_clv": 0.021},
+         "expected_clv": 0.021 / 1.93, "exp_return": 0.021},
         {"event_id": "e1", "market": "h2h", "side": "home", "outcome": "Boston Celtics", "best_venue": "polymarket",
          "best_point": None, "best_price_decimal": 1 / (0.6 * 1.02), "decision_time": NOW},
         {"event_id": "e1", "market": "h2h", "side": "away", "outcome": "Miami Heat", "best_venue": "polymarket",
@@ -215,7 +215,7 @@ def test_paper_bets_from_picks() -> None:
     assert "no Polymarket token" in skipped[0]
     book, pm = rows
     assert (book["source"], book["line"], book["stake"], book["model_id"]) == ("paper", 5.5, 1.0, 3)
-    assert book["expected_return"] == 0.021
+    assert book["expected_return"] == 0.021  # the pick's expected return, never its expected CLV (pp)
     assert book["placed_at"] == NOW
     assert book["placed_at"].tzinfo is not None
     assert pm["token_id"] == "t-cel"
@@ -366,7 +366,7 @@ def test_the_demo_report_shows_the_ledger_in_tip_off_order(tmp_path) -> None:
     assert any("Too few bets with a close (2)" in line for line in lines)
     assert "![cumulative CLV](cumulative_clv.png)" in lines
     assert ledger_lines({"report": ledger_report(frame.iloc[:0], now=now), "bets": []}, None)[-2].startswith(
-        "No paper bets"
+        "No bets"
     )
 
     figures = {"counts": {}, "events_by_status": {}, "fetch_logs": [], "quality": [], "links": {}, "backtests": [],

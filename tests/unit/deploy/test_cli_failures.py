@@ -66,6 +66,17 @@ def test_unusable_odds_home_names_the_setting(
     odds.fails(2, r"ODDS_HOME.*not-a-folder is not a folder", "status", "show")
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux /proc")
+def test_an_odds_home_where_nothing_can_be_created_names_the_setting(
+    odds: OddsCommand, env: pytest.MonkeyPatch
+) -> None:
+    """/proc looks writable to root (`os.access`), yet no folder can be made there: one line, not the
+    traceback of the embedded server's mkdir."""
+    env.delenv("DATABASE_URL")
+    env.setenv("ODDS_HOME", "/proc/odds-home")
+    odds.fails(2, r"ODDS_HOME.*/proc is not writable, so /proc/odds-home cannot be created", "status", "show")
+
+
 def test_bad_log_level_names_the_setting(odds: OddsCommand, env: pytest.MonkeyPatch) -> None:
     env.setenv("ODDS_LOG_LEVEL", "loud")
     odds.fails(2, r"ODDS_LOG_LEVEL.*LOUD", "status", "show")
@@ -128,8 +139,13 @@ def test_import_oddsapi_gzip_bomb_stops_at_the_cap(
 @pytest.mark.shared
 @pytest.mark.parametrize(
     ("old", "new"),
-    [("2023-12-11T16:57:44Z", "9999-12-31T23:59:59Z"), ("2023-12-11T16:57:44Z", "0001-01-01T00:00:00+05:00")],
-    ids=["year-9999", "year-1"],
+    [
+        ("2023-12-11T16:57:44Z", "9999-12-31T23:59:59Z"),
+        ("2023-12-11T16:57:44Z", "0001-01-01T00:00:00+05:00"),
+        ("2023-12-11T16:57:44Z", "0001-01-01T00:00:00Z"),
+        ("2023-12-11T16:57:44Z", "1999-12-31T23:59:59Z"),
+    ],
+    ids=["year-9999", "year-1-offset", "year-1-Z", "year-1999"],
 )
 def test_import_oddsapi_out_of_range_time_exits_1(
     old: str, new: str, tmp_path: Path, odds: OddsCommand, env: pytest.MonkeyPatch

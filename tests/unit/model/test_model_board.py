@@ -21,7 +21,8 @@ def _rec(**over: object) -> dict:
     rec = {
         "event_id": "e1", "market": "h2h", "side": "home", "outcome": "Boston Celtics", "current": 0.5,
         "predicted_delta": 0.02, "predicted_close": 0.52, "best_venue": "polymarket", "best_point": None,
-        "best_price_decimal": 2.0, "p_close": 0.52, "expected_clv": 0.04, "edge_now": 0.0, "recommended": True,
+        "best_price_decimal": 2.0, "p_close": 0.52, "expected_clv": 0.02, "exp_return": 0.04, "edge_now": 0.0,
+        "recommended": True,
         "price_top": 2.05, "p_now": 0.50, "stake": 12.5, "stake_limit": "kelly", "shares": 25.0, "fill_price": 0.49,
         "fee": 0.25, "fee_rate": 0.25 / 12.25, "fee_terms": "0.03·(p(1−p))^1", "fee_assumed": False, "token_id": "7",
         "depth_ok": True, "depth_dollars": 500.0, "book_time": NOW, "home_team": "Boston Celtics",
@@ -117,8 +118,10 @@ def test_odds_model_predict_shows_price_at_stake_fee_and_stake(odds, monkeypatch
         assert args[3] == 250.0  # --bankroll
         assert args[4] == datetime(2026, 12, 4, 17, 0, tzinfo=UTC)  # --at, in UTC
         rec = _rec(fee_assumed=True)
+        models = {"h2h": {"status": "live", "label": "model 3 ols"},
+                  "spreads": {"status": "no validated model", "model": None}}  # fmt: skip
         return {"decision_time": args[4], "bankroll": 250.0, "board": board_rows([rec]), "recommendations": [rec],
-                "predictions_written": 2, "paper_bets": None}  # fmt: skip
+                "predictions_written": 2, "paper_bets": None, "models": models, "picks": 1}  # fmt: skip
 
     monkeypatch.setattr(flows.model, "predict", fake_predict)
     monkeypatch.setattr("odds_models.clock.now", lambda: NOW)
@@ -128,4 +131,6 @@ def test_odds_model_predict_shows_price_at_stake_fee_and_stake(odds, monkeypatch
     for cell in ("2.050", "2.000", "0.25 (assumed)", "12.50", "+2.00", "+4.00%"):
         assert cell in row  # top, paid, fee, stake, CLV pp, expected return
     assert "stakes for a bankroll of 250.00" in out
+    assert "h2h: model 3 ols" in out
+    assert "spreads: no validated model: no pick" in out
     odds.fails(2, "--at.*no time zone", "model", "predict", "--at", "2026-12-04T12:00:00")

@@ -137,7 +137,11 @@ def test_training_on_too_little_history_registers_models_without_oos_predictions
     data = build_dataset(odds, events, decision_samples(odds, events), market="spreads", closing=closing)
     entries, summary, oos = train_and_select(data, "spreads", TrainConfig(min_train_events=20))
     assert summary["validated"] is False
-    assert summary["selected"] == "ols"
+    # no walk-forward fold: nothing is validated, so no model is proposed (no `ols` by default)
+    assert summary["candidate"] is None
+    assert summary["selected"] == "no_change"
+    assert summary["gate"]["passed"] is False
+    assert all(not e.metrics["gate"]["passed"] for e in entries)
     assert sum(e.selected for e in entries) == 1
     assert oos.empty
     assert "predicted" in oos.columns

@@ -140,7 +140,8 @@ def test_polymarket_stake_solves_kelly_at_its_own_fill() -> None:
     assert rec["stake_limit"] == "kelly"
     assert rec["shares"] == pytest.approx(50 + 2 * (rec["stake"] - 20))
     assert rec["best_price_decimal"] == pytest.approx(rec["shares"] / rec["stake"])
-    assert rec["expected_clv"] == pytest.approx(0.52 * rec["best_price_decimal"] - 1)
+    assert rec["exp_return"] == pytest.approx(0.52 * rec["best_price_decimal"] - 1)  # at the price paid
+    assert rec["expected_clv"] == pytest.approx(0.52 - 1 / rec["best_price_decimal"])  # probability points
 
 
 def test_without_a_bankroll_venues_compare_at_the_top_with_the_fee() -> None:

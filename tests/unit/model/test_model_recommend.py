@@ -1,4 +1,4 @@
-"""Recommendations: both sides scored, best venue, Polymarket at its ask with fees, expected CLV."""
+"""Recommendations: both sides scored, best venue, Polymarket at its ask with fees, expected CLV and return."""
 
 from __future__ import annotations
 
@@ -39,10 +39,12 @@ def test_h2h_scores_both_sides_and_picks_polymarket_when_its_ask_is_best() -> No
     home = recs.set_index("side").loc["home"]
     away = recs.set_index("side").loc["away"]
     assert home["best_venue"] == "polymarket"  # 1/0.60 = 1.667 beats 1.62
-    assert home["expected_clv"] == pytest.approx(0.63 / 0.60 - 1)
+    assert home["expected_clv"] == pytest.approx(0.63 - 0.60)  # probability points
+    assert home["exp_return"] == pytest.approx(0.63 / 0.60 - 1)  # return on stake
     assert bool(home["recommended"])
     assert away["best_venue"] == "polymarket"  # 1/0.38 = 2.63 beats 2.40
-    assert away["expected_clv"] == pytest.approx(0.37 / 0.38 - 1)
+    assert away["expected_clv"] == pytest.approx(0.37 - 0.38)
+    assert away["exp_return"] == pytest.approx(0.37 / 0.38 - 1)
     assert away["expected_clv"] < 0
     assert not bool(away["recommended"])
 
@@ -85,8 +87,9 @@ def test_no_change_prediction_keeps_the_edge_of_the_price_now() -> None:
     quotes = _quotes("totals", [("draftkings", 221.5, 1.91, 1.91)])
     recs = recommend(_pred("totals", 221.5, 0.0), quotes).set_index("side")
     assert set(recs.index) == {"over", "under"}
-    assert recs.loc["over", "expected_clv"] == pytest.approx(0.5 * 1.91 - 1)
-    assert recs.loc["over", "expected_clv"] == pytest.approx(recs.loc["over", "edge_now"])
+    assert recs.loc["over", "expected_clv"] == pytest.approx(0.5 - 1 / 1.91)
+    assert recs.loc["over", "exp_return"] == pytest.approx(0.5 * 1.91 - 1)
+    assert recs.loc["over", "exp_return"] == pytest.approx(recs.loc["over", "edge_now"])
 
 
 def test_side_values_orient_each_outcome() -> None:

@@ -17,8 +17,8 @@ from odds_models.errors import (
     ServerError,
     TransportFailure,
 )
-from tasks.http import RetryPolicy
-from tasks.odds_api import OddsApiClient, make_odds_api_client, use_http_client_factory
+from tasks.http import RetryPolicy, use_client_factory
+from tasks.odds_api import OddsApiClient, make_odds_api_client
 
 KEY = "unit-key-123"
 FAST = RetryPolicy(max_attempts=5, max_wait_seconds=0.01, initial_wait_seconds=0.001)
@@ -170,7 +170,7 @@ def test_factory_needs_key_and_uses_injected_transport(settings_env: pytest.Monk
     settings_env.setenv("ODDS_API_BASE_URL", "http://replay.local")
     get_settings.cache_clear()
     transport = httpx.MockTransport(lambda r: httpx.Response(200, json=[]))
-    with use_http_client_factory(lambda: httpx.AsyncClient(transport=transport)):
+    with use_client_factory("oddsapi", lambda: httpx.AsyncClient(transport=transport)):
         api = make_odds_api_client()
     assert api.base_url == "http://replay.local"
     assert api._owns_client

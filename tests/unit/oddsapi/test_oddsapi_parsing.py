@@ -67,6 +67,24 @@ def test_timestamps_iso_z_offset_and_unix() -> None:
         parse_timestamp("yesterday", endpoint="/odds")
 
 
+@pytest.mark.parametrize(
+    "value",
+    ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "1999-12-31T23:59:59Z", "2100-01-01T00:00:00Z",
+     "0001-01-01T00:00:00", 0, -62135596800, 4102444800],
+)  # fmt: skip
+def test_times_outside_the_sane_window_are_payload_errors(value: object) -> None:
+    """A year-1 or year-9999 time parses as a datetime; it is still a broken payload, never stored."""
+    with pytest.raises(PayloadError, match="out of range"):
+        parse_timestamp(value, endpoint="/odds", what="commence_time")
+
+
+def test_the_sane_window_edges() -> None:
+    from odds_models.clock import SANE_TIMES
+
+    assert parse_timestamp("2000-01-01T00:00:00Z") == SANE_TIMES[0]
+    assert parse_timestamp("2099-12-31T23:59:59Z") < SANE_TIMES[1]
+
+
 def test_american_detected_per_market_and_converted() -> None:
     parsed = parse_odds_payload(
         [
@@ -325,3 +343,17 @@ def test_scores_status_and_vanished_or_moved() -> None:
         parse_scores_payload([{**data[0], "scores": [{"name": "Lakers", "score": "1"}]}])
     with pytest.raises(PayloadError, match="whole number"):
         parse_scores_payload([{**data[0], "scores": [{"name": "Utah Jazz", "score": "1O1"}]}])
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"])
+def test_a_historical_file_stamped_outside_the_sane_window_is_refused_whole(stamp: str) -> None:
+    """The historical wrapper's own `timestamp` becomes every stored snapshot's time: a year-1 one is refused,
+    even when the paid answer is parsed leniently (the envelope must parse)."""
+    event = {"id": "e" * 32, "sport_key": "basketball_nba", "commence_time": "2024-01-02T00:10:00Z",
+             "home_team": "Boston Celtics", "away_team": "Miami Heat", "bookmakers": []}  # fmt: skip
+    wrapper = {"timestamp": stamp, "previous_timestamp": None, "next_timestamp": None, "data": [event]}
+    for lenient in (False, True):
+        with pytest.raises(PayloadError, match=r"historical timestamp.*out of range"):
+            parse_odds_payload(wrapper, endpoint="/v4/historical/sports/basketball_nba/odds", lenient=lenient)
+    ok = parse_odds_payload({**wrapper, "timestamp": "2024-01-01T12:00:00Z"}, endpoint="/historical/odds")
+    assert len(ok.events) == 1

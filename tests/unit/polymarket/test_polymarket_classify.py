@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from odds_analytics.polymarket import MarketClass, classify_market
+from odds_analytics.polymarket.classify import MarketClass, classify_market
 
 # (question, sportsMarketType, line, slug, outcomes) -> expected
 CASES: list[tuple[str, str | None, float | None, str | None, list[str] | None, MarketClass]] = [

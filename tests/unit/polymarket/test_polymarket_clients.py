@@ -191,3 +191,33 @@ def test_factories_read_base_urls_from_settings(settings_env: pytest.MonkeyPatch
     clob = make_clob_client()
     assert clob.base_url == "http://127.0.0.1:9/clob"
     assert isinstance(clob.history_route, DataApiHistoryRoute)
+
+
+async def test_client_factory_routes_gamma_and_clob_and_is_undone(settings_env: pytest.MonkeyPatch) -> None:
+    """One hook (`tasks.http.use_client_factory`) for every API: the client it builds is used and closed."""
+    from tasks.http import http_client_for, use_client_factory
+
+    settings_env.setenv("HTTP_MAX_ATTEMPTS", "2")
+    built: list[httpx.AsyncClient] = []
+
+    def factory(body: object) -> httpx.AsyncClient:
+        client = httpx.AsyncClient(transport=httpx.MockTransport(lambda r: httpx.Response(200, json=body)))
+        built.append(client)
+        return client
+
+    with (
+        use_client_factory("gamma", lambda: factory({"events": []})),
+        use_client_factory("clob", lambda: factory({TOKEN_A: {"BUY": "0.4", "SELL": "0.5"}})),
+    ):
+        gamma, clob = make_gamma_client(), make_clob_client()
+        assert gamma.retry.max_attempts == clob.retry.max_attempts == 2  # RetryPolicy.from_settings
+        assert (await gamma.events_page(closed=False)).items == []
+        assert (await clob.prices([TOKEN_A]))[TOKEN_A].best_bid == 0.4
+        await gamma.aclose()
+        await clob.aclose()
+    assert len(built) == 2
+    assert all(c.is_closed for c in built)  # built by the hook, so owned and closed by the API client
+    assert http_client_for("gamma") == (None, True)  # the block undid the hook
+    explicit = httpx.AsyncClient()
+    assert http_client_for("clob", explicit) == (explicit, False)  # an explicit client stays the caller's
+    await explicit.aclose()

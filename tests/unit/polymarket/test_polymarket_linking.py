@@ -122,3 +122,23 @@ def test_swapped_home_away_still_links_with_a_note() -> None:
     result = match_event("pm", ticker, [swapped])
     assert result.status == "linked"
     assert "swapped" in result.note
+
+
+def test_compute_links_groups_results_and_changed_keeps_only_what_moved() -> None:
+    from odds_analytics.linking import LinkInput, candidate_window, compute_links
+
+    tip = datetime(2026, 3, 2, 0, 30, tzinfo=UTC)
+    inputs = [
+        LinkInput("901", "nba-bos-nyk-2026-03-01", None, "Celtics vs. Knicks", None, "linked", "sb1"),
+        LinkInput("902", "nba-mia-lal-2026-03-01", None, "Heat vs. Lakers", None, "unlinked", None),
+        LinkInput("903", "not-a-ticker", None, "?", None, "unlinked", None),
+    ]
+    candidates = [_cand("sb1", KNICKS, CELTICS, tip)]
+    report = compute_links(inputs, candidates)
+    assert [r.event_id for r in report.linked] == ["sb1"]
+    assert [r.polymarket_event_id for r in report.unmatched] == ["902", "903"]
+    assert report.counts() == {"linked": 1, "ambiguous": 0, "unmatched": 2, "written": 0}
+    # 901 is stored as linked to sb1 already: only the two new verdicts are written
+    assert [r.polymarket_event_id for r in report.changed(inputs)] == ["902", "903"]
+    assert candidate_window(inputs) == (datetime(2026, 2, 28, tzinfo=UTC), datetime(2026, 3, 3, tzinfo=UTC))
+    assert candidate_window(inputs[2:]) is None

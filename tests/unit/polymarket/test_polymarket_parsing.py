@@ -8,23 +8,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from odds_analytics.polymarket import (
-    BookLevel,
+from odds_analytics.polymarket.clob import BookLevel, book_metrics, parse_book, parse_price_quotes
+from odds_analytics.polymarket.gamma import parse_gamma_event, parse_gamma_market
+from odds_analytics.polymarket.history import (
     backfill_range,
     backfill_staleness,
-    book_metrics,
     expires_within,
     history_windows,
-    parse_book,
-    parse_gamma_datetime,
-    parse_gamma_event,
-    parse_gamma_market,
-    parse_json_list,
     parse_price_history,
-    parse_price_quotes,
 )
+from odds_analytics.polymarket.parsing import detect_kind, parse_gamma_datetime, parse_json_list
 from odds_models.errors import PayloadError
-from tasks.polymarket import detect_kind
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 TOKEN_A = "4259" + "1" * 72
@@ -308,7 +302,7 @@ def test_detect_kind(payload, kind: str) -> None:
 
 
 def test_backfill_verdict_fails_on_lateness_or_retryable_errors_only() -> None:
-    from tasks.polymarket import BackfillOutcome, backfill_verdict
+    from odds_analytics.polymarket.history import BackfillOutcome, backfill_verdict
 
     ok = [BackfillOutcome("1", windows=2, points=10)]
     final_error = [*ok, BackfillOutcome("2", error="404 gone", transient=False)]
@@ -317,3 +311,35 @@ def test_backfill_verdict_fails_on_lateness_or_retryable_errors_only() -> None:
     assert backfill_verdict(final_error, ("warn", "3.5 days")) is None
     assert "retryable" in backfill_verdict(transient, ("ok", ""))
     assert backfill_verdict(ok, ("fail", "more than 5 days")) == "more than 5 days"
+
+
+@pytest.mark.parametrize(
+    "text", ["0001-01-01T00:00:00Z", "0001-01-01 00:00:00+00", "9999-12-31", "1999-12-31T23:59:59Z"]
+)
+def test_gamma_times_outside_the_sane_window_are_payload_errors(text: str) -> None:
+    with pytest.raises(PayloadError, match="out of range"):
+        parse_gamma_datetime(text, name="startDate")
+
+
+def test_a_year_one_event_date_is_a_payload_error() -> None:
+    with pytest.raises(PayloadError, match=r"eventDate.*out of range"):
+        parse_gamma_event({"id": "73679", "slug": "nba-det-phi-2025-11-09", "title": "Pistons vs. 76ers",
+                           "eventDate": "0001-01-01", "markets": [nba_market()]})  # fmt: skip
+
+
+def test_a_book_stamped_in_1970_or_9999_is_a_payload_error() -> None:
+    for stamp in ("86400000", "253402300799000"):  # 1970 and 9999: both parse as times
+        with pytest.raises(PayloadError, match="out of range"):
+            parse_book(
+                {"asset_id": TOKEN_A, "timestamp": stamp, "bids": [], "asks": [{"price": "0.5", "size": "1"}]}
+            )
+
+
+def test_history_points_outside_the_sane_window_are_dropped_as_findings() -> None:
+    points, findings = parse_price_history(
+        {"history": [{"t": 1770394217, "p": 0.23}, {"t": -62135596800, "p": 0.2}, {"t": 86400, "p": 0.2},
+                     {"t": 4102444800, "p": 0.2}]},
+        token_id=TOKEN_A,
+    )  # fmt: skip
+    assert [p.p for p in points] == [0.23]
+    assert [f.check_type for f in findings] == ["pm_history_point"] * 3

@@ -14,16 +14,11 @@ from datetime import UTC
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from odds_analytics.polymarket import (
-    classify_market,
-    parse_book,
-    parse_gamma_datetime,
-    parse_gamma_event,
-    parse_gamma_market,
-    parse_json_list,
-    parse_price_history,
-    parse_price_quotes,
-)
+from odds_analytics.polymarket.classify import classify_market
+from odds_analytics.polymarket.clob import parse_book, parse_price_quotes
+from odds_analytics.polymarket.gamma import parse_gamma_event, parse_gamma_market
+from odds_analytics.polymarket.history import parse_price_history
+from odds_analytics.polymarket.parsing import parse_gamma_datetime, parse_json_list
 from odds_models.errors import PayloadError
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -7,12 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from odds_analytics.polymarket import (
-    covered_by_answer,
-    next_history_start,
-    parse_gamma_datetime,
-    parse_price_history,
-)
+from odds_analytics.polymarket.history import covered_by_answer, next_history_start, parse_price_history
+from odds_analytics.polymarket.parsing import parse_gamma_datetime
 from odds_models.errors import PayloadError
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -49,10 +45,11 @@ def test_the_next_window_starts_where_the_coverage_ends() -> None:
 
 def test_two_prices_for_one_timestamp_are_a_finding() -> None:
     points, findings = parse_price_history(
-        {"history": [{"t": 100, "p": 0.2}, {"t": 100, "p": 0.3}, {"t": 160, "p": 0.4}, {"t": 160, "p": 0.4}]},
+        {"history": [{"t": 1_770_000_100, "p": 0.2}, {"t": 1_770_000_100, "p": 0.3},
+                     {"t": 1_770_000_160, "p": 0.4}, {"t": 1_770_000_160, "p": 0.4}]},
         token_id="7",
-    )
-    assert [(int(p.t.timestamp()), p.p) for p in points] == [(100, 0.3), (160, 0.4)]
+    )  # fmt: skip
+    assert [(int(p.t.timestamp()), p.p) for p in points] == [(1_770_000_100, 0.3), (1_770_000_160, 0.4)]
     ((finding),) = findings
     assert finding.check_type == "pm_history_duplicate"
     assert "1 timestamp(s) with two different prices" in finding.detail
