@@ -23,9 +23,10 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import acreate_table_artifact
+from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 
 from flows.run_names import stamped, with_params
+from odds_analytics.board import board_markdown, board_rows, check_decision_time
 from odds_analytics.clv_training import (
     TrainConfig,
     artifact_row,
@@ -41,6 +42,7 @@ from odds_models.clock import now
 from odds_models.errors import OddsPipelineError
 from tasks.alerts import emit_picks_published
 from tasks.datasets import load_model_dataset_task
+from tasks.execution import stake_policy
 from tasks.model import score_model_task, score_upcoming_task, train_and_select_task
 from tasks.model_report import publish_model_report_task
 from tasks.storage.bets import record_paper_bets_task
@@ -196,9 +198,16 @@ async def evaluate_model(
 
 
 async def predict_market(
-    market: str, decision_time: datetime, horizon_hours: float, min_edge: float
+    market: str,
+    decision_time: datetime,
+    horizon_hours: float,
+    min_edge: float,
+    *,
+    bankroll: float | None = None,
+    record: bool = True,
 ) -> tuple[int, list[dict[str, Any]], dict[str, Any]]:
-    """Score one market with its live model and write the predictions; returns (rows, recs, model status).
+    """Score one market with its live model and write the predictions (unless `record` is False); returns
+    (rows written, recs, model status). Stakes are sized for `bankroll` (default: the setting).
 
     No live model (none promoted, or it fails the gate): "no validated model", nothing scored or published.
     """
@@ -210,27 +219,37 @@ async def predict_market(
         return 0, [], {"market": market, "status": NO_VALIDATED_MODEL, "model": None}
     model_id, model, info = found
     rows, recs = await score_upcoming_task(
-        market, model_id, model, decision_time=decision_time, horizon_hours=horizon_hours, min_edge=min_edge
-    )
+        market, model_id, model, decision_time=decision_time, horizon_hours=horizon_hours, min_edge=min_edge,
+        bankroll=bankroll,
+    )  # fmt: skip
     label = model_label(info)
     recs = [r | {"model": label, "model_kind": info["kind"], "model_skill": info.get("skill")} for r in recs]
-    written = await write_predictions_task(rows) if rows else 0
+    written = await write_predictions_task(rows) if rows and record else 0
     return written, recs, {"market": market, "status": "live", "model": info, "label": label}
 
 
 @flow(name="predict", log_prints=False, flow_run_name=stamped("predict"), timeout_seconds=600)
-async def predict(
-    markets: list[str] | None = None, horizon_hours: float = 48.0, min_edge: float = 0.01
+async def predict(  # noqa: PLR0917 - flow parameters are positional in the UI too
+    markets: list[str] | None = None,
+    horizon_hours: float = 48.0,
+    min_edge: float = 0.01,
+    bankroll: float | None = None,
+    at: datetime | None = None,
+    record: bool = True,
 ) -> dict[str, Any]:
     """Score upcoming events with each market's live model; publish picks only from a validated model."""
     logger = get_run_logger()
-    decision_time = now()
+    # `at`: score as of that moment (reads never see later rows); `record=False`: the board only, no writes
+    decision_time = check_decision_time(at, now()) if at is not None else now()
+    policy = stake_policy(bankroll)  # fails here, in one line, for a bad bankroll
     recommendations: list[dict[str, Any]] = []
     models: dict[str, Any] = {}
     written = 0
     # 1. each market with its live (promoted, validated) model
     for market in markets or list(MARKETS):
-        n, recs, status = await predict_market(market, decision_time, horizon_hours, min_edge)
+        n, recs, status = await predict_market(
+            market, decision_time, horizon_hours, min_edge, bankroll=bankroll, record=record
+        )
         written += n
         recommendations.extend(recs)
         models[market] = status
@@ -245,8 +264,15 @@ async def predict(
         description=f"CLV recommendations at {decision_time:%Y-%m-%d %H:%M} UTC (min expected return "
         f"{min_edge:.1%}); " + "; ".join(f"{m}: {s.get('label') or s['status']}" for m, s in models.items()),
     )
-    # 3. every published pick is a paper bet at its published price, once per side of a game
-    paper = await record_paper_bets_task(picks) if picks else None
+    # the board: every side at the price its stake gets, fair now, predicted close, stake (odds_analytics.board)
+    board = board_rows(recommendations)
+    await acreate_markdown_artifact(
+        markdown=board_markdown(board, tz=UTC, decision_time=decision_time, bankroll=policy.bankroll),
+        key="clv-board",
+        description=f"CLV board at {decision_time:%Y-%m-%d %H:%M} UTC ({sum(r['pick'] for r in board)} picks)",
+    )
+    # 3. every published pick is a paper bet at its published price and stake, once per side of a game
+    paper = await record_paper_bets_task(picks) if picks and record else None
     if paper and paper.get("added"):  # the `odds: new pick` automation notifies on this event
         emit_picks_published(picks, new=paper["added"])
     logger.info("%d predictions written, %d recommendations", written, len(picks))
@@ -257,4 +283,6 @@ async def predict(
         "picks": len(picks),
         "recommendations": recommendations,
         "paper_bets": paper,
+        "bankroll": policy.bankroll,
+        "board": board,
     }

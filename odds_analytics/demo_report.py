@@ -170,13 +170,13 @@ def ledger_lines(ledger: dict[str, Any] | None, chart: str | None) -> list[str]:
         "",
         "A model publishes picks only once it passes the gate (walk-forward skill against no change and the "
         "lower end of its 95 % interval above 0) and is promoted; the demo asks for promotion and never bypasses "
-        "the gate. Every pick a live model published is a paper bet at its published price and stake (1 unit), "
-        "recorded once per side of a game, 2 h before each game of the second half of the span (the `predict` "
-        "tick replayed at that simulated moment: every read is as of it). When no model passed, `predict` "
-        f"published nothing (**{NO_VALIDATED_MODEL}**) and the demo recorded one manual **sample bet** per game "
-        "at the same moments instead: the home spread at the best current price, a fixed rule and not a "
-        "recommendation. `settle-bets` settled them all against the simulated close (devigged consensus of the "
-        "sharp books' last snapshot before tip-off) and the final scores.",
+        "the gate. Every pick a live model published is a paper bet at its published price and stake (fractional "
+        "Kelly of BANKROLL, capped), recorded once per side of a game, 2 h before each game of the second half of "
+        "the span (the `predict` tick replayed at that simulated moment: every read is as of it). When no model "
+        f"passed, `predict` published nothing (**{NO_VALIDATED_MODEL}**) and the demo recorded one manual "
+        "**sample bet** (1 unit) per game at the same moments instead: the home spread at the best current price, "
+        "a fixed rule and not a recommendation. `settle-bets` settled them all against the simulated close "
+        "(devigged consensus of the sharp books' last snapshot before tip-off) and the final scores.",
         "",
         f"In this run: {n_paper} paper bets (model picks), {n_sample} sample bets.",
         "",

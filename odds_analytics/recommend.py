@@ -10,6 +10,8 @@ named figure: `exp_return = p_close * d - 1` (= d x expected_clv; at +400, d = 5
   the predicted close is worth `Phi(x / sd)` (sd = 12.5 points for the margin, 18 for the total).
 Sportsbooks are compared at their quoted decimal prices; Polymarket (moneyline only) at its best ask,
 grossed up by the taker fee: the decimal price of buying at ask `a` with fee rate `f` is `1 / (a (1 + f))`.
+With stored books (`polymarket_books`), Polymarket is instead priced at the fill of the pick's stake with
+its market's fee terms, moneylines and spreads/totals on the predicted line (`odds_analytics.venues`).
 Both sides of every market are scored; one is recommended when its expected return clears `min_edge`
 (so only positive-expected-value sides are ever recommended).
 
@@ -23,7 +25,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from odds_analytics.execution import FeeTerms
 from odds_analytics.features import MARGIN_SD_POINTS, TOTAL_SD_POINTS
+from odds_analytics.staking import StakePolicy
+from odds_analytics.venues import EXECUTION_COLUMNS, choose_venue, polymarket_offers
 
 __all__ = [
     "RECOMMENDATION_COLUMNS",
@@ -127,6 +132,9 @@ def recommend(
     polymarket_asks: pd.DataFrame | None = None,
     fee_rate: float = 0.0,
     min_edge: float = 0.01,
+    polymarket_books: pd.DataFrame | None = None,
+    stake_policy: StakePolicy | None = None,
+    default_fee_terms: FeeTerms | None = None,
 ) -> pd.DataFrame:
     """Score both sides of every predicted market at the best venue now.
 
@@ -136,7 +144,13 @@ def recommend(
     quotes: each book's latest quote before the decision (`features.book_quotes` rows: event_id, market,
     bookmaker, value, home_price, away_price). polymarket_asks: event_id, outcome (team name), best_ask.
     Returns `RECOMMENDATION_COLUMNS`, best expected return first.
+
+    Execution at a stake (`odds_analytics.venues`): with `polymarket_books` (`venues.polymarket_sides` rows)
+    Polymarket is priced at the fill of the stake on its stored book with its market's fee terms (moneylines,
+    and spreads/totals on the predicted line) instead of at `polymarket_asks`; with `stake_policy` every pick
+    gets a fractional-Kelly stake and venues are compared at it. Either adds `venues.EXECUTION_COLUMNS`.
     """
+    execution = polymarket_books is not None or stake_policy is not None
     rows = []
     for pred in predictions.itertuples(index=False):
         market = pred.market
@@ -159,7 +173,8 @@ def recommend(
                     p_close = side_close_probability(market, side, point, predicted_close)
                     p_now = side_close_probability(market, side, point, float(pred.current))
                     candidates.append((offer.venue, point, float(offer.price), p_close, p_now))
-            if market == "h2h" and polymarket_asks is not None and not polymarket_asks.empty:
+            asks_used = not execution and polymarket_asks is not None and not polymarket_asks.empty
+            if market == "h2h" and asks_used:
                 asks = polymarket_asks[
                     (polymarket_asks["event_id"] == pred.event_id) & (polymarket_asks["outcome"] == outcome)
                 ]
@@ -170,9 +185,21 @@ def recommend(
                         candidates.append(
                             ("polymarket", None, polymarket_decimal(float(ask), fee_rate), p_close, p_now)
                         )
+            if polymarket_books is not None:  # Polymarket at its fill price (odds_analytics.venues)
+                candidates.extend(
+                    polymarket_offers(
+                        polymarket_books, event_id=pred.event_id, market=market, side=side,
+                        current=float(pred.current), predicted_close=predicted_close,
+                        probability=side_close_probability, default_terms=default_fee_terms,
+                    )
+                )  # fmt: skip
             if not candidates:
                 continue
-            venue, point, price, p_close, p_now = max(candidates, key=lambda c: c[3] * c[2])
+            if execution:  # compared at the stake each venue would get (odds_analytics.venues)
+                venue, point, price, p_close, p_now, extra = choose_venue(candidates, stake_policy)
+            else:
+                venue, point, price, p_close, p_now = max(candidates, key=lambda c: c[3] * c[2])
+                extra = {}
             exp_return = p_close * price - 1.0
             rows.append(
                 {
@@ -191,7 +218,8 @@ def recommend(
                     "exp_return": exp_return,
                     "edge_now": p_now * price - 1.0,
                     "recommended": bool(exp_return >= min_edge and exp_return > 0),
+                    **extra,
                 }
             )
-    out = pd.DataFrame(rows, columns=RECOMMENDATION_COLUMNS)
+    out = pd.DataFrame(rows, columns=RECOMMENDATION_COLUMNS + (EXECUTION_COLUMNS if execution else []))
     return out.sort_values("exp_return", ascending=False, ignore_index=True)

@@ -45,6 +45,7 @@ __all__ = [
     "run_async",
     "run_db",
     "to_jsonable",
+    "wide_console",
 ]
 
 # Columns of stdout when it is not a terminal: wide enough that no row of ours wraps or is cut.
@@ -87,6 +88,12 @@ def clip(text: str | None, width: int) -> str:
     if not console.is_terminal or len(text) <= width:
         return text
     return text[: width - 1] + "…"
+
+
+def wide_console() -> Console:
+    """The console for wide tables: `console` itself, which already takes the terminal's width, or
+    `PIPE_WIDTH` when piped (`| cat`, a file), so a table is never cut to 80 columns (one width rule)."""
+    return console
 
 
 def parse_date(value: str | None, name: str) -> date | None:

@@ -46,7 +46,7 @@ _GROUPS: list[tuple[str, str, str | None]] = [
 # modules that add `odds import <kind>` commands: each exposes register(import_app)
 _IMPORTERS = ["odds_cli.import_oddsapi", "odds_cli.import_polymarket", "odds_cli.import_closing_lines"]
 # modules that add root commands (e.g. `odds demo`): each exposes register(app)
-_ROOT = ["odds_cli.demo", "odds_cli.db"]
+_ROOT = ["odds_cli.demo", "odds_cli.db", "odds_cli.board"]
 
 
 def _attach() -> None:

@@ -10,16 +10,42 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from odds_cli.common import console, emit_json, parse_date, run_db
+from odds_cli.common import console, emit_json, parse_date, run_db, wide_console
 
 app = typer.Typer(help="CLV models: predict the close, pick the venue.", no_args_is_help=True)
 
 _MARKETS = ("h2h", "spreads", "totals")
 MarketOption = Annotated[str, typer.Option("--market", help="h2h, spreads or totals.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+BankrollOption = Annotated[
+    float | None,
+    typer.Option(
+        "--bankroll", min=0.01, help="Dollars; stakes are fractional Kelly of it (default BANKROLL)."
+    ),
+]
+AtOption = Annotated[
+    str | None,
+    typer.Option(
+        "--at", help="Score as of this time: ISO 8601 with its offset, e.g. 2026-12-04T18:00:00+00:00."
+    ),
+]
 
 
-def _market(value: str) -> str:
+def decision_time_option(at: str | None) -> Any:
+    """`--at` as an aware UTC datetime (None: now); naive, unparsable or out of range: exit 2, one line."""
+    if at is None:
+        return None
+    from odds_analytics.board import parse_decision_time
+    from odds_models.clock import now
+    from odds_models.errors import BadArgument
+
+    try:
+        return parse_decision_time(at, now())
+    except BadArgument as exc:
+        raise typer.BadParameter(str(exc).removeprefix("--at "), param_hint="--at") from None
+
+
+def check_market(value: str) -> str:
     if value not in _MARKETS:
         raise typer.BadParameter(f"{value!r} is not one of {', '.join(_MARKETS)}", param_hint="--market")
     return value
@@ -63,7 +89,7 @@ def train(  # noqa: PLR0917 - typer options are parameters
     from flows.model import train_model
     from odds_analytics.clv_training import TrainConfig
 
-    market = _market(market)
+    market = check_market(market)
     if scheme not in ("expanding", "sliding"):
         raise typer.BadParameter("must be expanding or sliding", param_hint="--scheme")
     until_date = parse_date(until, "--until")
@@ -167,7 +193,7 @@ def list_models(
     from tasks.storage.models import list_models as read_models
 
     if market is not None:
-        market = _market(market)
+        market = check_market(market)
 
     async def work() -> dict[str, Any]:
         async with async_session_maker() as session:
@@ -215,7 +241,7 @@ def evaluate(
     """Score the latest model trained before --from on the window's events, against no change."""
     from flows.model import evaluate_model
 
-    market = _market(market)
+    market = check_market(market)
     start = parse_date(date_from, "--from")
     end = parse_date(date_to, "--to")
     if start is None or end is None or end < start:
@@ -252,22 +278,26 @@ def evaluate(
 
 
 @app.command("predict")
-def predict(
+def predict(  # noqa: PLR0917 - typer options
     market: Annotated[list[str] | None, typer.Option("--market", help="Markets (default: all).")] = None,
     horizon: Annotated[float, typer.Option("--horizon-hours", help="Score events this far ahead.")] = 48.0,
     min_edge: Annotated[
         float, typer.Option("--min-edge", help="Minimum expected return on stake to recommend.")
     ] = 0.01,
+    bankroll: BankrollOption = None,
+    at: AtOption = None,
     show_all: Annotated[
         bool, typer.Option("--all", help="Show every side, not only recommendations.")
     ] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Score upcoming games now with each market's live model; list picks, expected CLV and return."""
+    """Score upcoming games now (or --at) with each market's live model; list each side's venue, price at the
+    stake, fee, stake, expected CLV (pp), expected return and model."""
     from flows.model import predict as predict_flow
 
-    markets = [_market(m) for m in market] if market else None
-    result = run_db(predict_flow(markets, horizon, min_edge))
+    markets = [check_market(m) for m in market] if market else None
+    when = decision_time_option(at)
+    result = run_db(predict_flow(markets, horizon, min_edge, bankroll, when))
     if json_output:
         emit_json(result)
         return
@@ -275,35 +305,33 @@ def predict(
     for name, status in result["models"].items():
         console.print(f"{name}: " + (status.get("label") or f"[bold]{status['status']}[/bold]: no pick"))
     table = Table(
-        "game",
-        "market",
-        "side",
-        "venue",
-        "price",
-        "now",
-        "pred. close",
-        "exp. CLV (pp)",
-        "exp. return",
-        "model",
-    )
+        "game", "market", "side", "venue", "top", "paid", "fee", "stake", "now", "pred. close", "CLV pp",
+        "exp. return", "model",
+    )  # fmt: skip
     for r in rows:
         point = r.get("best_point")
         point = "" if point is None else (f" {point:+g}" if r["market"] == "spreads" else f" {point:g}")
+        top, fee, stake = r.get("price_top"), r.get("fee"), r.get("stake")
+        paid = r["best_price_decimal"]
         table.add_row(
             f"{r.get('away_team')} @ {r.get('home_team')}",
             r["market"],
             f"{r['outcome']}{point}",
             r["best_venue"],
-            f"{r['best_price_decimal']:.3f}",
+            "" if top is None else f"{top:.3f}",
+            f"{paid:.3f}",
+            "" if fee is None else f"{fee:.2f}" + (" (assumed)" if r.get("fee_assumed") else ""),
+            "" if stake is None else f"{stake:.2f}" + (" (depth)" if r.get("stake_limit") == "depth" else ""),
             f"{r['current']:.3f}",
             f"{r['predicted_close']:.3f}",
-            f"{r['expected_clv'] * 100:+.2f}",
+            f"{100 * (r['p_close'] - 1 / paid):+.2f}",
             f"{r['exp_return']:+.2%}",
             f"{r.get('model_id')} {r.get('model_kind', '')}",
         )
-    console.print(table)
+    wide_console().print(table)
     console.print(
         f"{result['predictions_written']} predictions written at {result['decision_time']:%Y-%m-%d %H:%M} UTC; "
-        f"{result['picks']} picks (expected return >= min edge). CLV = fair close probability - implied "
-        "probability paid (pp); expected return = p_close x price - 1"
+        f"{result['picks']} picks (expected return >= min edge); stakes for a bankroll of "
+        f"{result['bankroll']:,.2f}. CLV = fair close probability - implied probability paid (pp); "
+        "expected return = p_close x price - 1"
     )

@@ -110,7 +110,8 @@ class Settings(BaseSettings):
     polymarket_game_tag_id: str = Field(default="100639")
     polymarket_fee_rate: float = Field(default=0.0, ge=0, le=0.2, description="Taker fee as a fraction.")
     polymarket_books_all_markets: bool = Field(
-        default=False, description="Store order books for every market (moneylines always)."
+        default=False,
+        description="Store order books for every market (game moneylines, spreads and totals always).",
     )
     polymarket_backfill_concurrency: int = Field(default=4, ge=1, le=32)
     polymarket_history_route: Literal["clob", "data-api"] = Field(
@@ -138,6 +139,25 @@ class Settings(BaseSettings):
         default=90.0,
         gt=0,
         description="A price older than this at the decision is not bet or compared (backtests, live picks).",
+    )
+
+    # --- execution and staking (odds_analytics.execution, odds_analytics.staking) ------------------------
+    bankroll: float = Field(
+        default=1000.0, gt=0, description="Dollars; each pick's stake is a fraction of it (`--bankroll`)."
+    )
+    kelly_fraction: float = Field(default=0.25, gt=0, le=1, description="Fraction of full Kelly staked.")
+    max_stake_fraction: float = Field(
+        default=0.02, gt=0, le=1, description="Most one bet may stake, as a fraction of the bankroll."
+    )
+    polymarket_default_fee_rate: float = Field(
+        default=0.03,
+        ge=0,
+        le=1,
+        description="Taker fee rate assumed (and flagged) for a Polymarket market whose fee terms Gamma "
+        "does not state; never 0 by default.",
+    )
+    polymarket_default_fee_exponent: float = Field(
+        default=1.0, ge=0, description="Exponent of the assumed fee: rate x (p (1 - p)) ^ exponent per share."
     )
 
     @field_validator("database_url", mode="before")

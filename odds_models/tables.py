@@ -390,6 +390,14 @@ class PolymarketMarket(SQLModel, table=True):
     closed: bool | None = Field(default=None, sa_type=Boolean)
     resolved_outcome: str | None = Field(default=None, sa_type=Text)
     raw: Any = Field(default=None, sa_column=Column(JSONB, nullable=False))
+    # Fee terms as Gamma states them (NULL: not stated; then a flagged default is used, never 0):
+    # a taker pays shares x fee_rate x (p (1 - p)) ^ fee_exponent; fees_enabled false means free.
+    fees_enabled: bool | None = Field(default=None, sa_type=Boolean)
+    fee_rate: float | None = Field(default=None, sa_type=Float)
+    fee_exponent: float | None = Field(default=None, sa_type=Float)
+    fee_taker_only: bool | None = Field(default=None, sa_type=Boolean)
+    fee_rebate_rate: float | None = Field(default=None, sa_type=Float)
+    fee_type: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = _created()
     updated_at: datetime = _created()
 

@@ -28,6 +28,7 @@ from odds_models.db import async_session_maker
 from odds_models.settings import get_settings
 from odds_models.teams import resolve_team
 from tasks.datasets import load_model_frames
+from tasks.execution import execution_inputs
 from tasks.storage.reads import read_polymarket_asks_at_times
 
 __all__ = ["score_model_task", "score_upcoming", "score_upcoming_task", "train_and_select_task"]
@@ -41,6 +42,7 @@ async def score_upcoming(
     decision_time: datetime,
     horizon_hours: float,
     min_edge: float,
+    bankroll: float | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Features as of `decision_time` for upcoming events, predictions, and recommendations per side."""
     settings = get_settings()
@@ -54,6 +56,10 @@ async def score_upcoming(
         )
         pairs = [(e, decision_time) for e in frames.samples["event_id"].unique()]
         asks = await read_polymarket_asks_at_times(pairs, session=session)
+        # Polymarket books and fee terms, the stake policy (tasks/execution.py)
+        execution = await execution_inputs(
+            session=session, pairs=pairs, events=frames.events, bankroll=bankroll
+        )
     data = (
         build_dataset(
             frames.odds,
@@ -87,6 +93,7 @@ async def score_upcoming(
         polymarket_asks=asks,
         fee_rate=settings.polymarket_fee_rate,
         min_edge=min_edge,
+        **execution,
     )
     rows = prediction_rows(model_id, data, predicted, recs)
     teams = data.set_index("event_id")[["home_team", "away_team", "commence_time"]]

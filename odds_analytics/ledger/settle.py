@@ -73,7 +73,9 @@ def paper_bet_rows(
                 if pick.get("fill_price") is not None
                 else 1.0 / (price * (1.0 + fee))
             )
-            row.update(token_id=str(token), fill_price=fill, fee_rate=fee, shares=stake * price)
+            # a pick filled on the book carries its shares (odds_analytics.venues); else stake x price
+            shares = float(pick["shares"]) if pick.get("shares") else stake * price
+            row.update(token_id=str(token), fill_price=fill, fee_rate=fee, shares=shares)
         row["bet_key"] = bet_key(row)
         rows.append(row)
     return rows, skipped

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from odds_analytics.execution import GammaFees, parse_gamma_fees
 from odds_analytics.polymarket.classify import MarketClass, classify_market
 from odds_analytics.polymarket.parsing import (
     PolymarketFinding,
@@ -58,6 +59,7 @@ class ParsedMarket:
     closed: bool | None = None
     resolved_outcome: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    fees: GammaFees | None = None  # feesEnabled / feeSchedule / feeType as stated (odds_analytics.execution)
 
 
 @dataclass
@@ -156,6 +158,7 @@ def parse_gamma_market(payload: Any, *, event_id: str | None = None) -> ParsedMa
         closed=closed,
         resolved_outcome=_resolved_outcome(closed, payload.get("umaResolutionStatus"), outcomes, prices),
         raw=payload,
+        fees=parse_gamma_fees(payload),
     )
 
 

@@ -23,6 +23,9 @@ class PollTarget:
     start_time: datetime | None
 
 
+_BOOK_TYPES = ("moneyline", "spread", "total")
+
+
 @dataclass
 class PollPlan:
     """What one poll collects: token -> (market id, outcome); the tokens that also get a book."""
@@ -55,7 +58,8 @@ def plan_poll(
         outcomes = list(target.outcomes) + [None] * (len(target.token_ids) - len(target.outcomes))
         for token, outcome in zip(target.token_ids, outcomes, strict=False):
             plan.tokens[token] = (target.market_id, outcome)
-            if books_all_markets or (target.market_type == "moneyline" and target.period == "game"):
+            # game moneylines, spreads and totals get a book: picks fill a stake on it (odds_analytics.venues)
+            if books_all_markets or (target.market_type in _BOOK_TYPES and target.period == "game"):
                 plan.book_tokens.append(token)
     return plan
 

@@ -24,6 +24,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from odds_analytics.execution import GammaFees
 from odds_analytics.linking import Candidate, LinkInput, LinkResult
 from odds_analytics.polymarket.gamma import ParsedEvent, ParsedMarket
 from odds_analytics.polymarket.poll import PollTarget
@@ -130,6 +131,7 @@ def _market_row(market: ParsedMarket, at: datetime) -> dict[str, Any]:
         "resolved_outcome": market.resolved_outcome,
         "raw": market.raw,
         "updated_at": at,
+        **(market.fees or GammaFees()).columns(),  # fee terms as Gamma states them (migration 0006)
     }
 
 

@@ -120,7 +120,7 @@ async def test_link_reports_ambiguous_and_unmatched_and_keeps_manual(db: str) ->
     assert await _scalar("SELECT event_id FROM polymarket_events WHERE id = '901'") == "sb1"
 
 
-async def test_poll_stores_both_tokens_and_moneyline_books_best_first(db: str) -> None:
+async def test_poll_stores_both_tokens_and_game_line_books_best_first(db: str) -> None:
     events = await _seed_two_games()
     fake = FakeClob()
     with use_clock(FrozenClock(NOW)), use_client_factory("gamma", _gamma(events)):
@@ -130,7 +130,7 @@ async def test_poll_stores_both_tokens_and_moneyline_books_best_first(db: str) -
     # only game 1 is within the default tiers (≤72 h); both of its markets, both tokens each
     assert result["markets"] == 2
     assert result["prices"] == 4
-    assert result["books"] == 2
+    assert result["books"] == 4  # the moneyline's and the spread's tokens (picks fill stakes on them)
     assert result["by_tier"] == {"<3h": 2}
     row = await _scalar(
         "SELECT json_build_object('bid', best_bid, 'ask', best_ask, 'mid', mid, 'spread', spread) "
@@ -157,9 +157,9 @@ async def test_two_polls_at_once_store_each_row_once(db: str) -> None:
                 asyncio.gather(*(poll_polymarket_prices() for _ in range(4))), timeout=120
             )
     assert sum(r["prices"] for r in results) == 4
-    assert sum(r["books"] for r in results) == 2
+    assert sum(r["books"] for r in results) == 4
     assert await _scalar("SELECT count(*) FROM polymarket_price_snapshots") == 4
-    assert await _scalar("SELECT count(*) FROM polymarket_orderbook_snapshots") == 2
+    assert await _scalar("SELECT count(*) FROM polymarket_orderbook_snapshots") == 4
 
 
 async def _seed_backfill_market(days: int) -> None:

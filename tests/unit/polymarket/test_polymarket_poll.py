@@ -33,10 +33,17 @@ def test_default_tiers_skip_far_games_started_games_and_unknown_times() -> None:
                            "dayb": ("day", "B")}  # fmt: skip
 
 
-def test_books_only_for_game_moneylines_unless_all_markets() -> None:
-    targets = [_target("ml", 2), _target("sp", 2, kind="spread"), _target("h1", 2, period="1h")]
+def test_books_for_game_moneylines_spreads_and_totals_unless_all_markets() -> None:
+    # picks fill a stake on the book of a game moneyline, spread or total (odds_analytics.venues)
+    targets = [
+        _target("ml", 2),
+        _target("sp", 2, kind="spread"),
+        _target("to", 2, kind="total"),
+        _target("h1", 2, period="1h"),
+        _target("pp", 2, kind="player_prop"),
+    ]
     plan = plan_poll(targets, now=NOW, tiers=["<3h"], spec=SPEC, books_all_markets=False)
-    assert plan.book_tokens == ["mla", "mlb"]
+    assert plan.book_tokens == ["mla", "mlb", "spa", "spb", "toa", "tob"]
     every = plan_poll(targets, now=NOW, tiers=["<3h"], spec=SPEC, books_all_markets=True)
     assert sorted(every.book_tokens) == sorted(every.tokens)
 
