@@ -23,7 +23,7 @@ DEMO_TAG = "demo"
 def _prefix(label: str = "") -> str:
     from prefect.context import TagsContext
 
-    if label.split("-", maxsplit=1)[0] == DEMO_TAG:  # `demo ...` already says it
+    if label == DEMO_TAG:  # the demo flow itself: `demo 2026-...`, not `demo demo ...`
         return ""
     return f"{DEMO_TAG} " if DEMO_TAG in TagsContext.get().current_tags else ""
 
