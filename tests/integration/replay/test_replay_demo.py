@@ -90,15 +90,28 @@ def _artifact_text(home: Path) -> str:
     return "\n".join(f"{data}{description}" for data, description in rows)
 
 
-async def _user_server_demo_runs() -> list[str]:
-    """Flow runs on the server PREFECT_API_URL points at (here the test harness: the user's server)."""
+async def _user_server_ids() -> set[str]:
+    """Ids of the flow runs and artifacts already on the server PREFECT_API_URL points at (other tests' runs)."""
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.sorting import ArtifactSort, FlowRunSort
 
-    async with get_client() as client:
-        runs = await client.read_flow_runs(limit=200)
-        artifacts = await client.read_artifacts(limit=200)
-    return [r.name for r in runs if r.name.startswith("demo") or "demo" in r.tags] + [
-        str(a.key) for a in artifacts if a.key == "clv-recommendations"
+    async with get_client() as client:  # the newest first: the demo's would be the newest
+        runs = await client.read_flow_runs(limit=200, sort=FlowRunSort.EXPECTED_START_TIME_DESC)
+        artifacts = await client.read_artifacts(limit=200, sort=ArtifactSort.CREATED_DESC)
+    return {str(r.id) for r in runs} | {str(a.id) for a in artifacts}
+
+
+async def _user_server_demo_runs(before: set[str]) -> list[str]:
+    """Flow runs and picks artifacts that appeared on the server PREFECT_API_URL points at (here the test
+    harness: the user's server) since `before`: a demo that kept to its own server leaves none."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.sorting import ArtifactSort, FlowRunSort
+
+    async with get_client() as client:  # the newest first: the demo's would be the newest
+        runs = await client.read_flow_runs(limit=200, sort=FlowRunSort.EXPECTED_START_TIME_DESC)
+        artifacts = await client.read_artifacts(limit=200, sort=ArtifactSort.CREATED_DESC)
+    return [r.name for r in runs if str(r.id) not in before] + [
+        str(a.key) for a in artifacts if str(a.id) not in before
     ]
 
 
@@ -108,6 +121,7 @@ def test_demo_flows_faults_rerun_and_sentinel_key(
     from odds_models.db import run_coro_blocking
 
     # 1. a clean run: every flow ran and stored rows
+    before = run_coro_blocking(_user_server_ids())
     clean = run_demo(_options(replay_db, tmp_path / "clean", reset=True))
     steps = clean.steps
     assert not steps["failures"], steps["failures"]
@@ -127,7 +141,7 @@ def test_demo_flows_faults_rerun_and_sentinel_key(
     fingerprints = clean.figures["fingerprints"]
     # the demo ran on its own Prefect server: PREFECT_API_URL (the harness here, a user's server in real life)
     # got none of its runs or artifacts; its runs are tagged and named `demo`
-    assert run_coro_blocking(_user_server_demo_runs()) == []
+    assert run_coro_blocking(_user_server_demo_runs(before)) == []
     runs = _demo_prefect_rows(clean.prefect_home, "SELECT name, tags FROM flow_run")
     assert any(name.startswith("demo fetch-odds ") for name, _ in runs), runs[:5]
     assert all(name.startswith("demo ") and "demo" in str(tags) for name, tags in runs), runs[:5]
