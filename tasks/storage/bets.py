@@ -434,10 +434,10 @@ async def record_sample_bets(*, placed_at: datetime, horizon: timedelta, stake: 
     max_age = timedelta(minutes=settings.max_quote_age_minutes)
     async with async_session_maker() as session:
         events = await read_events_between(
-            session, placed_at.date(), (placed_at + horizon).date() + timedelta(days=1)
+            placed_at.date(), (placed_at + horizon).date() + timedelta(days=1), session=session
         )
         pairs = [(e, placed_at) for e in events["event_id"]]
-        odds = await read_odds_at_times(session, pairs, markets=["spreads"], max_staleness=max_age)
+        odds = await read_odds_at_times(pairs, session=session, markets=["spreads"], max_staleness=max_age)
         rows = sample_bet_rows(
             odds, events, placed_at=placed_at, horizon=horizon, max_age=max_age, stake=stake
         )

@@ -251,3 +251,30 @@ async def test_two_ticks_at_once_record_each_pick_once(ledger: Ledger) -> None:
     results = await asyncio.gather(*(record_paper_bets(picks) for _ in range(3)))
     assert sum(len(r.added) for r in results) == 6
     assert len(await _ledger()) == 6
+
+
+async def test_demo_sample_bets_are_recorded_once_at_the_best_current_home_spread(ledger: Ledger) -> None:
+    """The demo's sample bets (no validated model): one manual bet per game tipping off within the horizon, the
+    home spread at the best current price, marked as a fixed rule; a second call records nothing more."""
+    from odds_analytics.ledger import SAMPLE_BET_NOTE
+    from tasks.storage.bets import record_sample_bets
+
+    placed = CLOSE_AT + timedelta(minutes=5)  # the close snapshot is 5 minutes old: current
+    first = await record_sample_bets(placed_at=placed, horizon=timedelta(hours=1))
+    again = await record_sample_bets(placed_at=placed, horizon=timedelta(hours=1))
+    assert len(first.added) == 1
+    assert len(again.added) == 0
+    from tasks.storage.bets import read_ledger_frame
+
+    frame = await read_ledger_frame()
+    sample = frame[frame["note"] == SAMPLE_BET_NOTE]
+    assert len(sample) == 1
+    row = sample.iloc[0]
+    assert (row["source"], row["market"], row["outcome"], row["venue"]) == (
+        "manual",
+        "spreads",
+        HOME,
+        "pinnacle",
+    )
+    assert (row["line"], row["price_decimal"]) == (-5.5, 1.95)
+    assert row["event_id"] == ledger.game
