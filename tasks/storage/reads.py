@@ -191,6 +191,17 @@ _ASOF_SQL = _ASOF_TEMPLATE.format(
 )
 
 
+def _with_filters(
+    params: dict[str, Any], markets: Sequence[str] | None, bookmakers: Sequence[str] | None
+) -> dict[str, Any]:
+    """`params` plus the `markets` / `bookmakers` values that `_combo_filters` names, when given."""
+    if markets:
+        params["markets"] = list(markets)
+    if bookmakers:
+        params["bookmakers"] = list(bookmakers)
+    return params
+
+
 def _from_states(markets: Sequence[str] | None) -> bool:
     """The batch reads answer from `odds_states` when every market asked is one it holds."""
     return markets is not None and len(markets) > 0 and set(markets) <= set(STATE_MARKETS)
@@ -281,15 +292,11 @@ async def _odds_from_odds(
     *,
     session: AsyncSession,
 ) -> pd.DataFrame:
-    params: dict[str, Any] = {
-        "event_ids": [p[0] for p in pairs],
-        "times": [p[1] for p in pairs],
-        "staleness": staleness,
-    }
-    if markets:
-        params["markets"] = list(markets)
-    if bookmakers:
-        params["bookmakers"] = list(bookmakers)
+    params = _with_filters(
+        {"event_ids": [p[0] for p in pairs], "times": [p[1] for p in pairs], "staleness": staleness},
+        markets,
+        bookmakers,
+    )
     sql = _ASOF_SQL.format(filters=_combo_filters(markets, bookmakers))
     return await _fetch_frame(sql, params, ODDS_COLUMNS, session=session)
 
@@ -449,11 +456,7 @@ async def read_closing_lines(
             log.warning("%s: reading from odds instead", exc)
     closing_filter = "AND c.market = ANY(:markets)" if markets else ""
     sql = _CLOSING_SQL.format(filters=_combo_filters(markets, bookmakers), closing_filter=closing_filter)
-    params: dict[str, Any] = {"event_ids": ids}
-    if markets:
-        params["markets"] = list(markets)
-    if bookmakers:
-        params["bookmakers"] = list(bookmakers)
+    params = _with_filters({"event_ids": ids}, markets, bookmakers)
     frame = await _fetch_frame(sql, params, CLOSING_COLUMNS, session=session)
     return _categorical(frame) if categorical else frame
 
