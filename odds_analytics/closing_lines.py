@@ -22,7 +22,7 @@ import csv
 import hashlib
 import io
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -187,20 +187,40 @@ def _teams(home_text: str, away_text: str) -> tuple[str, str] | str:
     return home.name, away.name
 
 
+def _kaggle_date(text: str) -> date:
+    return datetime.strptime(text, "%m/%d/%y").date()  # noqa: DTZ007 - a date
+
+
+def _game_keys(
+    row: dict[str, str],
+    n: int,
+    result: ParseResult,
+    *,
+    parse_date: Callable[[str], date],
+    home: str,
+    away: str,
+) -> tuple[date, str, str] | None:
+    """The row's (date, home, away), or None with the reason in `result.unresolved` (bad date, unknown team)."""
+    try:
+        game_date = parse_date(row["date"].strip())
+    except (KeyError, ValueError):
+        result.unresolved.append(f"row {n}: bad date {row.get('date')!r}")
+        return None
+    teams = _teams(row.get(home, ""), row.get(away, ""))
+    if isinstance(teams, str):
+        result.unresolved.append(f"row {n}: {teams}")
+        return None
+    return game_date, *teams
+
+
 def parse_kaggle(text: str) -> ParseResult:
     """Parse the Kaggle closing-line CSV text (close only). `PayloadError` if it cannot be stored whole."""
     result = ParseResult()
     for n, row in _rows(text, "kaggle"):
-        try:
-            game_date = datetime.strptime(row["date"].strip(), "%m/%d/%y").date()  # noqa: DTZ007 - a date
-        except (KeyError, ValueError):
-            result.unresolved.append(f"row {n}: bad date {row.get('date')!r}")
+        game = _game_keys(row, n, result, parse_date=_kaggle_date, home="home", away="away")
+        if game is None:
             continue
-        teams = _teams(row.get("home", ""), row.get("away", ""))
-        if isinstance(teams, str):
-            result.unresolved.append(f"row {n}: {teams}")
-            continue
-        home, away = teams
+        game_date, home, away = game
         lines: list[LineRecord] = []
         spread = _float(row.get("spread"))
         favoured = (row.get("whos_favored") or "").strip().lower()
@@ -227,16 +247,10 @@ def parse_sbr(text: str) -> ParseResult:
         if (row.get("suspect") or "0").strip() == "1":
             result.skipped += 1
             continue
-        try:
-            game_date = date.fromisoformat(row["date"].strip())
-        except (KeyError, ValueError):
-            result.unresolved.append(f"row {n}: bad date {row.get('date')!r}")
+        game = _game_keys(row, n, result, parse_date=date.fromisoformat, home="home_team", away="away_team")
+        if game is None:
             continue
-        teams = _teams(row.get("home_team", ""), row.get("away_team", ""))
-        if isinstance(teams, str):
-            result.unresolved.append(f"row {n}: {teams}")
-            continue
-        home, away = teams
+        game_date, home, away = game
         lines = _spread_pair("open", home, away, _float(row.get("home_spread_open")))
         lines += _total_pair("open", _float(row.get("total_open")))
         lines += _spread_pair("close", home, away, _float(row.get("home_spread_close")))
