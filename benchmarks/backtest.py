@@ -229,12 +229,8 @@ async def _run_new(cfg: Any, sample: int) -> dict[str, Any]:
     """The backtest as `flows/backtest.py` runs it (reads from odds_states, vectorised engine)."""
     from odds_analytics.backtest import decision_pairs, run_backtest_frames
     from odds_models.db import async_session_maker
-    from tasks.storage.reads import (
-        read_closing_lines,
-        read_events_between,
-        read_odds_at_time,
-        read_odds_at_times_split,
-    )
+    from tasks.storage.event_reads import read_events_between
+    from tasks.storage.reads import read_closing_lines, read_odds_at_time, read_odds_at_times_split
 
     staleness = timedelta(minutes=cfg.max_staleness_minutes)
     out: dict[str, Any] = {}
@@ -287,7 +283,11 @@ async def _run_baseline(cfg: Any) -> dict[str, Any]:
     """Today's method, imported from the extracted baseline tree (its own API of that time)."""
     from odds_analytics.backtest import decision_pairs, run_backtest_frames
     from odds_models.db import async_session_maker
-    from tasks.storage.reads import read_closing_lines, read_events_between, read_odds_at_times_split
+    from tasks.storage.reads import (  # the baseline tree's API: events were read from reads.py then
+        read_closing_lines,
+        read_events_between,
+        read_odds_at_times_split,
+    )
 
     staleness = timedelta(minutes=cfg.max_staleness_minutes)
     out: dict[str, Any] = {}

@@ -17,13 +17,12 @@ from odds_models import progress
 from odds_models.clock import now
 from odds_models.errors import BadArgument, NoDataError
 from tasks.storage.backtests import store_backtest_run_task, write_backtest_report_task
-from tasks.storage.reads import (
-    read_closing_lines_task,
+from tasks.storage.event_reads import (
     read_events_between_task,
-    read_odds_at_times_task,
     read_polymarket_asks_at_times_task,
     read_predictions_task,
 )
+from tasks.storage.reads import read_closing_lines_task, read_odds_at_times_task
 from tasks.variables import BACKTEST_WINDOW, read_variable_task
 
 __all__ = ["run_backtest"]

@@ -112,6 +112,24 @@ async def _quota_check(spooled: SpooledFetch) -> list[str]:
     return warnings
 
 
+def _blocked(summary: dict[str, Any], exc: BudgetExceeded, logger: Any) -> dict[str, Any]:
+    """The summary of a paid call the credit budget refused (logged as a warning)."""
+    logger.warning(str(exc))
+    summary["paid_call"] = f"blocked: {exc}"
+    return summary
+
+
+async def _within_budget(cost: int, what: str, summary: dict[str, Any], logger: Any) -> bool:
+    """Whether `cost` more credits stay within this month's MONTHLY_CREDIT_BUDGET; if not, `_blocked`."""
+    spent = await credits_spent_this_month_task()
+    try:
+        check_budget(spent=spent, cost=cost, budget=get_settings().monthly_credit_budget, what=what)
+    except BudgetExceeded as exc:
+        _blocked(summary, exc, logger)
+        return False
+    return True
+
+
 @flow(name="sync-events", log_prints=False, flow_run_name=stamped("sync-events"), timeout_seconds=300)
 async def sync_events() -> dict[str, Any]:
     """List upcoming NBA games (free /events) and upsert them."""
@@ -126,7 +144,6 @@ async def sync_events() -> dict[str, Any]:
 async def fetch_odds(force: bool = False, predict_after: bool = True) -> dict[str, Any]:
     """The tick: sync events (free), then one paid /odds call when some game is due in its tier."""
     logger = get_run_logger()
-    settings = get_settings()
     summary: dict[str, Any] = {"spool": await _drain()}
     # 1. the slate (free)
     summary["events"] = await store_events_payload_task(await fetch_events_task())
@@ -138,22 +155,14 @@ async def fetch_odds(force: bool = False, predict_after: bool = True) -> dict[st
         logger.info(summary["paid_call"])
         return summary
     # 3. the budget allows it?
-    cost = odds_cost_from_settings()
-    spent = await credits_spent_this_month_task()
-    try:
-        check_budget(spent=spent, cost=cost, budget=settings.monthly_credit_budget, what="The /odds call")
-    except BudgetExceeded as exc:
-        logger.warning(str(exc))
-        summary["paid_call"] = f"blocked: {exc}"
+    if not await _within_budget(odds_cost_from_settings(), "The /odds call", summary, logger):
         await _artifacts("oddsapi-fetch-odds", "fetch-odds", summary)
         return summary
     # 4. one paid call for the whole slate (credits reserved under the budget lock, spooled), then store
     try:
         spooled = await fetch_odds_to_spool_task()
     except BudgetExceeded as exc:  # a run at the same moment took the last credits
-        logger.warning(str(exc))
-        summary["paid_call"] = f"blocked: {exc}"
-        return summary
+        return _blocked(summary, exc, logger)
     stored = await _store_spooled(spooled)
     summary.update(paid_call="done", events_in_response=spooled.events, cost=spooled.cost,
                    quota=spooled.quota, stored=stored)  # fmt: skip
@@ -185,22 +194,13 @@ async def _predict_after_fetch(logger: Any) -> dict[str, Any] | str:
 async def fetch_scores(days_from: int | None = 1) -> dict[str, Any]:
     """Fetch /scores (paid: 1 credit, 2 with days_from) and move games through their lifecycle."""
     logger = get_run_logger()
-    settings = get_settings()
     summary: dict[str, Any] = {"spool": await _drain()}
-    cost = 2 if days_from else 1
-    spent = await credits_spent_this_month_task()
-    try:
-        check_budget(spent=spent, cost=cost, budget=settings.monthly_credit_budget, what="The /scores call")
-    except BudgetExceeded as exc:
-        logger.warning(str(exc))
-        summary["paid_call"] = f"blocked: {exc}"
+    if not await _within_budget(2 if days_from else 1, "The /scores call", summary, logger):
         return summary
     try:
         spooled = await fetch_scores_to_spool_task(days_from)
     except BudgetExceeded as exc:
-        logger.warning(str(exc))
-        summary["paid_call"] = f"blocked: {exc}"
-        return summary
+        return _blocked(summary, exc, logger)
     stored = await _store_spooled(spooled)
     summary.update(paid_call="done", games=spooled.events, cost=spooled.cost, quota=spooled.quota,
                    stored=stored)  # fmt: skip

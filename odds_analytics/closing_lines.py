@@ -22,7 +22,7 @@ import csv
 import hashlib
 import io
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -187,20 +187,62 @@ def _teams(home_text: str, away_text: str) -> tuple[str, str] | str:
     return home.name, away.name
 
 
+def _kaggle_date(text: str) -> date:
+    return datetime.strptime(text, "%m/%d/%y").date()  # noqa: DTZ007 - a date
+
+
+def _game_keys(
+    row: dict[str, str],
+    n: int,
+    result: ParseResult,
+    *,
+    parse_date: Callable[[str], date],
+    home: str,
+    away: str,
+) -> tuple[date, str, str] | None:
+    """The row's (date, home, away), or None with the reason in `result.unresolved` (bad date, unknown team)."""
+    try:
+        game_date = parse_date(row["date"].strip())
+    except (KeyError, ValueError):
+        result.unresolved.append(f"row {n}: bad date {row.get('date')!r}")
+        return None
+    teams = _teams(row.get(home, ""), row.get(away, ""))
+    if isinstance(teams, str):
+        result.unresolved.append(f"row {n}: {teams}")
+        return None
+    return game_date, *teams
+
+
+def _add_game(
+    result: ParseResult,
+    row: dict[str, str],
+    n: int,
+    game: tuple[date, str, str],
+    lines: list[LineRecord],
+    *,
+    moneylines: tuple[str, str],
+    scores: tuple[str, str],
+) -> None:
+    """Append the row's game: its `lines` plus the closing moneylines (home, away columns) and scores."""
+    game_date, home, away = game
+    ml_home = _moneyline("close", home, _stored_int(row, moneylines[0], n))
+    ml_away = _moneyline("close", away, _stored_int(row, moneylines[1], n))
+    if ml_home and ml_away:  # one side alone cannot be devigged: keep both or neither
+        lines += [ml_home, ml_away]
+    result.games.append(
+        ImportedGame(game_date, home, away, _int(_stored_int(row, scores[0], n)),
+                     _int(_stored_int(row, scores[1], n)), tuple(lines), n)
+    )  # fmt: skip
+
+
 def parse_kaggle(text: str) -> ParseResult:
     """Parse the Kaggle closing-line CSV text (close only). `PayloadError` if it cannot be stored whole."""
     result = ParseResult()
     for n, row in _rows(text, "kaggle"):
-        try:
-            game_date = datetime.strptime(row["date"].strip(), "%m/%d/%y").date()  # noqa: DTZ007 - a date
-        except (KeyError, ValueError):
-            result.unresolved.append(f"row {n}: bad date {row.get('date')!r}")
+        game = _game_keys(row, n, result, parse_date=_kaggle_date, home="home", away="away")
+        if game is None:
             continue
-        teams = _teams(row.get("home", ""), row.get("away", ""))
-        if isinstance(teams, str):
-            result.unresolved.append(f"row {n}: {teams}")
-            continue
-        home, away = teams
+        _, home, away = game
         lines: list[LineRecord] = []
         spread = _float(row.get("spread"))
         favoured = (row.get("whos_favored") or "").strip().lower()
@@ -208,14 +250,8 @@ def parse_kaggle(text: str) -> ParseResult:
             home_point = -abs(spread) if favoured == "home" else abs(spread)
             lines += _spread_pair("close", home, away, home_point)
         lines += _total_pair("close", _float(row.get("total")))
-        ml_home = _moneyline("close", home, _stored_int(row, "moneyline_home", n))
-        ml_away = _moneyline("close", away, _stored_int(row, "moneyline_away", n))
-        if ml_home and ml_away:  # one side alone cannot be devigged: keep both or neither
-            lines += [ml_home, ml_away]
-        result.games.append(
-            ImportedGame(game_date, home, away, _int(_stored_int(row, "score_home", n)),
-                         _int(_stored_int(row, "score_away", n)), tuple(lines), n)
-        )  # fmt: skip
+        _add_game(result, row, n, game, lines, moneylines=("moneyline_home", "moneyline_away"),
+                  scores=("score_home", "score_away"))  # fmt: skip
     return result
 
 
@@ -227,28 +263,16 @@ def parse_sbr(text: str) -> ParseResult:
         if (row.get("suspect") or "0").strip() == "1":
             result.skipped += 1
             continue
-        try:
-            game_date = date.fromisoformat(row["date"].strip())
-        except (KeyError, ValueError):
-            result.unresolved.append(f"row {n}: bad date {row.get('date')!r}")
+        game = _game_keys(row, n, result, parse_date=date.fromisoformat, home="home_team", away="away_team")
+        if game is None:
             continue
-        teams = _teams(row.get("home_team", ""), row.get("away_team", ""))
-        if isinstance(teams, str):
-            result.unresolved.append(f"row {n}: {teams}")
-            continue
-        home, away = teams
+        _, home, away = game
         lines = _spread_pair("open", home, away, _float(row.get("home_spread_open")))
         lines += _total_pair("open", _float(row.get("total_open")))
         lines += _spread_pair("close", home, away, _float(row.get("home_spread_close")))
         lines += _total_pair("close", _float(row.get("total_close")))
-        ml_home = _moneyline("close", home, _stored_int(row, "home_ml_close", n))
-        ml_away = _moneyline("close", away, _stored_int(row, "away_ml_close", n))
-        if ml_home and ml_away:
-            lines += [ml_home, ml_away]
-        result.games.append(
-            ImportedGame(game_date, home, away, _int(_stored_int(row, "home_score", n)),
-                         _int(_stored_int(row, "away_score", n)), tuple(lines), n)
-        )  # fmt: skip
+        _add_game(result, row, n, game, lines, moneylines=("home_ml_close", "away_ml_close"),
+                  scores=("home_score", "away_score"))  # fmt: skip
     return result
 
 

@@ -27,6 +27,8 @@ from typing import Literal, get_args
 
 import numpy as np
 
+from odds_analytics.prices import as_number, finite_number
+
 __all__ = ["DEVIG_METHODS", "DevigError", "DevigMethod", "devig", "devig_decimal", "devig_two_way"]
 
 DevigMethod = Literal["multiplicative", "additive", "power", "shin"]
@@ -47,12 +49,7 @@ def _validate(implied_probabilities: Sequence[float], method: str) -> list[float
         raise DevigError(f"devig needs at least two outcomes' prices, got {len(values)}")
     out: list[float] = []
     for raw in values:
-        try:
-            q = float(raw)
-        except (TypeError, ValueError) as exc:
-            raise DevigError(f"implied probability must be a number, got {raw!r}") from exc
-        if not math.isfinite(q):
-            raise DevigError(f"implied probability must be finite, got {raw!r}")
+        q = finite_number(raw, "implied probability", DevigError)
         if q <= 0.0 or q >= 1.0:
             raise DevigError(f"implied probability must be in (0, 1) (a decimal price > 1), got {raw!r}")
         out.append(q)
@@ -146,10 +143,7 @@ def devig_decimal(
     """`devig` from decimal odds (each > 1) instead of implied probabilities."""
     implied: list[float] = []
     for raw in decimal_prices:
-        try:
-            d = float(raw)
-        except (TypeError, ValueError) as exc:
-            raise DevigError(f"decimal price must be a number, got {raw!r}") from exc
+        d = as_number(raw, "decimal price", DevigError)
         if not math.isfinite(d) or d <= 1.0:
             raise DevigError(f"decimal price must be finite and > 1, got {raw!r}")
         implied.append(1.0 / d)

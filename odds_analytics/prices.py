@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import Any
 
 __all__ = [
     "InvalidPriceError",
     "american_to_decimal",
     "american_to_implied",
+    "as_number",
     "decimal_to_american",
     "decimal_to_implied",
+    "finite_number",
     "implied_to_american",
     "implied_to_decimal",
     "overround",
@@ -34,19 +37,25 @@ class InvalidPriceError(ValueError):
     """A price or probability that no sportsbook can quote (non-finite, out of range)."""
 
 
-def _finite(value: float, what: str) -> float:
+def as_number(value: Any, what: str, error: type[ValueError] = InvalidPriceError) -> float:
+    """`value` as a float, else `error`: "`what` must be a number"."""
     try:
-        number = float(value)
+        return float(value)
     except (TypeError, ValueError) as exc:
-        raise InvalidPriceError(f"{what} must be a number, got {value!r}") from exc
+        raise error(f"{what} must be a number, got {value!r}") from exc
+
+
+def finite_number(value: Any, what: str, error: type[ValueError] = InvalidPriceError) -> float:
+    """`value` as a finite float, else `error`: "`what` must be a number" or "... must be finite"."""
+    number = as_number(value, what, error)
     if not math.isfinite(number):
-        raise InvalidPriceError(f"{what} must be finite, got {value!r}")
+        raise error(f"{what} must be finite, got {value!r}")
     return number
 
 
 def american_to_decimal(american: float) -> float:
     """American odds to decimal odds: +150 -> 2.5, -200 -> 1.5, +100/-100 -> 2.0."""
-    a = _finite(american, "American odds")
+    a = finite_number(american, "American odds")
     if -100 < a < 100:
         raise InvalidPriceError(f"American odds must be <= -100 or >= +100, got {american!r}")
     if a > 0:
@@ -56,7 +65,7 @@ def american_to_decimal(american: float) -> float:
 
 def decimal_to_american(decimal: float) -> int:
     """Decimal odds to American odds, rounded to the nearest integer: 2.5 -> 150, 1.5 -> -200."""
-    d = _finite(decimal, "decimal odds")
+    d = finite_number(decimal, "decimal odds")
     if d <= 1.0:
         raise InvalidPriceError(f"decimal odds must be > 1, got {decimal!r}")
     if d >= 2.0:
@@ -66,7 +75,7 @@ def decimal_to_american(decimal: float) -> int:
 
 def decimal_to_implied(decimal: float) -> float:
     """Decimal odds to the implied probability 1 / decimal (vig included): 2.0 -> 0.5."""
-    d = _finite(decimal, "decimal odds")
+    d = finite_number(decimal, "decimal odds")
     if d <= 1.0:
         raise InvalidPriceError(f"decimal odds must be > 1, got {decimal!r}")
     return 1.0 / d
@@ -74,7 +83,7 @@ def decimal_to_implied(decimal: float) -> float:
 
 def implied_to_decimal(probability: float) -> float:
     """Implied probability in (0, 1) to decimal odds 1 / p: 0.4 -> 2.5."""
-    p = _finite(probability, "probability")
+    p = finite_number(probability, "probability")
     if not 0.0 < p < 1.0:
         raise InvalidPriceError(f"probability must be in (0, 1), got {probability!r}")
     return 1.0 / p
@@ -92,7 +101,7 @@ def implied_to_american(probability: float) -> int:
 
 def overround(implied_probabilities: Iterable[float]) -> float:
     """The bookmaker's margin: sum of implied probabilities minus 1 (0.0476 for -110/-110)."""
-    values = [_finite(p, "probability") for p in implied_probabilities]
+    values = [finite_number(p, "probability") for p in implied_probabilities]
     if not values:
         raise InvalidPriceError("overround needs at least one probability")
     for p in values:
@@ -103,7 +112,7 @@ def overround(implied_probabilities: Iterable[float]) -> float:
 
 def profit_per_unit(decimal: float) -> float:
     """Net profit of a winning 1-unit stake at decimal odds (2.5 -> 1.5)."""
-    d = _finite(decimal, "decimal odds")
+    d = finite_number(decimal, "decimal odds")
     if d <= 1.0:
         raise InvalidPriceError(f"decimal odds must be > 1, got {decimal!r}")
     return d - 1.0

@@ -11,6 +11,7 @@ import importlib
 import logging
 import os
 import sys
+from types import ModuleType
 
 import typer
 
@@ -49,27 +50,23 @@ _IMPORTERS = ["odds_cli.import_oddsapi", "odds_cli.import_polymarket", "odds_cli
 _ROOT = ["odds_cli.demo", "odds_cli.db", "odds_cli.board"]
 
 
+def _optional_module(module_name: str) -> ModuleType | None:
+    """The module, or None when it is not there (a module missing inside it still raises)."""
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            return None
+        raise
+
+
 def _attach() -> None:
     for module_name, attr, name in _GROUPS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                continue
-            raise
-        app.add_typer(getattr(module, attr), name=name)
-    for module_name in _IMPORTERS:
-        try:
-            importlib.import_module(module_name).register(import_app)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-    for module_name in _ROOT:
-        try:
-            importlib.import_module(module_name).register(app)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
+        if (module := _optional_module(module_name)) is not None:
+            app.add_typer(getattr(module, attr), name=name)
+    for module_name, target in [(m, import_app) for m in _IMPORTERS] + [(m, app) for m in _ROOT]:
+        if (module := _optional_module(module_name)) is not None:
+            module.register(target)
 
 
 _attach()

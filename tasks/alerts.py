@@ -134,6 +134,24 @@ class AlertSpec:
 
 _FLOW_RUN = {"prefect.resource.id": "prefect.flow-run.*"}
 
+
+def _message_alert(name: str, description: str, event: str, resource_id: str, subject: str) -> AlertSpec:
+    """An alert on each `event` of `resource_id` (emitted by `_emit`), mailing the event's message."""
+    return AlertSpec(
+        name=name,
+        description=description,
+        trigger={
+            "posture": "Reactive",
+            "expect": {event},
+            "match": {"prefect.resource.id": resource_id},
+            "threshold": 1,
+            "within": timedelta(0),
+        },
+        subject=subject,
+        body="{{ event.payload.message }}",
+    )
+
+
 AUTOMATIONS: tuple[AlertSpec, ...] = (
     AlertSpec(
         name="odds: polymarket backfill overdue",
@@ -155,18 +173,12 @@ AUTOMATIONS: tuple[AlertSpec, ...] = (
         "fine price history for about 30 days only: run `odds polymarket backfill` (or "
         "`prefect deployment run 'backfill-polymarket-history/backfill-polymarket-history'`).",
     ),
-    AlertSpec(
-        name="odds: quota low",
-        description="The Odds API quota crossed a warning fraction (QUOTA_WARN_FRACTIONS).",
-        trigger={
-            "posture": "Reactive",
-            "expect": {QUOTA_EVENT},
-            "match": {"prefect.resource.id": QUOTA_RESOURCE},
-            "threshold": 1,
-            "within": timedelta(0),
-        },
-        subject="odds-pipeline: The Odds API quota is low",
-        body="{{ event.payload.message }}",
+    _message_alert(
+        "odds: quota low",
+        "The Odds API quota crossed a warning fraction (QUOTA_WARN_FRACTIONS).",
+        QUOTA_EVENT,
+        QUOTA_RESOURCE,
+        "odds-pipeline: The Odds API quota is low",
     ),
     AlertSpec(
         name="odds: paid run failed",
@@ -183,18 +195,12 @@ AUTOMATIONS: tuple[AlertSpec, ...] = (
         body="Flow run {{ flow_run.name }} ({{ flow.name }}) ended {{ flow_run.state.name }}: "
         "{{ flow_run.state.message }}\n{{ flow_run|ui_url }}",
     ),
-    AlertSpec(
-        name="odds: new pick",
-        description="The predict flow published picks not published before (each is also a paper bet).",
-        trigger={
-            "posture": "Reactive",
-            "expect": {PICKS_EVENT},
-            "match": {"prefect.resource.id": PICKS_RESOURCE},
-            "threshold": 1,
-            "within": timedelta(0),
-        },
-        subject="odds-pipeline: new pick(s)",
-        body="{{ event.payload.message }}",
+    _message_alert(
+        "odds: new pick",
+        "The predict flow published picks not published before (each is also a paper bet).",
+        PICKS_EVENT,
+        PICKS_RESOURCE,
+        "odds-pipeline: new pick(s)",
     ),
 )
 

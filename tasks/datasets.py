@@ -31,8 +31,9 @@ from odds_analytics.features import DEFAULT_BINS_HOURS, build_dataset, decision_
 from odds_models.db import async_session_maker
 from odds_models.settings import get_settings
 from odds_models.teams import resolve_team
+from tasks.storage.event_reads import read_events_between
 from tasks.storage.line_history import read_line_history
-from tasks.storage.reads import read_closing_lines, read_events_between, read_odds_at_times
+from tasks.storage.reads import read_closing_lines, read_odds_at_times
 
 __all__ = [
     "ModelFrames",

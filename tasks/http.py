@@ -60,6 +60,7 @@ __all__ = [
     "ClientFactory",
     "RedactKeyFilter",
     "RetryPolicy",
+    "client_options",
     "http_client_for",
     "run_logger",
     "set_client_factory",
@@ -154,6 +155,24 @@ def http_client_for(
         return client, False
     factory = _client_factories.get(api)
     return (factory() if factory is not None else None), True
+
+
+def client_options(
+    api: ApiName,
+    settings: Settings,
+    client: httpx.AsyncClient | None = None,
+    on_call: Callable[[CallRecord], None] | None = None,
+) -> dict[str, Any]:
+    """What every `ApiClient` of `api` takes from settings and its factory: the transport and whether it owns
+    it (`http_client_for`), `HTTP_TIMEOUT_SECONDS`, the retry policy and the call listener."""
+    http, owned = http_client_for(api, client)
+    return {
+        "client": http,
+        "owns_client": owned,
+        "timeout": settings.http_timeout_seconds,
+        "retry": RetryPolicy.from_settings(settings),
+        "on_call": on_call,
+    }
 
 
 @dataclass(frozen=True)

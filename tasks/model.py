@@ -29,7 +29,7 @@ from odds_models.settings import get_settings
 from odds_models.teams import resolve_team
 from tasks.datasets import load_model_frames
 from tasks.execution import execution_inputs
-from tasks.storage.reads import read_polymarket_asks_at_times
+from tasks.storage.event_reads import read_polymarket_asks_at_times
 
 __all__ = ["score_model_task", "score_upcoming", "score_upcoming_task", "train_and_select_task"]
 

@@ -28,7 +28,7 @@ import httpx
 from odds_analytics.quota import QuotaStatus, attempt_credits, odds_call_cost, quota_from_headers
 from odds_models.errors import ConfigError
 from odds_models.settings import Settings, get_settings
-from tasks.http import ApiClient, Attempt, CallRecord, RetryPolicy, http_client_for
+from tasks.http import ApiClient, Attempt, CallRecord, RetryPolicy, client_options
 
 __all__ = ["OddsApiClient", "OddsApiResponse", "make_odds_api_client"]
 
@@ -220,14 +220,9 @@ def make_odds_api_client(
     key = settings.api_key_value()
     if not key:
         raise ConfigError("ODDS_API_KEY is not set; set it in the environment or .env")
-    http, owned = http_client_for("oddsapi", client)
     return OddsApiClient(
         api_key=key,
         base_url=settings.odds_api_base_url,
         sport=settings.odds_api_sport,
-        client=http,
-        owns_client=owned,
-        timeout=settings.http_timeout_seconds,
-        retry=RetryPolicy.from_settings(settings),
-        on_call=on_call,
+        **client_options("oddsapi", settings, client, on_call),
     )

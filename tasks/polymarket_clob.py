@@ -23,7 +23,7 @@ from odds_analytics.polymarket.history import HISTORY_WINDOW, HistoryPoint, pars
 from odds_analytics.polymarket.parsing import PolymarketFinding
 from odds_models.errors import NotFound, PayloadError
 from odds_models.settings import get_settings
-from tasks.http import ApiClient, CallRecord, RetryPolicy, http_client_for
+from tasks.http import ApiClient, CallRecord, client_options
 
 __all__ = [
     "ClobClient",
@@ -175,16 +175,8 @@ def make_clob_client(
     """A CLOB client on `POLYMARKET_CLOB_URL`, history route from `POLYMARKET_HISTORY_ROUTE` (transport:
     `client`, else `use_client_factory("clob", …)`)."""
     settings = get_settings()
-    http, owned = http_client_for("clob", client)
+    options = client_options("clob", settings, client, on_call)
     route: HistoryRoute = ClobHistoryRoute()
     if getattr(settings, "polymarket_history_route", "clob") == "data-api":
-        route = DataApiHistoryRoute(settings.polymarket_data_api_url, http)
-    return ClobClient(
-        base_url=settings.polymarket_clob_url,
-        client=http,
-        owns_client=owned,
-        timeout=settings.http_timeout_seconds,
-        retry=RetryPolicy.from_settings(settings),
-        on_call=on_call,
-        history_route=route,
-    )
+        route = DataApiHistoryRoute(settings.polymarket_data_api_url, options["client"])
+    return ClobClient(base_url=settings.polymarket_clob_url, history_route=route, **options)

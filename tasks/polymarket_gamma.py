@@ -18,7 +18,7 @@ import httpx
 
 from odds_models.errors import PayloadError
 from odds_models.settings import get_settings
-from tasks.http import ApiClient, CallRecord, RetryPolicy, http_client_for
+from tasks.http import ApiClient, CallRecord, client_options
 
 __all__ = ["GammaClient", "KeysetPage", "make_gamma_client"]
 
@@ -191,12 +191,6 @@ def make_gamma_client(
 ) -> GammaClient:
     """A Gamma client on `POLYMARKET_GAMMA_URL` (transport: `client`, else `use_client_factory("gamma", …)`)."""
     settings = get_settings()
-    http, owned = http_client_for("gamma", client)
     return GammaClient(
-        base_url=settings.polymarket_gamma_url,
-        client=http,
-        owns_client=owned,
-        timeout=settings.http_timeout_seconds,
-        retry=RetryPolicy.from_settings(settings),
-        on_call=on_call,
+        base_url=settings.polymarket_gamma_url, **client_options("gamma", settings, client, on_call)
     )

@@ -46,7 +46,8 @@ from odds_models.db import async_session_maker
 from odds_models.settings import get_settings
 from odds_models.teams import resolve_team
 from tasks.retry import DB_WRITE_RETRY
-from tasks.storage.reads import read_closing_lines, read_events_between, read_odds_at_times
+from tasks.storage.event_reads import read_events_between
+from tasks.storage.reads import read_closing_lines, read_odds_at_times
 
 __all__ = [
     "LEDGER_COLUMNS",

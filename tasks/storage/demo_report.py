@@ -50,17 +50,11 @@ def render_charts(chart: dict[str, Any], folder: Path, sharp_books: list[str]) -
     if closing:
         close = sorted(closing)[len(closing) // 2]
         ax.axhline(close, color="grey", linestyle=":", linewidth=1.2, label=f"closing consensus {close:.3f}")
-    ax.axvline(0, color="red", linewidth=0.8)
-    ax.set_xlabel("hours to tip-off")
-    ax.set_ylabel(f"fair P({home} wins), vig removed")
-    ax.set_title(f"Line movement: {away} @ {home} (simulated replay data)")
-    ax.legend(fontsize=7, ncol=3, loc="best")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path = folder / "line_movement.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    written.append(path)
+    title = f"Line movement: {away} @ {home} (simulated replay data)"
+    written.append(
+        _finish(fig, ax, folder / "line_movement.png", ylabel=f"fair P({home} wins), vig removed", title=title,
+                ncol=3, loc="best")
+    )  # fmt: skip
 
     spreads: dict[str, list[tuple[float, float]]] = {}
     for moment, book, point in chart["spreads"]:
@@ -72,18 +66,29 @@ def render_charts(chart: dict[str, Any], folder: Path, sharp_books: list[str]) -
             sharp = book in sharp_books
             ax.step([h for h, _ in points], [p for _, p in points], where="post",
                     linewidth=2.4 if sharp else 0.9, alpha=1.0 if sharp else 0.55, label=book)  # fmt: skip
-        ax.axvline(0, color="red", linewidth=0.8)
-        ax.set_xlabel("hours to tip-off")
-        ax.set_ylabel(f"{home} spread (points)")
-        ax.set_title(f"Spread by book: {away} @ {home} (simulated replay data)")
-        ax.legend(fontsize=7, ncol=4)
-        ax.grid(alpha=0.3)
-        fig.tight_layout()
-        path = folder / "spread_movement.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
+        title = f"Spread by book: {away} @ {home} (simulated replay data)"
+        written.append(
+            _finish(
+                fig, ax, folder / "spread_movement.png", ylabel=f"{home} spread (points)", title=title, ncol=4
+            )
+        )
     return written
+
+
+def _finish(fig: Any, ax: Any, path: Path, *, ylabel: str, title: str, **legend: Any) -> Path:
+    """Mark the tip (x = 0 hours), label and save a chart of the demo report; returns its path."""
+    import matplotlib.pyplot as plt
+
+    ax.axvline(0, color="red", linewidth=0.8)
+    ax.set_xlabel("hours to tip-off")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=7, **legend)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def render_report(

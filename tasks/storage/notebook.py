@@ -128,6 +128,12 @@ def _ids(values: Sequence[str] | str | None) -> list[str] | None:
     return [values] if isinstance(values, str) else list(values)
 
 
+def _where_in(statement: Any, column: Any, values: Sequence[str] | str | None) -> Any:
+    """`statement` narrowed to rows whose `column` is one of `values` (a string is one value); as is for None."""
+    ids = _ids(values)
+    return statement if ids is None else statement.where(column.in_(ids))
+
+
 async def read_events(
     *, start: TimeBound = None, end: TimeBound = None, status: Sequence[str] | str | None = None
 ) -> pd.DataFrame:
@@ -144,8 +150,7 @@ async def read_events(
         t.completed_at,
         t.origin,
     ).where(*_window(t.commence_time, start, end))
-    if (statuses := _ids(status)) is not None:
-        statement = statement.where(t.status.in_(statuses))
+    statement = _where_in(statement, t.status, status)
     return await _frame(statement.order_by(t.commence_time, t.id))
 
 
@@ -192,12 +197,9 @@ async def read_odds(
         .join(Event.__table__, e.id == o.event_id)  # type: ignore[attr-defined]
         .where(*_window(o.snapshot_time, start, end))
     )
-    if (ids := _ids(event_ids)) is not None:
-        statement = statement.where(o.event_id.in_(ids))
-    if (wanted := _ids(markets)) is not None:
-        statement = statement.where(o.market.in_(wanted))
-    if (books := _ids(bookmakers)) is not None:
-        statement = statement.where(o.bookmaker.in_(books))
+    statement = _where_in(statement, o.event_id, event_ids)
+    statement = _where_in(statement, o.market, markets)
+    statement = _where_in(statement, o.bookmaker, bookmakers)
     if valid_only:
         statement = statement.where(o.is_valid.is_(True))
     statement = statement.order_by(o.event_id, o.snapshot_time, o.bookmaker, o.market, o.outcome, o.point)
@@ -241,10 +243,8 @@ async def read_polymarket_prices(
         .outerjoin(PolymarketEvent.__table__, pe.id == m.polymarket_event_id)  # type: ignore[attr-defined]
         .where(*_window(p.snapshot_time, start, end))
     )
-    if (ids := _ids(market_ids)) is not None:
-        statement = statement.where(p.market_id.in_(ids))
-    if (games := _ids(event_ids)) is not None:
-        statement = statement.where(pe.event_id.in_(games))
+    statement = _where_in(statement, p.market_id, market_ids)
+    statement = _where_in(statement, pe.event_id, event_ids)
     if source is not None:
         statement = statement.where(p.source == source)
     return await _frame(statement.order_by(p.market_id, p.snapshot_time, p.token_id))
@@ -284,10 +284,8 @@ async def read_closing_lines(
         .join(Event.__table__, e.id == c.event_id)  # type: ignore[attr-defined]
         .where(*_window(e.commence_time, start, end))
     )
-    if (ids := _ids(event_ids)) is not None:
-        statement = statement.where(c.event_id.in_(ids))
-    if (wanted := _ids(markets)) is not None:
-        statement = statement.where(c.market.in_(wanted))
+    statement = _where_in(statement, c.event_id, event_ids)
+    statement = _where_in(statement, c.market, markets)
     if kind is not None:
         statement = statement.where(c.kind == kind)
     if source is not None:
@@ -338,10 +336,8 @@ async def read_predictions(
         .join(Event.__table__, e.id == p.event_id)  # type: ignore[attr-defined]
         .where(*_window(p.decision_time, start, end))
     )
-    if (ids := _ids(event_ids)) is not None:
-        statement = statement.where(p.event_id.in_(ids))
-    if (wanted := _ids(markets)) is not None:
-        statement = statement.where(p.market.in_(wanted))
+    statement = _where_in(statement, p.event_id, event_ids)
+    statement = _where_in(statement, p.market, markets)
     if model_name is not None:
         statement = statement.where(m.name == model_name)
     return await _frame(statement.order_by(p.event_id, p.decision_time, p.market, p.outcome, p.id))

@@ -1,4 +1,5 @@
-"""Look-ahead-free reads of prices: as-of odds, closing lines, Polymarket asks, events of a window.
+"""Look-ahead-free reads of prices: as-of odds and closing lines (events, predictions and Polymarket asks:
+`tasks/storage/event_reads.py`).
 
 The one rule: a read "at t" only ever sees rows with `snapshot_time <= t` (never after). The closing line
 of an event is each book's last snapshot *strictly before* tip-off. Every read is a single SQL statement
@@ -14,7 +15,7 @@ Two layers, as everywhere in `tasks/` (docs/DEVELOPMENT.md, "The tasks/ contract
 - plain `async def read_x(..., *, session, ...)` functions (tests and benchmarks call them with a session);
 - thin Prefect tasks `read_x_task` that open `async_session_maker()` and call `read_x` (flows call these).
 
-Results are pandas DataFrames with fixed columns (`ODDS_COLUMNS`, `CLOSING_COLUMNS`, ...), empty but typed
+Results are pandas DataFrames with fixed columns (`ODDS_COLUMNS`, `CLOSING_COLUMNS`), empty but typed
 when nothing matches. Times are timezone-aware UTC.
 """
 
@@ -24,7 +25,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -32,8 +33,6 @@ import pandas as pd
 from pandas.api.types import union_categoricals
 from prefect import task
 from prefect.cache_policies import NONE
-from sqlalchemy import DateTime, Text, bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from odds_models.db import async_session_maker
@@ -45,22 +44,17 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "CLOSING_COLUMNS",
-    "EVENT_COLUMNS",
     "ODDS_COLUMNS",
-    "POLYMARKET_COLUMNS",
+    "as_frame",
+    "aware_utc",
     "read_closing_lines",
     "read_closing_lines_task",
-    "read_events_between",
-    "read_events_between_task",
     "read_odds_at_time",
     "read_odds_at_time_task",
     "read_odds_at_times",
     "read_odds_at_times_split",
     "read_odds_at_times_task",
-    "read_polymarket_asks_at_times",
-    "read_polymarket_asks_at_times_task",
-    "read_predictions",
-    "read_predictions_task",
+    "staleness_or_setting",
 ]
 
 ODDS_COLUMNS = [
@@ -90,32 +84,11 @@ CLOSING_COLUMNS = [
     "commence_time",
     "source",  # snapshots | import
 ]
-POLYMARKET_COLUMNS = [
-    "request_index",
-    "event_id",
-    "decision_time",
-    "market_id",
-    "token_id",
-    "outcome",  # the token's outcome label as Polymarket states it (usually a nickname)
-    "snapshot_time",
-    "best_ask",
-    "best_bid",
-    "price",
-]
-EVENT_COLUMNS = [
-    "event_id",
-    "home_team",
-    "away_team",
-    "commence_time",
-    "status",
-    "home_score",
-    "away_score",
-]
-
 _UTC_COLUMNS = ("decision_time", "snapshot_time", "commence_time")
 
 
-def _frame(rows: Sequence[Any], columns: list[str]) -> pd.DataFrame:
+def as_frame(rows: Sequence[Any], columns: list[str]) -> pd.DataFrame:
+    """A read's rows as a frame with fixed `columns`, its time columns as timezone-aware UTC."""
     df = pd.DataFrame([tuple(r) for r in rows], columns=columns)
     for col in _UTC_COLUMNS:
         if col in df.columns:
@@ -123,13 +96,15 @@ def _frame(rows: Sequence[Any], columns: list[str]) -> pd.DataFrame:
     return df
 
 
-def _aware(t: datetime) -> datetime:
+def aware_utc(t: datetime) -> datetime:
+    """`t` in UTC; a naive time is refused (an as-of read cannot guess its zone)."""
     if t.tzinfo is None:
         raise ValueError(f"as-of reads need a timezone-aware time, got naive {t!r}")
     return t.astimezone(UTC)
 
 
-def _staleness(max_staleness: timedelta | None) -> timedelta:
+def staleness_or_setting(max_staleness: timedelta | None) -> timedelta:
+    """`max_staleness`, or the setting `max_staleness_minutes` when None."""
     if max_staleness is not None:
         return max_staleness
     return timedelta(minutes=get_settings().max_staleness_minutes)
@@ -216,6 +191,17 @@ _ASOF_SQL = _ASOF_TEMPLATE.format(
 )
 
 
+def _with_filters(
+    params: dict[str, Any], markets: Sequence[str] | None, bookmakers: Sequence[str] | None
+) -> dict[str, Any]:
+    """`params` plus the `markets` / `bookmakers` values that `_combo_filters` names, when given."""
+    if markets:
+        params["markets"] = list(markets)
+    if bookmakers:
+        params["bookmakers"] = list(bookmakers)
+    return params
+
+
 def _from_states(markets: Sequence[str] | None) -> bool:
     """The batch reads answer from `odds_states` when every market asked is one it holds."""
     return markets is not None and len(markets) > 0 and set(markets) <= set(STATE_MARKETS)
@@ -238,10 +224,10 @@ async def read_odds_at_times(
     (`None` = every market) from `odds`. `categorical=True` returns bookmaker, market, outcome and
     description as categoricals (what the backtest engine groups on); the values are the same.
     """
-    pair_list = [(event_id, _aware(t)) for event_id, t in pairs]
+    pair_list = [(event_id, aware_utc(t)) for event_id, t in pairs]
     if not pair_list:
-        return _frame([], ODDS_COLUMNS)
-    staleness = _staleness(max_staleness)
+        return as_frame([], ODDS_COLUMNS)
+    staleness = staleness_or_setting(max_staleness)
     if _from_states(markets):
         try:
             return await _odds_from_states(
@@ -306,15 +292,11 @@ async def _odds_from_odds(
     *,
     session: AsyncSession,
 ) -> pd.DataFrame:
-    params: dict[str, Any] = {
-        "event_ids": [p[0] for p in pairs],
-        "times": [p[1] for p in pairs],
-        "staleness": staleness,
-    }
-    if markets:
-        params["markets"] = list(markets)
-    if bookmakers:
-        params["bookmakers"] = list(bookmakers)
+    params = _with_filters(
+        {"event_ids": [p[0] for p in pairs], "times": [p[1] for p in pairs], "staleness": staleness},
+        markets,
+        bookmakers,
+    )
     sql = _ASOF_SQL.format(filters=_combo_filters(markets, bookmakers))
     return await _fetch_frame(sql, params, ODDS_COLUMNS, session=session)
 
@@ -397,7 +379,7 @@ async def _fetch_frame(
 
     raw_sql = _NAMED.sub(positional, sql)
     records = await (await _raw(session=session)).fetch(raw_sql, *[params[name] for name in order])
-    return _frame([tuple(r) for r in records], columns)
+    return as_frame([tuple(r) for r in records], columns)
 
 
 async def read_odds_at_time(
@@ -415,7 +397,7 @@ async def read_odds_at_time(
     `odds_states` is compared with.
     """
     return await _odds_from_odds(
-        [(event_id, _aware(t))], markets, bookmakers, _staleness(max_staleness), session=session
+        [(event_id, aware_utc(t))], markets, bookmakers, staleness_or_setting(max_staleness), session=session
     )
 
 
@@ -466,7 +448,7 @@ async def read_closing_lines(
     """
     ids = list(dict.fromkeys(event_ids))
     if not ids:
-        return _frame([], CLOSING_COLUMNS)
+        return as_frame([], CLOSING_COLUMNS)
     if _from_states(markets):
         try:
             return await _closing_from_states(ids, markets, bookmakers, categorical, session=session)
@@ -474,11 +456,7 @@ async def read_closing_lines(
             log.warning("%s: reading from odds instead", exc)
     closing_filter = "AND c.market = ANY(:markets)" if markets else ""
     sql = _CLOSING_SQL.format(filters=_combo_filters(markets, bookmakers), closing_filter=closing_filter)
-    params: dict[str, Any] = {"event_ids": ids}
-    if markets:
-        params["markets"] = list(markets)
-    if bookmakers:
-        params["bookmakers"] = list(bookmakers)
+    params = _with_filters({"event_ids": ids}, markets, bookmakers)
     frame = await _fetch_frame(sql, params, CLOSING_COLUMNS, session=session)
     return _categorical(frame) if categorical else frame
 
@@ -507,118 +485,6 @@ async def _closing_from_states(
     if categorical and len(imported):
         frame = _categorical(frame)
     return frame
-
-
-# Polymarket: per linked event, each game-moneyline token's newest snapshot with a best ask, at or before t.
-_PM_SQL = """
-WITH req AS (
-    SELECT (r.ord - 1)::int AS request_index, r.event_id, r.t
-    FROM unnest(:event_ids, :times) WITH ORDINALITY AS r(event_id, t, ord)
-),
-tokens AS (
-    SELECT req.request_index, req.event_id, req.t, m.id AS market_id, tok.token_id, tok.outcome
-    FROM req
-    JOIN polymarket_events AS pe ON pe.event_id = req.event_id
-    JOIN polymarket_markets AS m ON m.polymarket_event_id = pe.id
-    CROSS JOIN LATERAL unnest(m.token_ids, m.outcomes) AS tok(token_id, outcome)
-    WHERE m.market_type = 'moneyline' AND m.period = 'game'
-)
-SELECT tokens.request_index, tokens.event_id, tokens.t, tokens.market_id, tokens.token_id,
-       tokens.outcome, s.snapshot_time, s.best_ask, s.best_bid, s.price
-FROM tokens
-CROSS JOIN LATERAL (
-    SELECT p.snapshot_time, p.best_ask, p.best_bid, p.price
-    FROM polymarket_price_snapshots AS p
-    WHERE p.market_id = tokens.market_id
-      AND p.token_id = tokens.token_id
-      AND p.best_ask IS NOT NULL
-      AND p.snapshot_time <= tokens.t
-      AND p.snapshot_time >= tokens.t - CAST(:staleness AS interval)
-    ORDER BY p.snapshot_time DESC
-    LIMIT 1
-) AS s
-ORDER BY tokens.request_index, tokens.market_id, tokens.token_id
-"""
-
-
-async def read_polymarket_asks_at_times(
-    pairs: Iterable[tuple[str, datetime]],
-    *,
-    session: AsyncSession,
-    max_staleness: timedelta | None = None,
-) -> pd.DataFrame:
-    """For every (event_id, t) pair with a linked Polymarket game, each moneyline token's best ask at or
-    before t (newest snapshot that has an ask, within staleness). Returns `POLYMARKET_COLUMNS`."""
-    pair_list = [(event_id, _aware(t)) for event_id, t in pairs]
-    if not pair_list:
-        return _frame([], POLYMARKET_COLUMNS)
-    stmt = text(_PM_SQL).bindparams(
-        bindparam("event_ids", type_=ARRAY(Text)),
-        bindparam("times", type_=ARRAY(DateTime(timezone=True))),
-    )
-    params = {
-        "event_ids": [p[0] for p in pair_list],
-        "times": [p[1] for p in pair_list],
-        "staleness": _staleness(max_staleness),
-    }
-    result = await session.execute(stmt, params)
-    return _frame(result.all(), POLYMARKET_COLUMNS)
-
-
-_EVENTS_SQL = """
-SELECT id, home_team, away_team, commence_time, status, home_score, away_score
-FROM events
-WHERE commence_time >= :start AND commence_time < :end AND sport_key = :sport
-ORDER BY commence_time, id
-"""
-
-
-async def read_events_between(
-    start: datetime | date, end: datetime | date, *, session: AsyncSession, sport_key: str | None = None
-) -> pd.DataFrame:
-    """Events whose tip-off is in [start, end) (dates are UTC midnights), with status and scores."""
-    lo = _day_start(start)
-    hi = _day_start(end)
-    params = {"start": lo, "end": hi, "sport": sport_key or get_settings().odds_api_sport}
-    result = await session.execute(text(_EVENTS_SQL), params)
-    return _frame(result.all(), EVENT_COLUMNS)
-
-
-_PREDICTIONS_SQL = """
-SELECT p.event_id, p.market, p.outcome, p.decision_time, p.predicted_close, p.predicted_delta,
-       p.current_value, m.name AS model_name, m.version AS model_version
-FROM predictions AS p
-JOIN models AS m ON m.id = p.model_id
-WHERE p.event_id = ANY(:event_ids) {model_filter}
-ORDER BY p.event_id, p.market, p.outcome, p.decision_time, m.created_at DESC
-"""
-PREDICTION_COLUMNS = [
-    "event_id", "market", "outcome", "decision_time", "predicted_close", "predicted_delta", "current_value",
-    "model_name", "model_version",
-]  # fmt: skip
-
-
-async def read_predictions(
-    event_ids: Sequence[str], *, session: AsyncSession, model_name: str | None = None
-) -> pd.DataFrame:
-    """Stored model predictions of events (optionally of one model name). The backtest uses only those
-    made at or before each decision time (`decision_time` column). Returns `PREDICTION_COLUMNS`."""
-    ids = list(dict.fromkeys(event_ids))
-    if not ids:
-        return _frame([], PREDICTION_COLUMNS)
-    sql = _PREDICTIONS_SQL.format(model_filter="AND m.name = :model_name" if model_name else "")
-    stmt = text(sql).bindparams(bindparam("event_ids", type_=ARRAY(Text)))
-    params: dict[str, Any] = {"event_ids": ids}
-    if model_name:
-        params["model_name"] = model_name
-    result = await session.execute(stmt, params)
-    return _frame(result.all(), PREDICTION_COLUMNS)
-
-
-def _day_start(value: datetime | date) -> datetime:
-    if isinstance(value, datetime):
-        return _aware(value)
-    return datetime(value.year, value.month, value.day, tzinfo=UTC)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -671,26 +537,3 @@ async def read_closing_lines_task(
         return await read_closing_lines(
             event_ids, session=session, markets=markets, bookmakers=bookmakers, categorical=categorical
         )
-
-
-@task(cache_policy=NONE, task_run_name="read-polymarket-asks")
-async def read_polymarket_asks_at_times_task(
-    pairs: list[tuple[str, datetime]], *, max_staleness: timedelta | None = None
-) -> pd.DataFrame:
-    """Best asks of linked Polymarket moneyline tokens at or before t, for many (event, t) pairs."""
-    async with async_session_maker() as session:
-        return await read_polymarket_asks_at_times(pairs, session=session, max_staleness=max_staleness)
-
-
-@task(cache_policy=NONE, task_run_name="read-events-between")
-async def read_events_between_task(start: datetime | date, end: datetime | date) -> pd.DataFrame:
-    """Events with tip-off in [start, end)."""
-    async with async_session_maker() as session:
-        return await read_events_between(start, end, session=session)
-
-
-@task(cache_policy=NONE, task_run_name="read-predictions")
-async def read_predictions_task(event_ids: list[str], model_name: str | None = None) -> pd.DataFrame:
-    """Stored CLV-model predictions of the given events."""
-    async with async_session_maker() as session:
-        return await read_predictions(event_ids, session=session, model_name=model_name)

@@ -14,7 +14,8 @@ from odds_analytics.backtest import BacktestConfig, decision_pairs, run_backtest
 from odds_analytics.backtest.synthetic import asof_reference, generate_season
 from odds_models.db import async_session_maker
 from tasks.storage.backtests import report_dir_for, save_backtest_run, write_report
-from tasks.storage.reads import read_closing_lines, read_events_between, read_odds_at_times
+from tasks.storage.event_reads import read_events_between
+from tasks.storage.reads import read_closing_lines, read_odds_at_times
 
 from .conftest import bulk_load
 

@@ -11,7 +11,8 @@ import pytest
 from odds_analytics.backtest import BacktestConfig, decision_pairs, run_backtest_frames
 from odds_models.db import async_session_maker
 from tasks.storage.closing_lines import load_closing_line_file, match_closing_line_games, store_imported_games
-from tasks.storage.reads import read_closing_lines, read_events_between, read_odds_at_times
+from tasks.storage.event_reads import read_events_between
+from tasks.storage.reads import read_closing_lines, read_odds_at_times
 
 pytestmark = [pytest.mark.db, pytest.mark.shared]
 

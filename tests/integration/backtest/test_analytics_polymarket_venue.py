@@ -10,7 +10,8 @@ import pytest
 from odds_analytics.backtest import BacktestConfig, decision_pairs, run_backtest_frames
 from odds_models.db import async_session_maker
 from odds_models.tables import PolymarketEvent, PolymarketMarket, PolymarketPriceSnapshot
-from tasks.storage.reads import read_events_between, read_odds_at_times, read_polymarket_asks_at_times
+from tasks.storage.event_reads import read_events_between, read_polymarket_asks_at_times
+from tasks.storage.reads import read_odds_at_times
 
 from .conftest import Seed, new_event_id
 

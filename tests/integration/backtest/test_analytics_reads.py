@@ -8,12 +8,8 @@ import pytest
 
 from odds_models.db import async_session_maker
 from odds_models.tables import ClosingLine
-from tasks.storage.reads import (
-    read_closing_lines,
-    read_events_between,
-    read_odds_at_time,
-    read_odds_at_times,
-)
+from tasks.storage.event_reads import read_events_between
+from tasks.storage.reads import read_closing_lines, read_odds_at_time, read_odds_at_times
 
 from .conftest import Seed, new_event_id
 

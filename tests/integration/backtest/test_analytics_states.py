@@ -18,11 +18,11 @@ from odds_analytics.backtest import BacktestConfig, decision_pairs, run_backtest
 from odds_analytics.backtest.synthetic import generate_season
 from odds_models.db import async_session_maker
 from tasks.odds_ingest import store_odds_payload
+from tasks.storage.event_reads import read_events_between
 from tasks.storage.reads import (
     CLOSING_COLUMNS,
     ODDS_COLUMNS,
     read_closing_lines,
-    read_events_between,
     read_odds_at_time,
     read_odds_at_times,
 )

@@ -10,7 +10,8 @@ import pytest
 
 from odds_models.teams import resolve_team
 from replay.common import NORMAL
-from replay.simulate import _BOOKS_BY_KEY, SimulatedSource
+from replay.sim_slate import BOOKS_BY_KEY
+from replay.simulate import SimulatedSource
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def test_games_use_real_teams_and_unique_32_hex_ids(season: SimulatedSource) -> 
 
 def test_spread_moves_match_the_recorded_facts(season: SimulatedSource) -> None:
     # README facts: open->close |delta spread| 1.1 pt on average, 82.5 % of games move, |delta p| 3.56 pp
-    lowvig = _BOOKS_BY_KEY["lowvig"]
+    lowvig = BOOKS_BY_KEY["lowvig"]
     moves, probs = [], []
     for game in season.games:
         opening = season._book_quote(game, lowvig, game.listed_at + timedelta(minutes=20))
@@ -79,7 +80,7 @@ def test_books_per_snapshot_and_overround(season: SimulatedSource) -> None:
 
 
 def test_sharp_books_lead_and_retail_books_lag(season: SimulatedSource) -> None:
-    sharp, retail = _BOOKS_BY_KEY["lowvig"], _BOOKS_BY_KEY["betus"]
+    sharp, retail = BOOKS_BY_KEY["lowvig"], BOOKS_BY_KEY["betus"]
     sharp_err, retail_err = [], []
     for game in season.games:
         for when, size in game.margin_jumps:
