@@ -10,7 +10,7 @@ Rules the schema states itself (see docs/DATABASE.md):
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -33,7 +33,19 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
+from odds_models.columns import check_in, created_field, ts_field, utc_now
 from odds_models.odds_states import INSTALL_STATEMENTS
+from odds_models.polymarket_tables import (
+    LINK_STATUSES,
+    MARKET_PERIODS,
+    MARKET_TYPES,
+    PRICE_SOURCES,
+    PolymarketBackfillWatermark,
+    PolymarketEvent,
+    PolymarketMarket,
+    PolymarketOrderbookSnapshot,
+    PolymarketPriceSnapshot,
+)
 
 __all__ = [
     "BACKTEST_STATUSES",
@@ -72,39 +84,12 @@ EVENT_STATUSES = ("scheduled", "live", "final", "postponed", "cancelled")
 # The lifecycle order: a sync may move a status forward, never back (postponed/cancelled can be undone
 # only by a later scores call that sees the game again).
 SEVERITIES = ("info", "warning", "error")
-LINK_STATUSES = ("unlinked", "linked", "ambiguous", "unmatched", "manual")
-MARKET_TYPES = ("moneyline", "spread", "total", "player_prop", "futures", "other")
-MARKET_PERIODS = ("game", "1h", "2h", "q1", "q2", "q3", "q4")
-PRICE_SOURCES = ("poll", "backfill", "import")
 CLOSING_KINDS = ("open", "close")
 BACKTEST_STATUSES = ("completed", "failed")
 BET_SOURCES = ("manual", "paper")
 BET_MARKETS = ("h2h", "spreads", "totals")
 BET_SIDES = ("home", "away", "over", "under")
 BET_RESULTS = ("win", "loss", "push", "void")
-
-
-def utc_now() -> datetime:
-    """Default for created/updated columns."""
-    return datetime.now(UTC)
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    quoted = ", ".join(f"'{v}'" for v in values)
-    return f"{column} IN ({quoted})"
-
-
-def _ts(*, nullable: bool = True, index: bool = False) -> Any:
-    return Field(default=None, sa_type=DateTime(timezone=True), nullable=nullable, index=index)
-
-
-def _created() -> Any:
-    return Field(
-        default_factory=utc_now,
-        sa_type=DateTime(timezone=True),
-        nullable=False,
-        sa_column_kwargs={"server_default": text("now()")},
-    )
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -118,7 +103,7 @@ class Event(SQLModel, table=True):
 
     __tablename__ = "events"
     __table_args__ = (
-        CheckConstraint(_in("status", EVENT_STATUSES), name="ck_events_status"),
+        CheckConstraint(check_in("status", EVENT_STATUSES), name="ck_events_status"),
         Index("ix_events_commence_time", "commence_time"),
         Index("ix_events_teams_time", "home_team", "away_team", "commence_time"),
     )
@@ -131,14 +116,14 @@ class Event(SQLModel, table=True):
     status: str = Field(default="scheduled", sa_type=Text, nullable=False)
     home_score: int | None = Field(default=None, sa_type=Integer)
     away_score: int | None = Field(default=None, sa_type=Integer)
-    scores_updated_at: datetime | None = _ts()
-    completed_at: datetime | None = _ts()
+    scores_updated_at: datetime | None = ts_field()
+    completed_at: datetime | None = ts_field()
     origin: str = Field(default="oddsapi", sa_type=Text, nullable=False)  # oddsapi | import:<name>
     # The last paid /odds call that could have returned this game (it was listed and upcoming): a game with
     # no odds yet is due again only on its tier's cadence from this time (see odds_analytics.tiers).
-    odds_requested_at: datetime | None = _ts()
-    created_at: datetime = _created()
-    updated_at: datetime = _created()
+    odds_requested_at: datetime | None = ts_field()
+    created_at: datetime = created_field()
+    updated_at: datetime = created_field()
 
 
 class OddsSnapshot(SQLModel, table=True):
@@ -172,7 +157,7 @@ class OddsSnapshot(SQLModel, table=True):
     hours_to_commence: float | None = Field(default=None, sa_type=Float)
     bookmaker_count: int = Field(default=0, sa_type=Integer, nullable=False)
     raw: Any = Field(default=None, sa_column=Column(JSONB, nullable=False))
-    created_at: datetime = _created()
+    created_at: datetime = created_field()
 
 
 class Odds(SQLModel, table=True):
@@ -205,8 +190,8 @@ class Odds(SQLModel, table=True):
     point: float | None = Field(default=None, sa_type=Float)
     price_decimal: float = Field(sa_type=Float, nullable=False)
     price_american: int | None = Field(default=None, sa_type=Integer)
-    bookmaker_last_update: datetime | None = _ts()
-    market_last_update: datetime | None = _ts()
+    bookmaker_last_update: datetime | None = ts_field()
+    market_last_update: datetime | None = ts_field()
     is_valid: bool = Field(default=True, sa_type=Boolean, nullable=False)
     notes: str | None = Field(default=None, sa_type=Text)
 
@@ -253,8 +238,8 @@ class ClosingLine(SQLModel, table=True):
     __tablename__ = "closing_lines"
     __table_args__ = (
         UniqueConstraint("event_id", "source", "kind", "market", "outcome", name="uq_closing_lines_key"),
-        CheckConstraint(_in("kind", CLOSING_KINDS), name="ck_closing_lines_kind"),
-        CheckConstraint(_in("market", ("h2h", "spreads", "totals")), name="ck_closing_lines_market"),
+        CheckConstraint(check_in("kind", CLOSING_KINDS), name="ck_closing_lines_kind"),
+        CheckConstraint(check_in("market", ("h2h", "spreads", "totals")), name="ck_closing_lines_market"),
     )
 
     id: int | None = Field(default=None, sa_type=BigInteger, primary_key=True)
@@ -266,7 +251,7 @@ class ClosingLine(SQLModel, table=True):
     point: float | None = Field(default=None, sa_type=Float)
     price_american: int | None = Field(default=None, sa_type=Integer)
     price_decimal: float | None = Field(default=None, sa_type=Float)
-    created_at: datetime = _created()
+    created_at: datetime = created_field()
 
 
 class FetchLog(SQLModel, table=True):
@@ -292,8 +277,8 @@ class FetchLog(SQLModel, table=True):
     attempts: int = Field(default=1, sa_type=Integer, nullable=False)
     error: str | None = Field(default=None, sa_type=Text)
     flow_run_id: str | None = Field(default=None, sa_type=Text)
-    created_at: datetime = _created()
-    settled_at: datetime | None = _ts()  # NULL: a credit reservation whose call has not been settled yet
+    created_at: datetime = created_field()
+    settled_at: datetime | None = ts_field()  # NULL: a credit reservation whose call has not been settled yet
 
 
 class DataQualityLog(SQLModel, table=True):
@@ -301,7 +286,7 @@ class DataQualityLog(SQLModel, table=True):
 
     __tablename__ = "data_quality_logs"
     __table_args__ = (
-        CheckConstraint(_in("severity", SEVERITIES), name="ck_data_quality_logs_severity"),
+        CheckConstraint(check_in("severity", SEVERITIES), name="ck_data_quality_logs_severity"),
         Index("ix_data_quality_logs_created", "created_at"),
     )
 
@@ -313,165 +298,10 @@ class DataQualityLog(SQLModel, table=True):
     event_id: str | None = Field(default=None, sa_type=Text)
     bookmaker: str | None = Field(default=None, sa_type=Text)
     market: str | None = Field(default=None, sa_type=Text)
-    snapshot_time: datetime | None = _ts()
+    snapshot_time: datetime | None = ts_field()
     detail: str = Field(sa_type=Text, nullable=False)
     action: str = Field(default="kept", sa_type=Text, nullable=False)  # kept | rejected
-    created_at: datetime = _created()
-
-
-# --------------------------------------------------------------------------------------------------------
-# Polymarket
-# --------------------------------------------------------------------------------------------------------
-
-
-class PolymarketEvent(SQLModel, table=True):
-    """A Gamma event (one NBA game), linked to a sportsbook event when the match is unique."""
-
-    __tablename__ = "polymarket_events"
-    __table_args__ = (
-        CheckConstraint(_in("link_status", LINK_STATUSES), name="ck_polymarket_events_link_status"),
-        Index("ix_polymarket_events_event_id", "event_id"),
-    )
-
-    id: str = Field(sa_type=Text, primary_key=True)  # Gamma event id, a string
-    slug: str = Field(sa_type=Text, nullable=False, unique=True)
-    ticker: str | None = Field(default=None, sa_type=Text)
-    title: str = Field(default="", sa_type=Text, nullable=False)
-    series_id: str | None = Field(default=None, sa_type=Text)
-    event_date: date | None = Field(default=None, sa_type=Date)
-    start_time: datetime | None = _ts()
-    game_start_time: datetime | None = _ts()
-    away_team: str | None = Field(default=None, sa_type=Text)
-    home_team: str | None = Field(default=None, sa_type=Text)
-    active: bool | None = Field(default=None, sa_type=Boolean)
-    closed: bool | None = Field(default=None, sa_type=Boolean)
-    ended: bool | None = Field(default=None, sa_type=Boolean)
-    score: str | None = Field(default=None, sa_type=Text)
-    event_id: str | None = Field(
-        default=None, sa_column=Column(Text, ForeignKey("events.id", ondelete="SET NULL"), nullable=True)
-    )
-    link_status: str = Field(default="unlinked", sa_type=Text, nullable=False)
-    link_note: str | None = Field(default=None, sa_type=Text)
-    raw: Any = Field(default=None, sa_column=Column(JSONB, nullable=False))
-    created_at: datetime = _created()
-    updated_at: datetime = _created()
-
-
-class PolymarketMarket(SQLModel, table=True):
-    """A binary market. Token ids are strings (76-78 digits); `outcomes[i]` pairs with `token_ids[i]`."""
-
-    __tablename__ = "polymarket_markets"
-    __table_args__ = (
-        CheckConstraint(_in("market_type", MARKET_TYPES), name="ck_polymarket_markets_type"),
-        CheckConstraint(_in("period", MARKET_PERIODS), name="ck_polymarket_markets_period"),
-        Index("ix_polymarket_markets_event", "polymarket_event_id"),
-    )
-
-    id: str = Field(sa_type=Text, primary_key=True)  # Gamma market id
-    polymarket_event_id: str | None = Field(
-        default=None,
-        sa_column=Column(Text, ForeignKey("polymarket_events.id", ondelete="CASCADE"), nullable=True),
-    )
-    condition_id: str | None = Field(default=None, sa_type=Text, unique=True)
-    slug: str | None = Field(default=None, sa_type=Text)
-    question: str = Field(default="", sa_type=Text, nullable=False)
-    market_type: str = Field(default="other", sa_type=Text, nullable=False)
-    period: str = Field(default="game", sa_type=Text, nullable=False)
-    team: str | None = Field(default=None, sa_type=Text)  # team the line applies to (full name)
-    line: float | None = Field(default=None, sa_type=Float)  # signed as the question states it
-    player: str | None = Field(default=None, sa_type=Text)
-    stat: str | None = Field(default=None, sa_type=Text)
-    sports_market_type: str | None = Field(default=None, sa_type=Text)
-    outcomes: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(Text), nullable=False))
-    token_ids: list[str] = Field(default_factory=list, sa_column=Column(ARRAY(Text), nullable=False))
-    game_start_time: datetime | None = _ts()
-    end_date: datetime | None = _ts()
-    active: bool | None = Field(default=None, sa_type=Boolean)
-    closed: bool | None = Field(default=None, sa_type=Boolean)
-    resolved_outcome: str | None = Field(default=None, sa_type=Text)
-    raw: Any = Field(default=None, sa_column=Column(JSONB, nullable=False))
-    # Fee terms as Gamma states them (NULL: not stated; then a flagged default is used, never 0):
-    # a taker pays shares x fee_rate x (p (1 - p)) ^ fee_exponent; fees_enabled false means free.
-    fees_enabled: bool | None = Field(default=None, sa_type=Boolean)
-    fee_rate: float | None = Field(default=None, sa_type=Float)
-    fee_exponent: float | None = Field(default=None, sa_type=Float)
-    fee_taker_only: bool | None = Field(default=None, sa_type=Boolean)
-    fee_rebate_rate: float | None = Field(default=None, sa_type=Float)
-    fee_type: str | None = Field(default=None, sa_type=Text)
-    created_at: datetime = _created()
-    updated_at: datetime = _created()
-
-
-class PolymarketPriceSnapshot(SQLModel, table=True):
-    """One token's price at one time. Polls store bid/ask/mid/spread; backfill stores the history price."""
-
-    __tablename__ = "polymarket_price_snapshots"
-    __table_args__ = (
-        UniqueConstraint("token_id", "source", "snapshot_time", name="uq_pm_price_token_source_time"),
-        CheckConstraint(_in("source", PRICE_SOURCES), name="ck_pm_price_source"),
-        Index("ix_pm_price_market_time", "market_id", "snapshot_time"),
-    )
-
-    id: int | None = Field(default=None, sa_type=BigInteger, primary_key=True)
-    market_id: str = Field(
-        sa_column=Column(Text, ForeignKey("polymarket_markets.id", ondelete="CASCADE"), nullable=False)
-    )
-    token_id: str = Field(sa_type=Text, nullable=False)
-    outcome: str | None = Field(default=None, sa_type=Text)
-    source: str = Field(sa_type=Text, nullable=False)
-    snapshot_time: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
-    price: float | None = Field(default=None, sa_type=Float)
-    best_bid: float | None = Field(default=None, sa_type=Float)
-    best_ask: float | None = Field(default=None, sa_type=Float)
-    mid: float | None = Field(default=None, sa_type=Float)
-    spread: float | None = Field(default=None, sa_type=Float)
-    created_at: datetime = _created()
-
-
-class PolymarketOrderbookSnapshot(SQLModel, table=True):
-    """An order book, levels sorted best-first (bids high to low, asks low to high)."""
-
-    __tablename__ = "polymarket_orderbook_snapshots"
-    __table_args__ = (
-        UniqueConstraint("token_id", "snapshot_time", name="uq_pm_book_token_time"),
-        Index("ix_pm_book_market_time", "market_id", "snapshot_time"),
-    )
-
-    id: int | None = Field(default=None, sa_type=BigInteger, primary_key=True)
-    market_id: str = Field(
-        sa_column=Column(Text, ForeignKey("polymarket_markets.id", ondelete="CASCADE"), nullable=False)
-    )
-    token_id: str = Field(sa_type=Text, nullable=False)
-    snapshot_time: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
-    book_time: datetime | None = _ts()
-    book_hash: str | None = Field(default=None, sa_type=Text)
-    bids: Any = Field(default=None, sa_column=Column(JSONB, nullable=False))
-    asks: Any = Field(default=None, sa_column=Column(JSONB, nullable=False))
-    best_bid: float | None = Field(default=None, sa_type=Float)
-    best_ask: float | None = Field(default=None, sa_type=Float)
-    bid_depth: float = Field(default=0.0, sa_type=Float, nullable=False)
-    ask_depth: float = Field(default=0.0, sa_type=Float, nullable=False)
-    imbalance: float | None = Field(default=None, sa_type=Float)
-    weighted_mid: float | None = Field(default=None, sa_type=Float)
-    tick_size: float | None = Field(default=None, sa_type=Float)
-    created_at: datetime = _created()
-
-
-class PolymarketBackfillWatermark(SQLModel, table=True):
-    """How far a token's price history has been fetched, so a rerun fetches only what is missing."""
-
-    __tablename__ = "polymarket_backfill_watermarks"
-
-    token_id: str = Field(sa_type=Text, primary_key=True)
-    market_id: str = Field(
-        sa_column=Column(Text, ForeignKey("polymarket_markets.id", ondelete="CASCADE"), nullable=False)
-    )
-    covered_from: datetime | None = _ts()
-    covered_to: datetime | None = _ts()
-    points: int = Field(default=0, sa_type=Integer, nullable=False)
-    last_success_at: datetime | None = _ts()
-    last_error: str | None = Field(default=None, sa_type=Text)
-    updated_at: datetime = _created()
+    created_at: datetime = created_field()
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -493,10 +323,10 @@ class ModelRecord(SQLModel, table=True):
     features: Any = Field(default=None, sa_column=Column(JSONB, nullable=False))
     params: Any = Field(default=None, sa_column=Column(JSONB, nullable=False))
     metrics: Any = Field(default=None, sa_column=Column(JSONB, nullable=False))
-    data_from: datetime | None = _ts()
-    data_until: datetime | None = _ts()
+    data_from: datetime | None = ts_field()
+    data_until: datetime | None = ts_field()
     artifact_path: str | None = Field(default=None, sa_type=Text)
-    created_at: datetime = _created()
+    created_at: datetime = created_field()
 
 
 class ModelPromotion(SQLModel, table=True):
@@ -521,7 +351,7 @@ class ModelPromotion(SQLModel, table=True):
     promoted_by: str = Field(sa_type=Text, nullable=False)
     reason: str = Field(sa_type=Text, nullable=False)
     gate: Any = Field(default=None, sa_column=Column(JSONB, nullable=False))  # the verdict at promotion
-    promoted_at: datetime = _created()
+    promoted_at: datetime = created_field()
 
 
 class Prediction(SQLModel, table=True):
@@ -551,7 +381,7 @@ class Prediction(SQLModel, table=True):
     expected_clv: float | None = Field(default=None, sa_type=Float)  # p_close - 1 / price (probability)
     exp_return: float | None = Field(default=None, sa_type=Float)  # p_close x price - 1 (return on stake)
     features: Any = Field(default=None, sa_column=Column(JSONB))
-    created_at: datetime = _created()
+    created_at: datetime = created_field()
 
 
 class BacktestRun(SQLModel, table=True):
@@ -559,7 +389,7 @@ class BacktestRun(SQLModel, table=True):
     backtest run twice one row."""
 
     __tablename__ = "backtest_runs"
-    __table_args__ = (CheckConstraint(_in("status", BACKTEST_STATUSES), name="ck_backtest_runs_status"),)
+    __table_args__ = (CheckConstraint(check_in("status", BACKTEST_STATUSES), name="ck_backtest_runs_status"),)
 
     id: int | None = Field(default=None, sa_type=BigInteger, primary_key=True)
     run_key: str = Field(sa_type=Text, nullable=False, unique=True)
@@ -571,7 +401,7 @@ class BacktestRun(SQLModel, table=True):
     metrics: Any = Field(default=None, sa_column=Column(JSONB, nullable=False))
     bets: Any = Field(default=None, sa_column=Column(JSONB, nullable=False))
     report_path: str | None = Field(default=None, sa_type=Text)
-    created_at: datetime = _created()
+    created_at: datetime = created_field()
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -591,10 +421,10 @@ class Bet(SQLModel, table=True):
 
     __tablename__ = "bets"
     __table_args__ = (
-        CheckConstraint(_in("source", BET_SOURCES), name="ck_bets_source"),
-        CheckConstraint(_in("market", BET_MARKETS), name="ck_bets_market"),
-        CheckConstraint(_in("side", BET_SIDES), name="ck_bets_side"),
-        CheckConstraint(_in("result", BET_RESULTS), name="ck_bets_result"),
+        CheckConstraint(check_in("source", BET_SOURCES), name="ck_bets_source"),
+        CheckConstraint(check_in("market", BET_MARKETS), name="ck_bets_market"),
+        CheckConstraint(check_in("side", BET_SIDES), name="ck_bets_side"),
+        CheckConstraint(check_in("result", BET_RESULTS), name="ck_bets_result"),
         CheckConstraint("price_decimal > 1 AND stake > 0", name="ck_bets_price_stake"),
         CheckConstraint(
             "venue <> 'polymarket' OR (token_id IS NOT NULL AND fill_price > 0 AND fill_price < 1 "
@@ -635,9 +465,9 @@ class Bet(SQLModel, table=True):
     close_line: float | None = Field(default=None, sa_type=Float)  # the side's closing line
     close_basis: str | None = Field(default=None, sa_type=Text)  # sharp | consensus | import:<source>
     clv_prob: float | None = Field(default=None, sa_type=Float)  # close_prob - 1 / price_decimal
-    closed_at: datetime | None = _ts()  # when the close was filled
+    closed_at: datetime | None = ts_field()  # when the close was filled
     result: str | None = Field(default=None, sa_type=Text)  # win | loss | push | void
     profit: float | None = Field(default=None, sa_type=Float)
-    settled_at: datetime | None = _ts()
-    created_at: datetime = _created()
-    updated_at: datetime = _created()
+    settled_at: datetime | None = ts_field()
+    created_at: datetime = created_field()
+    updated_at: datetime = created_field()
