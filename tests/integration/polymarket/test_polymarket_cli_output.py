@@ -15,7 +15,11 @@ from typer.testing import CliRunner
 from odds_cli.main import app
 from odds_models.clock import FrozenClock, use_clock
 
-pytestmark = pytest.mark.db
+pytestmark = [
+    pytest.mark.db,
+    pytest.mark.engine,
+    pytest.mark.usefixtures("prefect_harness"),
+]  # `polymarket link` runs a flow
 
 NOW = now_floor()
 SLUG = "nba-bos-nyk-2026-03-01-" + "s" * 177  # 200 characters
