@@ -1,7 +1,7 @@
 """Readable flow run names: `fetch-odds 2026-01-13T21:00Z`, `backtest basic_ev 2023-10-24..2024-04-14`.
 
 Prefect names a run `<adjective>-<animal>` unless the flow gives `flow_run_name`. Every flow in `flows/`
-passes one of these callables (`tests/unit/foundation/test_flow_options.py`). The time is the pipeline's
+passes one of these callables (`tests/foundation/test_flow_options.py`). The time is the pipeline's
 clock (`odds_models.clock.now()`), so a demo run carries its simulated moment; a run under the tag `demo`
 (`odds demo` runs everything inside `prefect.tags("demo")`) is prefixed `demo `, so it cannot be mistaken
 for a real one.

@@ -155,7 +155,7 @@ def schedule_to_prefect(
 
     Built with Prefect's public API (`prefect.schedules.Schedule`, `DeploymentScheduleCreate.from_schedule`)
     from the keys `prefect deploy` reads (cron, interval, rrule, timezone, anchor_date, day_or, active,
-    parameters, slug), so a served schedule is a deployed one (`tests/unit/deploy/test_prefect_yaml.py`
+    parameters, slug), so a served schedule is a deployed one (`tests/odds_cli/test_prefect_yaml.py`
     compares the two). `interval_seconds` replaces the interval of an interval schedule (settings-driven
     cadence). A schedule Prefect would refuse is a `ConfigError`.
     """

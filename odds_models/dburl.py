@@ -133,7 +133,7 @@ def _resolve(**arguments: Any) -> str:
     from asyncpg import connect_utils
 
     # asyncpg's private DSN parser, on purpose: the guard must name the database the driver itself reaches,
-    # and asyncpg has no public way to ask it; `tests/unit/foundation/test_db_guard.py` pins the behaviour
+    # and asyncpg has no public way to ask it; `tests/foundation/test_db_guard.py` pins the behaviour
     wanted = inspect.signature(connect_utils._parse_connect_dsn_and_args).parameters
     # ssl does not change the database; leaving it out keeps certificate files from being read here
     kwargs = {name: arguments.get(name) for name in wanted} | {"ssl": None, "direct_tls": None}

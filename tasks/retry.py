@@ -127,7 +127,7 @@ def retry_on_db_connection_error(task: Any, task_run: Any, state: Any) -> bool:
 
 
 # The one retry setting of every DB-write task (`@task(**DB_WRITE_RETRY)`); spelled out nowhere else
-# (`tests/unit/foundation/test_tasks_contract.py`).
+# (`tests/foundation/test_tasks_contract.py`).
 DB_WRITE_RETRY: MappingProxyType[str, Any] = MappingProxyType(
     {
         "cache_policy": NONE,

@@ -39,6 +39,15 @@ import pytest  # noqa: E402
 
 from odds_models.testing import assert_connected_to_test_database, prepare_test_database  # noqa: E402
 
+# Fixtures shared by tests of several packages live in `tests/support/` (tests/<package>/ mirrors the source,
+# so one area's tests sit in flows/, tasks/ and odds_cli/ alike): registered here, they reach every test.
+pytest_plugins = [
+    "tests.support.backtest_seed",
+    "tests.support.bets_ledger",
+    "tests.support.model_market",
+    "tests.support.oddsapi_fake",
+]
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 FIXTURES = SHARED / "fixtures"
 DATA = SHARED / "data"

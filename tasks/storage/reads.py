@@ -9,7 +9,7 @@ with bound values. Two ways to answer "each book's newest price at or before t":
   (h2h, spreads, totals: everything the backtest and the model read);
 - from `odds` (one probe of `ix_odds_asof` per (pair, market, bookmaker)): the single-event read
   `read_odds_at_time`, the reference the states are tested against, and any other market.
-Both return the same rows; `tests/integration/backtest/test_analytics_states.py` shows it.
+Both return the same rows; `tests/tasks/storage/test_reads_states.py` shows it.
 
 Two layers, as everywhere in `tasks/` (docs/DEVELOPMENT.md, "The tasks/ contract"):
 - plain `async def read_x(..., *, session, ...)` functions (tests and benchmarks call them with a session);
