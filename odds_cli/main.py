@@ -72,6 +72,21 @@ def _attach() -> None:
 _attach()
 
 
+def _missing_table(exc: BaseException) -> bool:
+    """PostgreSQL's undefined_table (42P01) or undefined_column (42703) anywhere in the exception's chain."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if getattr(current, "sqlstate", None) in ("42P01", "42703") or type(current).__name__ in (
+            "UndefinedTableError",
+            "UndefinedColumnError",
+        ):
+            return True
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return False
+
+
 def failure_line(exc: BaseException) -> tuple[int, str] | None:
     """The exit code and the one line for a failure the user can act on; None for a bug (keeps its traceback).
 
@@ -103,6 +118,12 @@ def failure_line(exc: BaseException) -> tuple[int, str] | None:
         return 2, f"{_database_setting()}: cannot connect: {reason}"
     if api is not None:
         return 2, api
+    if _missing_table(exc):
+        # the database answers but its schema is missing or behind the migrations: a setting to fix (exit 2)
+        return 2, (
+            f"{_database_setting()}: the database has no schema yet or is behind the migrations "
+            f"({_root_cause(exc)}); run `odds db upgrade` first"
+        )
     if isinstance(exc, RuntimeError) and str(exc).startswith(_EPHEMERAL_TIMEOUT):
         # Prefect's local server did not come up in time (an overloaded machine): the run failed, retry it
         from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS as STARTUP

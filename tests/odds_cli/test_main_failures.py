@@ -205,3 +205,24 @@ def test_a_local_prefect_server_that_does_not_start_is_one_line() -> None:
     assert "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS" in line
     assert "PREFECT_API_URL" in line
     assert failure_line(RuntimeError("something else")) is None  # a bug keeps its traceback
+
+
+def test_a_database_without_its_schema_is_one_settings_line() -> None:
+    """A reachable database with no tables (or behind the migrations): exit 2 naming `odds db upgrade`, the
+    way `odds status show` says it, for every command (`odds model list` on a fresh database gave a traceback)."""
+    from sqlalchemy.exc import ProgrammingError
+
+    from odds_cli.main import failure_line
+
+    class UndefinedTableError(Exception):  # what asyncpg raises, as the driver's exception in SQLAlchemy's
+        sqlstate = "42P01"
+
+    driver = UndefinedTableError('relation "models" does not exist')
+    wrapped = ProgrammingError("SELECT ... FROM models", {}, driver)
+    code, line = failure_line(wrapped)  # type: ignore[misc]
+    assert code == 2
+    assert "odds db upgrade" in line
+    assert "\n" not in line
+    assert (
+        failure_line(ProgrammingError("SELECT 1", {}, Exception("syntax error"))) is None
+    )  # a bug stays a bug
