@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from odds_analytics.prices import optional_number
 from odds_models.errors import BadArgument
 
 __all__ = [
@@ -74,16 +75,6 @@ def parse_decision_time(text: str, now: datetime) -> datetime:
     return check_decision_time(at, now)
 
 
-def _num(value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _time(value: Any) -> datetime | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
@@ -100,7 +91,7 @@ def board_rows(recommendations: Iterable[Mapping[str, Any]]) -> list[dict[str, A
     by tip-off, game, market and side."""
     rows = []
     for rec in recommendations:
-        price, p_close = _num(rec.get("best_price_decimal")), _num(rec.get("p_close"))
+        price, p_close = optional_number(rec.get("best_price_decimal")), optional_number(rec.get("p_close"))
         valid = price is not None and price > 1.0 and p_close is not None
         market = rec.get("market")
         rows.append(
@@ -110,19 +101,19 @@ def board_rows(recommendations: Iterable[Mapping[str, Any]]) -> list[dict[str, A
                 "game": f"{rec.get('away_team')} @ {rec.get('home_team')}",
                 "market": market,
                 "side": rec.get("outcome"),
-                "line": _num(rec.get("best_point")),
+                "line": optional_number(rec.get("best_point")),
                 "venue": rec.get("best_venue"),
                 "price_paid": price,
-                "price_top": _num(rec.get("price_top")),
-                "fair_now": _num(rec.get("p_now")),
+                "price_top": optional_number(rec.get("price_top")),
+                "fair_now": optional_number(rec.get("p_now")),
                 "fair_close": p_close,
-                "predicted_line": _num(rec.get("predicted_close")) if market != "h2h" else None,
+                "predicted_line": optional_number(rec.get("predicted_close")) if market != "h2h" else None,
                 "clv_pp": 100.0 * (p_close - 1.0 / price) if valid else None,
                 "expected_return": p_close * price - 1.0 if valid else None,
-                "stake": _num(rec.get("stake")),
+                "stake": optional_number(rec.get("stake")),
                 "stake_limit": rec.get("stake_limit"),
-                "shares": _num(rec.get("shares")),
-                "fee": _num(rec.get("fee")),
+                "shares": optional_number(rec.get("shares")),
+                "fee": optional_number(rec.get("fee")),
                 "fee_terms": rec.get("fee_terms"),
                 "depth_ok": rec.get("depth_ok"),
                 "model_id": rec.get("model_id"),

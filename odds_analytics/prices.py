@@ -28,6 +28,7 @@ __all__ = [
     "finite_number",
     "implied_to_american",
     "implied_to_decimal",
+    "optional_number",
     "overround",
     "profit_per_unit",
 ]
@@ -51,6 +52,17 @@ def finite_number(value: Any, what: str, error: type[ValueError] = InvalidPriceE
     if not math.isfinite(number):
         raise error(f"{what} must be finite, got {value!r}")
     return number
+
+
+def optional_number(value: Any) -> float | None:
+    """`value` as a finite float, or None when it is missing, not a number, NaN or infinite (never raises)."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def american_to_decimal(american: float) -> float:

@@ -40,6 +40,7 @@ from odds_analytics.execution import (
     fill_buy,
     sorted_asks,
 )
+from odds_analytics.prices import optional_number
 from odds_analytics.staking import StakePolicy
 from odds_models.teams import resolve_team
 
@@ -103,16 +104,6 @@ class Offer(NamedTuple):
     book: PolymarketBook | None = None
 
 
-def _num(value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def polymarket_sides(books: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     """Each stored book with the side it prices: `market` (h2h/spreads/totals), `side`, `point` (the side's
     own line; None for h2h). Books of tokens that map to no side of the event are left out.
@@ -128,7 +119,7 @@ def polymarket_sides(books: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
             continue
         home, away = teams.loc[book["event_id"]]
         kind, label = book["market_type"], str(book.get("outcome") or "")
-        line = _num(book.get("line"))
+        line = optional_number(book.get("line"))
         market = side = None
         point: float | None = None
         if kind == "total" and line is not None and label.lower() in ("over", "under"):
@@ -153,10 +144,10 @@ def fee_terms_of(row: dict[str, Any]) -> FeeTerms:
     """The fee terms of a stored book row (its market's columns), the flagged default when unstated."""
     fees = GammaFees(
         fees_enabled=None if pd.isna(row.get("fees_enabled")) else bool(row["fees_enabled"]),
-        rate=_num(row.get("fee_rate")),
-        exponent=_num(row.get("fee_exponent")),
+        rate=optional_number(row.get("fee_rate")),
+        exponent=optional_number(row.get("fee_exponent")),
         taker_only=None if pd.isna(row.get("fee_taker_only")) else bool(row["fee_taker_only"]),
-        rebate_rate=_num(row.get("fee_rebate_rate")),
+        rebate_rate=optional_number(row.get("fee_rebate_rate")),
         fee_type=row.get("fee_type") if isinstance(row.get("fee_type"), str) else None,
     )
     return fee_terms(fees, default=row.get("default_terms") or DEFAULT_FEE_TERMS)
@@ -186,7 +177,7 @@ def polymarket_offers(
     mine = sides[(sides["event_id"] == event_id) & (sides["market"] == market) & (sides["side"] == side)]
     offers = []
     for row in mine.to_dict(orient="records"):
-        point = _num(row.get("point"))
+        point = optional_number(row.get("point"))
         if market == "spreads":
             home_point = point if side == "home" else (-point if point is not None else None)
             if home_point is None or abs(home_point - current) > 1e-9:
