@@ -136,7 +136,8 @@ async def train_model(
         chosen.metrics["calibration"],
         summary["walk_forward"][summary["selected"]],
         stage="train",
-        title=f"{market} {chosen.model.kind}: walk-forward (training window)",
+        title=f"{market} {chosen.model.kind}: walk-forward out of sample, events "
+        + (f"before {until:%Y-%m-%d}" if until is not None else "to date"),
         data=data,
     )
     await acreate_table_artifact(

@@ -67,8 +67,10 @@ def write_model_report(
     n_rows = int(cal["n"].sum()) if not cal.empty else 0
     fig, ax = plt.subplots(figsize=(6, 5.5))
     if not cal.empty:
+        low, high = int(cal["n"].min()), int(cal["n"].max())
+        each = f"{low}" if low == high else f"{low}-{high}"
         ax.plot(cal["mean_predicted"], cal["mean_realised"], "o-", color="tab:blue",
-                label=f"by prediction decile ({int(cal['n'].min())}-{int(cal['n'].max())} decisions each)")  # fmt: skip
+                label=f"by prediction decile ({each} decisions each)")  # fmt: skip
         lo = float(min(cal["mean_predicted"].min(), cal["mean_realised"].min()))
         hi = float(max(cal["mean_predicted"].max(), cal["mean_realised"].max()))
         ax.plot([lo, hi], [lo, hi], color="grey", lw=0.8, ls="--", label="perfect calibration")
@@ -115,7 +117,7 @@ def write_model_report(
         else ""
     )
     weights = " (ensemble: the mean of its members)" if members else ""
-    fig.suptitle(f"{title}: coefficients / importance{weights}{scale}", fontsize=10)
+    fig.suptitle(f"{title}\ncoefficients / importance{weights}{scale}", fontsize=10)
     fig.tight_layout()
     fig.savefig(paths["importance.png"], dpi=110)
     plt.close(fig)
