@@ -33,6 +33,7 @@ from typing import Any
 
 import pandas as pd
 
+from odds_analytics.model_report import target_units
 from odds_models.errors import BadArgument
 
 __all__ = [
@@ -243,7 +244,8 @@ def next_season_markdown(result: Mapping[str, Any]) -> str:
             )
         lines += [
             "",
-            "| kind | walk-forward RMSE | n | skill | 95 % CI | dir. acc. (n moves) | CLV captured (n acted) |",
+            "| kind | walk-forward RMSE | n | skill | 95 % CI | dir. acc. (n moves) | "
+            f"CLV captured, {target_units(market)} (n acted) |",
             "|---|---|---|---|---|---|---|",
         ]
         for kind, row in report["kinds"].items():

@@ -79,13 +79,13 @@ def write_model_report(
     ax.set_xlabel(f"mean predicted move, close − now ({units})")
     ax.set_ylabel(f"mean realised move, close − now ({units})")
     ax.set_title(f"{title}\ncalibration, n = {n_rows:,} decisions", fontsize=9)
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="lower right", fontsize=8)  # the deciles run from lower left to upper right
     fig.tight_layout()
     fig.savefig(paths["calibration.png"], dpi=110)
     plt.close(fig)
 
     members = [model_from_dict(m).kind for m in model.state.get("members", [])]
-    linear_name = f"linear member {members[0]}" if members else "linear coefficients"
+    linear_name = f"linear member {members[0]}" if members else f"{model.kind}: linear coefficients"
     tree_name = f"tree member {members[-1]}" if members else "XGBoost"
     n_data = len(data) if data is not None else None
     panels = []
