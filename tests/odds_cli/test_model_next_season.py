@@ -53,6 +53,7 @@ def test_a_season_not_in_the_database_is_one_line_exit_2(db: str, odds, seed_mar
     _seed(seed_market, *_season(30, datetime(2023, 3, 1, tzinfo=UTC), 3, "a"))
     odds.fails(2, r"season 2023-24: no spreads decisions with a closing line", "model", "next-season",
                "--season", "2023-24", "--market", "spreads")  # fmt: skip
+    assert asyncio.run(_records()) == []  # it stopped before any training: nothing registered
 
 
 def test_next_season_reproduces_train_and_evaluate(db: str, odds, seed_market, tmp_path: Path) -> None:
