@@ -10,6 +10,10 @@
   the selected model passes the gate: then it is promoted (a `model_promotions` row).
 - `evaluate_model(market, date_from, date_to)`: the latest selected model trained before `date_from`
   scored on the events of the window, against the no-change baseline, with the same report.
+- `next_season_check(season)`: issue 18's frozen design on a test season (`odds model next-season`): every
+  kind trained through the season before (the `train-model` flow), each scored once on the test season,
+  the kind chosen as pre-registered (lowest walk-forward RMSE) judged against the goals
+  (`odds_analytics.model_goals`), with its report; a season missing from the database is one line, exit 2.
 - `predict(...)`: after an odds fetch, score upcoming events as of now with each market's **live** model
   (promoted, passing the gate; otherwise the market says "no validated model" and publishes no pick), write
   `predictions` (one row per side), publish the recommendations (expected CLV in probability points and
@@ -37,6 +41,13 @@ from odds_analytics.clv_training import (
 from odds_analytics.features import MARKETS
 from odds_analytics.jsonsafe import json_safe
 from odds_analytics.model_gate import NO_VALIDATED_MODEL, model_label
+from odds_analytics.model_goals import (
+    GOAL_MARKETS,
+    market_report,
+    next_season_markdown,
+    require_test_rows,
+    season_window,
+)
 from odds_models import progress
 from odds_models.clock import now
 from odds_models.errors import OddsPipelineError
@@ -49,6 +60,7 @@ from tasks.storage.bets import record_paper_bets_task
 from tasks.storage.models import (
     get_latest_model_task,
     get_live_model_task,
+    load_model_file,
     promote_model_recorded_task,
     register_models_task,
     write_predictions_task,
@@ -57,6 +69,7 @@ from tasks.storage.models import (
 __all__ = [
     "ModelNotFound",
     "evaluate_model",
+    "next_season_check",
     "predict",
     "predict_market",
     "train_model",
@@ -123,7 +136,8 @@ async def train_model(
         chosen.metrics["calibration"],
         summary["walk_forward"][summary["selected"]],
         stage="train",
-        title=f"{market} {chosen.model.kind}: walk-forward (training window)",
+        title=f"{market} {chosen.model.kind}: walk-forward out of sample, events "
+        + (f"before {until:%Y-%m-%d}" if until is not None else "to date"),
         data=data,
     )
     await acreate_table_artifact(
@@ -152,6 +166,7 @@ async def evaluate_model(
     end = _as_datetime(date_to)
     if isinstance(date_to, date) and not isinstance(date_to, datetime):
         end = end + timedelta(days=1) if end else end  # --to is inclusive
+    last_day = date_to  # as asked (a date is inclusive; the window ends the day after it)
     stages = progress.begin(f"evaluate {market}", total=3, unit="stages")
     # 1. the latest model whose training data ends before the window (out of sample)
     found = await get_latest_model_task(market, kind, start)
@@ -182,7 +197,7 @@ async def evaluate_model(
         result["calibration"],
         result,
         stage="evaluate",
-        title=f"{market} {model.kind}: {start:%Y-%m-%d} to {end:%Y-%m-%d}",
+        title=f"{market} {model.kind}: {start:%Y-%m-%d} to {last_day:%Y-%m-%d}",
         data=data,
     )
     logger.info(
@@ -195,6 +210,56 @@ async def evaluate_model(
     )
     stages.advance("report")
     return result
+
+
+@flow(
+    name="next-season-check",
+    log_prints=False,
+    flow_run_name=with_params("next-season-check", "season"),
+    timeout_seconds=7200,
+)
+async def next_season_check(
+    season: str, markets: list[str] | None = None, config: TrainConfig | None = None
+) -> dict[str, Any]:
+    """Issue 18's frozen design on a test season: train through the season before, score every kind, judge."""
+    logger = get_run_logger()
+    window = season_window(season)  # "2024-25": train before 2024-07-01, test 2024-07-01 to 2025-06-30
+    markets = list(markets or GOAL_MARKETS)
+    start = _as_datetime(window.test_from)
+    end = _as_datetime(window.test_to + timedelta(days=1))  # the test window's last day is inclusive
+    # 1. the test season's decisions with a close, every market first: a season not imported fails here
+    tests = {market: await load_model_dataset_task(market, start, end) for market in markets}
+    for market, test in tests.items():
+        require_test_rows(test, market, window)
+    results: dict[str, Any] = {}
+    for market, test in tests.items():
+        # 2. the frozen design trained through the season before (the `train-model` flow, as `--until`)
+        summary = await train_model(market, window.train_until, config)
+        # 3. every registered kind scored once on the test season (as `odds model evaluate --kind`)
+        models = {m["kind"]: (m["id"], load_model_file(m["path"])) for m in summary["models"]}
+        scores = {kind: score_model_task(model, test, market) for kind, (_, model) in models.items()}
+        report = market_report(market, summary["walk_forward"], scores, gate_candidate=summary["candidate"])
+        report["model_ids"] = {kind: model_id for kind, (model_id, _) in models.items()}
+        # 4. the judged model's calibration chart and coefficients/importance (PNG + artifact)
+        chosen = report["selected"]
+        report["report"] = await publish_model_report_task(
+            models[chosen][1],
+            scores[chosen]["calibration"],
+            scores[chosen],
+            stage=f"next-season-{window.label}",
+            title=f"{market} {chosen}: {window.label} (trained before {window.train_until:%Y-%m-%d})",
+            data=test,
+        )
+        logger.info("%s %s: %s", market, chosen, "reached" if report["verdict"]["reached"] else "missed")
+        results[market] = report
+    out = json_safe({"season": window.label, "train_until": window.train_until, "test_from": window.test_from,
+                     "test_to": window.test_to, "markets": results})  # fmt: skip
+    await acreate_markdown_artifact(
+        markdown=next_season_markdown(out),
+        key=f"clv-next-season-{window.label}",
+        description=f"Issue 18's frozen design on {window.label}: goals per market",
+    )
+    return out
 
 
 async def predict_market(

@@ -196,7 +196,7 @@ def training_table(summary: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 # the out-of-sample figures `score_model` reports (and `benchmarks/model_real_data.py` prints)
-SCORE_KEYS = ("n", "r2", "rmse", "mae", "directional_accuracy", "spearman", "skill_vs_no_change", "clv_captured",
+SCORE_KEYS = ("n", "r2", "rmse", "mae", "directional_accuracy", "n_moves", "spearman", "skill_vs_no_change", "clv_captured",
               "n_acted")  # fmt: skip
 
 

@@ -19,7 +19,10 @@ import pandas as pd
 
 from odds_analytics.clv_model import ClvModel, model_from_dict
 
-__all__ = ["calibration_rows", "importance_rows", "report_markdown"]
+__all__ = ["calibration_rows", "importance_rows", "member_note", "report_markdown", "target_units"]
+
+# what the target (close − now, `docs/MODELING.md` "Target") is measured in, per market
+_UNITS = {"h2h": "probability, home", "spreads": "points, home spread", "totals": "points, total"}
 
 _FIGURES = (
     ("n", "n", "{:.0f}"),
@@ -74,6 +77,25 @@ def importance_rows(model: ClvModel, data: pd.DataFrame | None = None) -> list[d
     )
 
 
+def target_units(market: str) -> str:
+    """The unit of the predicted and realised move (close − now) of `market`, for axis labels and tables."""
+    return _UNITS.get(market, "target units")
+
+
+def member_note(model: ClvModel) -> str | None:
+    """For an ensemble, which member the coefficients and the gain come from and its weight; else None."""
+    members = model.state.get("members")
+    if not members:
+        return None
+    weights = model.state.get("weights") or [1 / len(members)] * len(members)
+    parts = [f"{model_from_dict(m).kind} (weight {w:g})" for m, w in zip(members, weights, strict=True)]
+    return (
+        "an ensemble: the mean of "
+        + " and ".join(parts)
+        + ("; the coefficients are its linear member's, the gain its trees'")
+    )
+
+
 def calibration_rows(calibration: pd.DataFrame | Mapping[str, Any]) -> list[dict[str, Any]]:
     """Calibration (as `clv_model.calibration_table` returns it, or its `to_dict(orient="list")`) as rows."""
     frame = calibration if isinstance(calibration, pd.DataFrame) else pd.DataFrame(dict(calibration))
@@ -101,10 +123,31 @@ def report_markdown(
     calibration: list[dict[str, Any]],
     importance: list[dict[str, Any]],
     images: Mapping[str, str] | None = None,
+    *,
+    units: str = "target units",
+    note: str | None = None,
+    scale_rows: int | None = None,
 ) -> str:
-    """A markdown report: headline figures, the calibration table, the coefficient/importance table."""
+    """A markdown report: headline figures, the calibration table, the coefficient/importance table.
+
+    `units`: what the moves are measured in (`target_units`); `note`: a line about the model (an ensemble's
+    members, `member_note`); `scale_rows`: how many rows the per-sd scale was measured on. Every figure carries its count: directional accuracy its moves, CLV captured the
+    decisions acted on, each decile its decisions.
+    """
     lines = [f"# {title}", ""]
     shown = [(label, _fmt(figures.get(key), pattern)) for key, label, pattern in _FIGURES if key in figures]
+    counts = {"directional accuracy": "n_moves", "CLV captured": "n_acted"}
+    shown = [
+        (
+            label,
+            f"{value} (n = {figures[counts[label]]})"
+            if figures.get(counts.get(label, "")) is not None
+            else value,
+        )
+        for label, value in shown
+    ]
+    shown = [(f"{label} ({units})", value) if label in ("RMSE", "CLV captured") else (label, value)
+             for label, value in shown]  # fmt: skip
     interval = figures.get("skill_ci95")
     if interval and len(interval) == 2:
         shown.append(
@@ -117,19 +160,45 @@ def report_markdown(
             *(f"| {label} | {value} |" for label, value in shown),
             "",
         ]
-    lines += ["## Calibration (by prediction decile)", "", "| decile | n | mean predicted | mean realised |"]
-    lines += ["|---|---|---|---|"]
     lines += [
-        f"| {r['bin']} | {r['n']} | {_fmt(r['mean_predicted'])} | {_fmt(r['mean_realised'])} |"
+        "## Calibration (by prediction decile)",
+        "",
+        f"Mean predicted and mean realised move (close − now), in {units}; decile 1 = the lowest predictions.",
+        "",
+        "| decile | n | mean predicted | mean realised |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['bin'] + 1} | {r['n']} | {_fmt(r['mean_predicted'])} | {_fmt(r['mean_realised'])} |"
         for r in calibration
     ]
     lines += ["", "## Coefficients / importance", ""]
+    if note:
+        lines += [f"The model is {note}.", ""]
     if importance:
-        lines += ["| feature | coef | per sd | std err | t | p | gain |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            "coef: raw units; per sd: the coefficient times the feature's standard deviation over the window's "
+            f"rows (n = {scale_rows if scale_rows is not None else '–'}), winsorised as the model sees it: the "
+            f"move, in {units}, "
+            "that a one-sd swing predicts; gain: XGBoost's mean loss reduction per split on the feature (0: "
+            "never split on). Sorted by |per sd| (linear), then gain.",
+            "",
+            "| feature | coef | per sd | std err | t | p | gain |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        ordered = sorted(
+            importance,
+            key=lambda r: (
+                r["feature"] != "const",
+                r.get("per_sd") is None and r.get("coef") is None,
+                -abs(r.get("per_sd") if r.get("per_sd") is not None else (r.get("coef") or 0.0)),
+                -(r.get("gain") or 0.0),
+            ),
+        )
         lines += [
             f"| {r['feature']} | {_fmt(r.get('coef'))} | {_fmt(r.get('per_sd'))} | {_fmt(r.get('std_err'))} "
             f"| {_fmt(r.get('t'), '{:.2f}')} | {_fmt(r.get('p_value'), '{:.3f}')} | {_fmt(r.get('gain'), '{:.3g}')} |"
-            for r in importance
+            for r in ordered
         ]
     else:
         lines.append("(none: the no-change baseline has no parameters)")

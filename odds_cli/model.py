@@ -5,12 +5,13 @@ passing the gate of `odds_analytics.model_gate`) publishes picks; every output o
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from odds_cli.common import console, emit_json, parse_date, run_db, wide_console
+from odds_cli.common import console, emit_json, parse_date, run_db, to_jsonable, wide_console
 
 app = typer.Typer(help="CLV models: predict the close, pick the venue.", no_args_is_help=True)
 
@@ -275,6 +276,79 @@ def evaluate(
         "CLV captured: mean realised move in our favour (target units) on the decisions acted on "
         f"(|prediction| >= {result['threshold'] / 2:g}); n/N = acted on / all"
     )
+
+
+@app.command("next-season")
+def next_season(
+    season: Annotated[str, typer.Option("--season", help="Test season, e.g. 2024-25.")],
+    market: Annotated[
+        list[str] | None, typer.Option("--market", help="Markets (default: spreads and totals, the goals').")
+    ] = None,
+    out: Annotated[
+        str | None,
+        typer.Option(
+            "--out", help="Write the JSON here (default: <reports>/models/next-season-<season>.json)."
+        ),
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Issue 18's frozen design on a test season: train through the season before, score every kind once,
+    judge the pre-registered choice against the goals. A season not in the database: one line, exit 2."""
+    from pathlib import Path
+
+    from flows.model import next_season_check
+    from odds_analytics.model_goals import season_window
+    from odds_models.errors import BadArgument
+    from odds_models.settings import get_settings
+
+    markets = [check_market(m) for m in market] if market else None
+    try:
+        window = season_window(season)
+    except BadArgument as exc:
+        raise typer.BadParameter(str(exc).removeprefix("--season "), param_hint="--season") from None
+    result = run_db(next_season_check(window.label, markets))
+    path = Path(out) if out else get_settings().reports_dir / "models" / f"next-season-{window.label}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(to_jsonable(result), indent=2, allow_nan=False) + "\n")
+    if json_output:
+        emit_json(result)
+        return
+    console.print(
+        f"{result['season']}: trained on events before {result['train_until']}, tested on "
+        f"{result['test_from']} to {result['test_to']}; judged kind = lowest walk-forward RMSE (pre-registered)"
+    )
+    for name, report in result["markets"].items():
+        table = Table(
+            f"{name} {result['season']}", "wf rmse", "n", "skill vs 0", "skill 95% CI", "dir. acc. (n moves)",
+            "CLV captured (n/N)",
+        )  # fmt: skip
+        for kind, row in report["kinds"].items():
+            table.add_row(
+                kind + (" <- judged" if kind == report["selected"] else ""),
+                _fmt(row.get("walk_forward_rmse")),
+                _fmt(row.get("n")),
+                _fmt(row.get("skill_vs_no_change")),
+                _ci(row.get("skill_ci95")),
+                f"{_fmt(row.get('directional_accuracy'), 3)} ({row.get('n_moves')})",
+                _clv_captured(row),
+            )
+        wide_console().print(table)
+        verdict = report["verdict"]
+        state = {True: "REACHED", False: "MISSED", None: "no goal"}[verdict["reached"]]
+        checks = "; ".join(
+            f"{c['name']} {_fmt(c['value'])} (target {c['target']}: {'yes' if c['passed'] else 'no'})"
+            for c in verdict["checks"]
+        )
+        console.print(
+            f"[bold]{name}: {state}[/bold] with {report['selected']} (n = {report['n']}, "
+            f"{report['n_moves']} moves >= {report['kinds'][report['selected']].get('threshold')}): {checks}"
+        )
+        if report.get("gate_candidate") != report["selected"]:
+            console.print(
+                f"  (the promotion gate would propose {report.get('gate_candidate') or 'nothing'}: it decides what"
+                " publishes picks, not this check)"
+            )
+    console.print(f"JSON: {path}")
 
 
 @app.command("predict")

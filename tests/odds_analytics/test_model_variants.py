@@ -9,7 +9,13 @@ import pytest
 from odds_analytics._synthetic_clv import simulate_market
 from odds_analytics.clv_model import MODEL_KINDS, fit_model, model_from_dict, predict, walk_forward
 from odds_analytics.features import build_dataset, decision_samples
-from odds_analytics.model_report import calibration_rows, importance_rows, report_markdown
+from odds_analytics.model_report import (
+    calibration_rows,
+    importance_rows,
+    member_note,
+    report_markdown,
+    target_units,
+)
 from odds_analytics.model_variants import (
     EXT_FEATURES,
     VARIANT_KINDS,
@@ -161,8 +167,26 @@ def test_report_tables_describe_the_model(spreads: pd.DataFrame, fitted) -> None
     )
     assert "+3.10%" in text
     assert "[+1.00%, +5.00%]" in text
-    assert "| 1 | 5 | 1.0000 | 0.7000 |" in text
+    assert "| 2 | 5 | 1.0000 | 0.7000 |" in text  # deciles are numbered from 1 for a reader
     assert "| cross_market_gap |" in text
+    assert "in target units" in text  # no market given: the units are said to be the target's
+    # a reader sees every figure with its count and unit, and which member of an ensemble the table shows
+    figures = {
+        "n": 10,
+        "rmse": 1.6,
+        "directional_accuracy": 0.56,
+        "n_moves": 8,
+        "clv_captured": 0.3,
+        "n_acted": 4,
+    }
+    text = report_markdown("spreads ols_xgb", figures, cal, rows, units=target_units("spreads"),
+                           note=member_note(fitted["ols_xgb"]), scale_rows=10)  # fmt: skip
+    assert "| directional accuracy | 0.560 (n = 8) |" in text
+    assert "| CLV captured (points, home spread) | +0.3000 (n = 4) |" in text
+    assert "in points, home spread; decile 1 = the lowest predictions" in text
+    assert "the mean of ols_ext (weight 0.5) and xgb_mono (weight 0.5)" in text
+    assert "standard deviation over the window's rows (n = 10)" in text
+    assert member_note(ols) is None
 
 
 def test_report_scales_coefficients_by_the_feature_spread_and_draws_both_panels(
@@ -191,5 +215,5 @@ def test_report_of_an_empty_window_draws_without_failing(fitted, tmp_path) -> No
                                         "mean_realised": pytest.approx(np.nan, nan_ok=True)}]  # fmt: skip
     paths = write_model_report(fitted["ridge"], empty, tmp_path / "r", "empty window")
     assert (tmp_path / "r" / "calibration.png").read_bytes()[:4] == b"\x89PNG"
-    assert "| 0 | 0 | – | – |" in report_markdown("empty", {"n": 0}, calibration_rows(empty), [])
+    assert "| 1 | 0 | – | – |" in report_markdown("empty", {"n": 0}, calibration_rows(empty), [])
     assert paths["importance.csv"].endswith("importance.csv")

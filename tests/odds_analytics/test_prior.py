@@ -121,22 +121,37 @@ def test_prior_learns_the_back_to_back_drift(history_rows: pd.DataFrame) -> None
     assert abs(prior.coef["b2b_home"]) < 0.3
 
 
-def test_prior_of_a_season_uses_only_the_seasons_before_it(market, history_rows: pd.DataFrame) -> None:
+@pytest.mark.parametrize("which", ["spreads", "totals"])
+def test_prior_of_a_season_uses_only_the_seasons_before_it(
+    market, history_rows: pd.DataFrame, which: str
+) -> None:
     history = line_history(history_rows)
-    base = _dataset(market, history)
+    base = _dataset(market, history, which)
     assert base["prior_drift"].notna().all()
     # extreme games in the rows' own season (before and after the rows) and in later seasons change nothing
     for season, day in ((2023, date(2023, 10, 20)), (2023, date(2024, 1, 1)), (2024, date(2024, 10, 20))):
         planted = line_history(_planted(history_rows, season, day))
         assert len(planted) > len(history)
-        after = _dataset(market, planted)
+        after = _dataset(market, planted, which)
         pd.testing.assert_series_equal(base["prior_drift"], after["prior_drift"])
-        prior = fit_drift_prior(planted, "spreads", 2023)
+        prior = fit_drift_prior(planted, which, 2023)
         assert prior is not None
         assert max(prior.seasons) == 2022
     # the same games planted in the season before do move it (the test can fail)
-    earlier = _dataset(market, line_history(_planted(history_rows, 2022, date(2022, 10, 20))))
+    earlier = _dataset(market, line_history(_planted(history_rows, 2022, date(2022, 10, 20))), which)
     assert not np.allclose(base["prior_drift"], earlier["prior_drift"])
+
+
+def test_the_season_boundary_is_august_for_rows_and_history(market, history_rows: pd.DataFrame) -> None:
+    """Planted games on 31 July 2023 belong to 2022-23 (they may move a 2023-24 row's prior); on 1 August 2023
+    they belong to 2023-24 (they may not): the cut is by NBA season, not by calendar year."""
+    base = _dataset(market, line_history(history_rows))
+    extreme = _planted(history_rows, 2022, date(2022, 10, 20)).iloc[len(history_rows) :]
+    for day, moves in ((date(2023, 7, 31), True), (date(2023, 8, 1), False)):
+        planted = pd.concat([history_rows, extreme.assign(day=day)], ignore_index=True)
+        assert len(line_history(planted)) > len(line_history(history_rows))
+        after = _dataset(market, line_history(planted))
+        assert (not np.allclose(base["prior_drift"], after["prior_drift"])) is moves, day
 
 
 def test_rows_without_earlier_history_or_of_h2h_get_nan(market, history_rows: pd.DataFrame) -> None:
