@@ -171,7 +171,8 @@ async def import_oddsapi_paths(
             if batch.events:
                 counts = await upsert_events(session=session, events=batch.events)
                 totals.events_new += counts.inserted
-            totals.add(await write_snapshots(session=session, items=batch.items, reject_invalid=reject))
+            totals.add(await write_snapshots(session=session, items=batch.items, reject_invalid=reject,
+                                              bulk=True))  # fmt: skip
             await session.commit()
 
     with progress.step("import oddsapi", total=len(files), unit="files") as shown:
