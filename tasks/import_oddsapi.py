@@ -101,7 +101,12 @@ class _ParsedBatch:
 
 
 class _BatchParser:
-    """Parses the files in order, one batch per `next()` call (run in a worker thread)."""
+    """Parses the files in order, one batch per `next()` call (run in a worker thread).
+
+    A batch ends once it holds `batch_rows` odds rows *and* the next file shares no game with it (or at twice
+    `batch_rows`, whatever the next file holds): batches written side by side then touch different games, so
+    the writers do not queue on the same game rows and `odds_states` locks.
+    """
 
     def __init__(
         self,
@@ -114,10 +119,16 @@ class _BatchParser:
         self._spec = spec
         self._batch_rows = batch_rows
         self._on_file = on_file  # progress: called with each file's name once it is read
+        self._carried: tuple[list[SnapshotItem], list[EventRecord]] | None = None  # read, for the next batch
 
     def next(self) -> _ParsedBatch | None:
         batch = _ParsedBatch()
+        games: set[str] = set()
         parsed_any = False
+        if self._carried is not None:
+            parsed_any = True
+            self._add(batch, games, *self._carried)
+            self._carried = None
         for path in self._files:
             parsed_any = True
             if self._on_file is not None:
@@ -127,12 +138,24 @@ class _BatchParser:
             except PayloadError as exc:
                 batch.errors.append(str(exc))
                 continue
-            batch.items.extend(items)
-            batch.events.extend(events)
-            batch.rows += sum(len(it.rows) for it in items)
-            if batch.rows >= self._batch_rows:
+            if batch.rows >= self._batch_rows and (
+                batch.rows >= 2 * self._batch_rows
+                or games.isdisjoint([it.event.id for it in items] + [e.id for e in events])
+            ):
+                self._carried = (items, events)
                 break
+            self._add(batch, games, items, events)
         return batch if parsed_any else None
+
+    @staticmethod
+    def _add(
+        batch: _ParsedBatch, games: set[str], items: list[SnapshotItem], events: list[EventRecord]
+    ) -> None:
+        batch.items.extend(items)
+        batch.events.extend(events)
+        batch.rows += sum(len(it.rows) for it in items)
+        games.update(it.event.id for it in items)
+        games.update(e.id for e in events)
 
 
 async def import_oddsapi_paths(

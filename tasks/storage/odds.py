@@ -257,7 +257,15 @@ async def write_snapshots(
         for f in it.findings:
             for row_key in f.rows:
                 invalid.setdefault(row_key, []).append(f.check_type)
-        for row in it.rows:
+        if not invalid:  # the common case: every row valid, no per-row key
+            at = it.snapshot_time
+            records.extend(
+                (snapshot_id, row.event_id, at, row.bookmaker, row.market, row.outcome, row.description, row.point,
+                 row.price_decimal, row.price_american, row.bookmaker_last_update, row.market_last_update, True,
+                 None)
+                for row in it.rows
+            )  # fmt: skip
+        for row in it.rows if invalid else ():
             problems = invalid.get(odds_row_key(row))
             if problems and reject_invalid:
                 counts.odds_rejected += 1
