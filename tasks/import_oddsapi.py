@@ -169,10 +169,12 @@ async def import_oddsapi_paths(
 
     A pipeline: a worker thread parses the files in order into batches of about `batch_rows` odds rows, and
     `writers` connections write the batches as they come, one transaction per batch, while the next ones are
-    parsed. Batches may commit out of file order (each is whole, and a repeat adds nothing). Writers never
-    deadlock: every lock class is taken in one order (event rows by id, snapshot keys sorted, the
-    `odds_states` advisory locks by event), so two batches of the same game queue, and the states come out
-    as if written one after the other (see `odds_models.odds_states`).
+    parsed. A batch ends where the next file shares no game with it, so batches written side by side rarely
+    wait on each other; each stores its odds with `copy_odds_bulk` (no per-row checks, one states refresh).
+    Batches may commit out of file order (each is whole, and a repeat adds nothing). Writers never deadlock:
+    every lock class is taken in one order (event rows by id, snapshot keys sorted, the `odds_states`
+    advisory locks by event), so two batches of the same game queue, and the states come out as if written
+    one after the other (see `odds_models.odds_states`).
     """
     from odds_models.db import async_session_maker
     from odds_models.settings import get_settings
