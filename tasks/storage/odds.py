@@ -148,8 +148,8 @@ async def copy_odds_bulk(apg: Any, records: Sequence[tuple[Any, ...]]) -> int:
 
     What the plain COPY's triggers do, done once per call: with `session_replication_role = replica` for the
     COPY alone (superuser, or PostgreSQL 15+ `GRANT SET ON PARAMETER`), PostgreSQL skips the per-row
-    foreign-key check of `odds.snapshot_id` (each row costs an index probe through the trigger machinery,
-    about 40 % of the import's write time) and the `odds_states` statement trigger; this function then runs
+    foreign-key check of `odds.snapshot_id` (each row an index probe through the trigger machinery: about
+    4 s of the 10-14 s COPY of the three seasons, docs/ARCHITECTURE.md "Performance") and the `odds_states` statement trigger; this function then runs
     the trigger's own refresh, `odds_states_refresh`, for the same events from the same earliest featured
     time. The check it skips cannot fail: every snapshot id was returned by this transaction's insert, and
     no other transaction can see those snapshot rows before commit. Without the privilege (or when the
