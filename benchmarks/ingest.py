@@ -6,7 +6,8 @@ Database: `BENCH_DATABASE_URL` (its name must end in `_bench` or `_test`; the sc
 recreated, the `odds_states` triggers included) or an embedded PostgreSQL in a temporary folder. Every pass
 starts from empty tables (TRUNCATE). It times, `--repeat` times each, alternating:
 - **import (today)**: `tasks.import_oddsapi.import_oddsapi_paths`, files → rows end to end (read, parse,
-  validate, write, the `odds_states` triggers), parsing overlapped with writing;
+  validate, write, the `odds_states` refresh: `tasks.storage.odds.copy_odds_bulk`), parsing overlapped with
+  writing;
 - **import (before)**: the method before issue 17 measured the same way: stdlib `json`, the recursive NUL
   strip, `json.dumps` of the raw snapshots, and parse-then-write one batch after the other;
 - **plain COPY**: the very rows the import stored, COPYed into a table `LIKE odds INCLUDING ALL` (same
@@ -15,7 +16,7 @@ Then the import of the data at 2x (the same files plus a copy whose event ids ar
 temporary folder) to show the cost per row stays flat. It prints rows/s, the ratios (goal: import / COPY
 >= 0.5, import / before >= 2.4), microseconds per row at 1x and 2x, and this process's peak RSS.
 The import stores more than COPY does: raw JSONB snapshots (28 MB of JSON), events, quality rows, and the
-`odds_states` rows its triggers maintain.
+`odds_states` rows (the triggers' refresh; the import runs it itself).
 """
 
 from __future__ import annotations

@@ -101,7 +101,12 @@ class _ParsedBatch:
 
 
 class _BatchParser:
-    """Parses the files in order, one batch per `next()` call (run in a worker thread)."""
+    """Parses the files in order, one batch per `next()` call (run in a worker thread).
+
+    A batch ends once it holds `batch_rows` odds rows *and* the next file shares no game with it (or at twice
+    `batch_rows`, whatever the next file holds): batches written side by side then touch different games, so
+    the writers do not queue on the same game rows and `odds_states` locks.
+    """
 
     def __init__(
         self,
@@ -114,10 +119,16 @@ class _BatchParser:
         self._spec = spec
         self._batch_rows = batch_rows
         self._on_file = on_file  # progress: called with each file's name once it is read
+        self._carried: tuple[list[SnapshotItem], list[EventRecord]] | None = None  # read, for the next batch
 
     def next(self) -> _ParsedBatch | None:
         batch = _ParsedBatch()
+        games: set[str] = set()
         parsed_any = False
+        if self._carried is not None:
+            parsed_any = True
+            self._add(batch, games, *self._carried)
+            self._carried = None
         for path in self._files:
             parsed_any = True
             if self._on_file is not None:
@@ -127,12 +138,24 @@ class _BatchParser:
             except PayloadError as exc:
                 batch.errors.append(str(exc))
                 continue
-            batch.items.extend(items)
-            batch.events.extend(events)
-            batch.rows += sum(len(it.rows) for it in items)
-            if batch.rows >= self._batch_rows:
+            if batch.rows >= self._batch_rows and (
+                batch.rows >= 2 * self._batch_rows
+                or games.isdisjoint([it.event.id for it in items] + [e.id for e in events])
+            ):
+                self._carried = (items, events)
                 break
+            self._add(batch, games, items, events)
         return batch if parsed_any else None
+
+    @staticmethod
+    def _add(
+        batch: _ParsedBatch, games: set[str], items: list[SnapshotItem], events: list[EventRecord]
+    ) -> None:
+        batch.items.extend(items)
+        batch.events.extend(events)
+        batch.rows += sum(len(it.rows) for it in items)
+        games.update(it.event.id for it in items)
+        games.update(e.id for e in events)
 
 
 async def import_oddsapi_paths(
@@ -146,10 +169,12 @@ async def import_oddsapi_paths(
 
     A pipeline: a worker thread parses the files in order into batches of about `batch_rows` odds rows, and
     `writers` connections write the batches as they come, one transaction per batch, while the next ones are
-    parsed. Batches may commit out of file order (each is whole, and a repeat adds nothing). Writers never
-    deadlock: every lock class is taken in one order (event rows by id, snapshot keys sorted, the
-    `odds_states` advisory locks by event), so two batches of the same game queue, and the states come out
-    as if written one after the other (see `odds_models.odds_states`).
+    parsed. A batch ends where the next file shares no game with it, so batches written side by side rarely
+    wait on each other; each stores its odds with `copy_odds_bulk` (no per-row checks, one states refresh).
+    Batches may commit out of file order (each is whole, and a repeat adds nothing). Writers never deadlock:
+    every lock class is taken in one order (event rows by id, snapshot keys sorted, the `odds_states`
+    advisory locks by event), so two batches of the same game queue, and the states come out as if written
+    one after the other (see `odds_models.odds_states`).
     """
     from odds_models.db import async_session_maker
     from odds_models.settings import get_settings
@@ -171,7 +196,8 @@ async def import_oddsapi_paths(
             if batch.events:
                 counts = await upsert_events(session=session, events=batch.events)
                 totals.events_new += counts.inserted
-            totals.add(await write_snapshots(session=session, items=batch.items, reject_invalid=reject))
+            totals.add(await write_snapshots(session=session, items=batch.items, reject_invalid=reject,
+                                              bulk=True))  # fmt: skip
             await session.commit()
 
     with progress.step("import oddsapi", total=len(files), unit="files") as shown:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 import orjson
 from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -38,6 +39,7 @@ from odds_analytics.oddsapi import (
 from odds_analytics.tiers import TierSpec, hours_to_commence
 from odds_analytics.validation import OddsFinding, rejected_event_findings, validate_event_odds
 from odds_models.errors import PayloadError
+from odds_models.odds_states import STATE_MARKETS
 from tasks.storage.events import EventRecord, mark_odds_requested, upsert_events
 from tasks.storage.fetch_logs import insert_fetch_logs
 from tasks.storage.quality import insert_quality_rows, quality_rows
@@ -46,6 +48,7 @@ __all__ = [
     "SnapshotItem",
     "StoreCounts",
     "build_snapshot_items",
+    "copy_odds_bulk",
     "store_parsed_payload",
     "write_snapshots",
 ]
@@ -137,14 +140,61 @@ async def _raw_connection(*, session: AsyncSession) -> Any:
     return raw.driver_connection
 
 
+_STATE_MARKETS = frozenset(STATE_MARKETS)
+
+
+async def copy_odds_bulk(apg: Any, records: Sequence[tuple[Any, ...]]) -> int:
+    """COPY `records` (rows of `_ODDS_COLUMNS`) into `odds` for snapshots created in this transaction.
+
+    What the plain COPY's triggers do, done once per call: with `session_replication_role = replica` for the
+    COPY alone (superuser, or PostgreSQL 15+ `GRANT SET ON PARAMETER`), PostgreSQL skips the per-row
+    foreign-key check of `odds.snapshot_id` (each row an index probe through the trigger machinery: about
+    4 s of the 10-14 s COPY of the three seasons, docs/ARCHITECTURE.md "Performance") and the `odds_states` statement trigger; this function then runs
+    the trigger's own refresh, `odds_states_refresh`, for the same events from the same earliest featured
+    time. The check it skips cannot fail: every snapshot id was returned by this transaction's insert, and
+    no other transaction can see those snapshot rows before commit. Without the privilege (or when the
+    session already runs as a replica, where the triggers would not fire either) it is the plain COPY.
+    Returns the rows copied. The caller's transaction must be open (the settings are `SET LOCAL`).
+    """
+    columns = list(_ODDS_COLUMNS)
+    role = await apg.fetchval("SELECT current_setting('session_replication_role')")
+    skipped = False
+    if role == "origin":
+        await apg.execute("SAVEPOINT odds_bulk")
+        try:
+            await apg.execute("SET LOCAL session_replication_role = replica")
+        except asyncpg.InsufficientPrivilegeError:
+            await apg.execute("ROLLBACK TO SAVEPOINT odds_bulk")
+        else:
+            skipped = True
+        await apg.execute("RELEASE SAVEPOINT odds_bulk")
+    status = await apg.copy_records_to_table("odds", records=records, columns=columns)
+    if skipped:
+        await apg.execute("SET LOCAL session_replication_role = origin")
+        first: dict[str, datetime] = {}
+        for r in records:  # the trigger's refresh start: each event's earliest featured snapshot time
+            if r[4] in _STATE_MARKETS and (r[1] not in first or r[2] < first[r[1]]):
+                first[r[1]] = r[2]
+        if first:
+            ids = sorted(first)
+            await apg.fetchval("SELECT odds_states_refresh($1::text[], $2::timestamptz[])", ids,
+                               [first[e] for e in ids])  # fmt: skip
+    return int(status.split()[-1])
+
+
 async def write_snapshots(
     *,
     session: AsyncSession,
     items: Sequence[SnapshotItem],
     reject_invalid: bool,
     events_origin: str = "oddsapi",
+    bulk: bool = False,
 ) -> StoreCounts:
-    """Write events, snapshots, odds rows and findings for `items` inside the caller's transaction."""
+    """Write events, snapshots, odds rows and findings for `items` inside the caller's transaction.
+
+    `bulk=True` (the file import) stores the odds rows with `copy_odds_bulk`: the same rows and the same
+    `odds_states`, without the per-row foreign-key checks (see there).
+    """
     counts = StoreCounts()
     if not items:
         return counts
@@ -207,7 +257,15 @@ async def write_snapshots(
         for f in it.findings:
             for row_key in f.rows:
                 invalid.setdefault(row_key, []).append(f.check_type)
-        for row in it.rows:
+        if not invalid:  # the common case: every row valid, no per-row key
+            at = it.snapshot_time
+            records.extend(
+                (snapshot_id, row.event_id, at, row.bookmaker, row.market, row.outcome, row.description, row.point,
+                 row.price_decimal, row.price_american, row.bookmaker_last_update, row.market_last_update, True,
+                 None)
+                for row in it.rows
+            )  # fmt: skip
+        for row in it.rows if invalid else ():
             problems = invalid.get(odds_row_key(row))
             if problems and reject_invalid:
                 counts.odds_rejected += 1
@@ -227,8 +285,11 @@ async def write_snapshots(
         # removed duplicates within a snapshot: they cannot conflict, so they go straight in with COPY.
         # The unique key on `odds` stays as the safety net (a violation aborts the whole transaction).
         apg = await _raw_connection(session=session)
-        status = await apg.copy_records_to_table("odds", records=records, columns=list(_ODDS_COLUMNS))
-        counts.odds_rows = int(status.split()[-1])
+        if bulk:
+            counts.odds_rows = await copy_odds_bulk(apg, records)
+        else:
+            status = await apg.copy_records_to_table("odds", records=records, columns=list(_ODDS_COLUMNS))
+            counts.odds_rows = int(status.split()[-1])
     counts.quality_issues = await insert_quality_rows(session=session, rows=findings_rows)
     return counts
 
