@@ -7,7 +7,9 @@
 Data: generated seasons (`odds_analytics.backtest.synthetic`: 12 books, 30-minute snapshots for 60 h, 8,640 odds
 rows per game) loaded by COPY into the `backtest_bench` database (`BENCH_DATABASE_URL` overrides, its name must
 end in `_bench` or `_test`); `odds_states` is then built by the same SQL function the triggers run. With
-`--keep` only missing seasons are loaded.
+`--keep` only missing seasons are loaded. Four seasons take ~14 GB in the embedded server's folder
+`$TMPDIR/odds-bench-pgdata-<uid>`; to free it, stop that server (`pg_ctl stop -D <folder>`, as the folder's
+owner) and delete the folder.
 
 Each measurement runs in its own Python process (its peak RSS is the backtest's alone):
 - the backtest as the flow runs it: the games of the window, the prices as of each decision from `odds_states`
@@ -38,6 +40,7 @@ import json
 import os
 import pickle
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -782,9 +785,18 @@ def main() -> None:
 
     tree = _baseline_tree(args.baseline) if args.baseline != "none" else None
     if tree is not None:
-        old = _spawn(
-            {**season, "method": "baseline", "runs": 1, "tree": str(tree), "out": str(out_dir / "old.pkl")}
-        )
+        try:
+            old = _spawn(
+                {
+                    **season,
+                    "method": "baseline",
+                    "runs": 1,
+                    "tree": str(tree),
+                    "out": str(out_dir / "old.pkl"),
+                }
+            )
+        finally:
+            shutil.rmtree(tree, ignore_errors=True)
         o = old["runs"][0]
         print(f"\nTODAY ({args.baseline}: batch read over odds on two connections, pandas engine), 1 run:")
         for label, key in (("events read", "events_s"), ("as-of read", "odds_s"), ("closing-line read", "closing_s"),

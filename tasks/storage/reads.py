@@ -254,7 +254,7 @@ async def read_odds_at_times_split(
     share of the read (the probes and the arrays' encoding) then runs on as many backends, in parallel on two
     cores. Each block is a run of consecutive pairs, so the parts' rows concatenate in request order: no
     sort and no reordering copy of the joined frame (with the pairs dealt out by event, that reordering
-    cost ~0.06 ms per game more at four seasons than at one).
+    cost ~0.06 ms per game more at four seasons than at one, in a profile).
     """
     pair_list = list(pairs)
     size = -(-len(pair_list) // max(1, connections))
