@@ -7,7 +7,9 @@
 Data: generated seasons (`odds_analytics.backtest.synthetic`: 12 books, 30-minute snapshots for 60 h, 8,640 odds
 rows per game) loaded by COPY into the `backtest_bench` database (`BENCH_DATABASE_URL` overrides, its name must
 end in `_bench` or `_test`); `odds_states` is then built by the same SQL function the triggers run. With
-`--keep` only missing seasons are loaded.
+`--keep` only missing seasons are loaded. Four seasons take ~14 GB in the embedded server's folder
+`$TMPDIR/odds-bench-pgdata-<uid>`; to free it, stop that server (`pg_ctl stop -D <folder>`, as the folder's
+owner) and delete the folder.
 
 Each measurement runs in its own Python process (its peak RSS is the backtest's alone):
 - the backtest as the flow runs it: the games of the window, the prices as of each decision from `odds_states`
@@ -17,7 +19,15 @@ Each measurement runs in its own Python process (its peak RSS is the backtest's 
   same data in the same run: its batch read over `odds` on two connections, its closing read, its engine;
   the ratios and whether both give identical bets and metrics;
 - the per-event read (`read_odds_at_time`, over `odds`) on a sample of pairs, extrapolated;
-- cost linearity: the backtest at 1x, 2x and 4x the season (`--scales`), time per game.
+- cost linearity: the backtest at 1x, 2x and 4x the season (`--scales`), `--runs` rounds with the scales
+  interleaved in each round (load drift on a shared machine hits every scale alike), one process per round and
+  scale: a staged backtest (each stage after the other: wall time, this process's CPU time and the database
+  backends' CPU time per stage, the backends' read from /proc when the server is local), then the backtest
+  timed as the flow runs it. Per game: wall time (the goal's figure), client CPU, server CPU, the time both
+  waited for a CPU (run queue: the machine's load, not the work), Python GC time, page faults; medians and
+  ranges over the rounds, the ratios 2x/1x and 4x/1x, and the load average before each round;
+- `--explain`: the plans of both reads for the season, then the as-of read's server time and buffers at each
+  scale with the sizes of `odds_states` against shared_buffers.
 Goals (issue 17): season backtest under 2 s on 2 cores, >= 7x today, under 1 GiB, time per game flat within 20 %.
 """
 
@@ -30,6 +40,8 @@ import json
 import os
 import pickle
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -196,6 +208,83 @@ async def _load(url: str, seasons: range, games: int, books: tuple[str, ...], ho
 
 
 # --------------------------------------------------------------------------------------------------------
+# Clocks: wall time, this process's CPU and the database backends' CPU (each from the kernel)
+# --------------------------------------------------------------------------------------------------------
+
+
+def _schedstat(path: Path) -> tuple[int, int]:
+    """(ns on a CPU, ns waiting in the run queue) of one thread/process: /proc/<pid>/schedstat."""
+    try:
+        run, wait, _ = path.read_text().split()
+    except (OSError, ValueError):
+        return 0, 0
+    return int(run), int(wait)
+
+
+def _backends(database: str) -> dict[int, tuple[int, int]]:
+    """The local server's backends of `database` (cmdline `postgres: <user> <database> ...`): pid → schedstat."""
+    out: dict[int, tuple[int, int]] = {}
+    marker = f" {database} ".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if cmdline.startswith(b"postgres: ") and marker in cmdline:
+            out[int(entry.name)] = _schedstat(entry / "schedstat")
+    return out
+
+
+class _Clocks:
+    """Deltas of wall time, this process's CPU time (user + system, `time.process_time`), its minor page faults,
+    its time waiting for a CPU (run queue, all threads), the Python GC's time, and the CPU time and run-queue
+    wait of the database's backends (local server only: 0 when /proc shows none).
+
+    The /proc scans happen outside the client's window (before its start, after its end)."""
+
+    gc_s = 0.0
+    _gc_start = 0.0
+
+    def __init__(self, database: str | None) -> None:
+        self.database = database
+
+    @classmethod
+    def install_gc_timer(cls) -> None:
+        import gc
+
+        def timer(phase: str, _info: dict[str, Any]) -> None:
+            if phase == "start":
+                cls._gc_start = time.perf_counter()
+            else:
+                cls.gc_s += time.perf_counter() - cls._gc_start
+
+        gc.callbacks.append(timer)
+
+    def _client(self) -> tuple[float, float, int, int, float]:
+        wait = sum(_schedstat(t / "schedstat")[1] for t in Path("/proc/self/task").iterdir())
+        return (time.perf_counter(), time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt,
+                wait, self.gc_s)  # fmt: skip
+
+    def begin(self, server: bool = True) -> tuple[Any, Any]:
+        backends = _backends(self.database) if server and self.database else None
+        return backends, self._client()
+
+    def end(self, start: tuple[Any, Any]) -> dict[str, float]:
+        client = self._client()
+        before, c0 = start
+        out = {"wall_s": client[0] - c0[0], "cpu_s": client[1] - c0[1], "faults": client[2] - c0[2],
+               "wait_s": (client[3] - c0[3]) / 1e9, "gc_s": client[4] - c0[4]}  # fmt: skip
+        if before is not None:
+            after = _backends(self.database or "")
+            run = sum(a[0] - before.get(pid, (0, 0))[0] for pid, a in after.items())
+            wait = sum(a[1] - before.get(pid, (0, 0))[1] for pid, a in after.items())
+            out.update(server_cpu_s=run / 1e9, server_wait_s=wait / 1e9)
+        return out
+
+
+# --------------------------------------------------------------------------------------------------------
 # Measurements (each in a child process: `--child '<json>'`)
 # --------------------------------------------------------------------------------------------------------
 
@@ -225,7 +314,7 @@ def _config(start: date, end: date) -> Any:
                           include_polymarket=False, n_bootstrap=2000, n_permutations=2000)  # fmt: skip
 
 
-async def _run_new(cfg: Any, sample: int) -> dict[str, Any]:
+async def _run_new(cfg: Any, sample: int, clocks: _Clocks) -> dict[str, Any]:
     """The backtest as `flows/backtest.py` runs it (reads from odds_states, vectorised engine)."""
     from odds_analytics.backtest import decision_pairs, run_backtest_frames
     from odds_models.db import async_session_maker
@@ -234,6 +323,7 @@ async def _run_new(cfg: Any, sample: int) -> dict[str, Any]:
 
     staleness = timedelta(minutes=cfg.max_staleness_minutes)
     out: dict[str, Any] = {}
+    whole = clocks.begin()
     c0 = time.process_time()
     t0 = time.perf_counter()
     async with async_session_maker() as session:
@@ -245,7 +335,7 @@ async def _run_new(cfg: Any, sample: int) -> dict[str, Any]:
     async def timed(name: str, read: Any, *args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
         async with async_session_maker() as session:
-            frame = await read(session, *args, **kwargs)
+            frame = await read(*args, session=session, **kwargs)
         out[name] = time.perf_counter() - start
         return frame
 
@@ -267,6 +357,7 @@ async def _run_new(cfg: Any, sample: int) -> dict[str, Any]:
     out.update(events_s=t1 - t0, reads_s=t2 - t1, engine_s=t3 - t2, total_s=t3 - t0, cpu_s=time.process_time() - c0,
                games=len(events),
                pairs=len(pairs), rows=len(odds), closing_rows=len(closing), result=result)  # fmt: skip
+    out["clock"] = clocks.end(whole)
     if sample:
         chosen = pair_list[:: max(1, len(pair_list) // sample)][:sample]
         async with async_session_maker() as session:
@@ -277,6 +368,89 @@ async def _run_new(cfg: Any, sample: int) -> dict[str, Any]:
                 )
             out["per_event_s"] = (time.perf_counter() - s0) / len(chosen)
     return out
+
+
+# The stages of `_run_stages`, in print order; the engine's parts are its own functions, timed by wrapping them.
+STAGES = (
+    "events read",
+    "as-of read",
+    "closing-line read",
+    "engine: quotes, fair prices",
+    "engine: strategy",
+    "engine: closing value",
+    "engine: metrics, bootstrap",
+    "engine: rest",
+)
+_ENGINE_PARTS = {
+    "fresh_quotes": "engine: quotes, fair prices",
+    "build_quotes": "engine: quotes, fair prices",
+    "closing_fair_prices": "engine: closing value",
+    "closing_value": "engine: closing value",
+    "compute_metrics": "engine: metrics, bootstrap",
+}
+
+
+async def _run_stages(cfg: Any, clocks: _Clocks) -> dict[str, dict[str, float]]:
+    """The same backtest, one stage after the other (the reads not concurrently), each stage's wall time, this
+    process's CPU time and the backends' CPU time apart. Same reads, same engine: only the overlap is gone."""
+    from odds_analytics.backtest import decision_pairs, engine, get_strategy
+    from odds_models.db import async_session_maker
+    from tasks.storage.event_reads import read_events_between
+    from tasks.storage.reads import read_closing_lines, read_odds_at_times_split
+
+    staleness = timedelta(minutes=cfg.max_staleness_minutes)
+    stages: dict[str, dict[str, float]] = {}
+
+    def add(name: str, delta: dict[str, float]) -> None:
+        row = stages.setdefault(name, {})
+        for key, value in delta.items():
+            row[key] = row.get(key, 0.0) + value
+
+    start = clocks.begin()
+    async with async_session_maker() as session:
+        events = await read_events_between(cfg.start, cfg.end + timedelta(days=1), session=session)
+    pairs = decision_pairs(events, cfg.decision_hours)
+    pair_list = list(zip(pairs["event_id"], pairs["decision_time"].dt.to_pydatetime(), strict=True))
+    add("events read", clocks.end(start))
+    start = clocks.begin()
+    odds = await read_odds_at_times_split(pair_list, markets=cfg.markets, max_staleness=staleness,
+                                          categorical=True)  # fmt: skip
+    add("as-of read", clocks.end(start))
+    start = clocks.begin()
+    async with async_session_maker() as session:
+        closing = await read_closing_lines(events["event_id"].tolist(), session=session, markets=cfg.markets,
+                                           categorical=True)  # fmt: skip
+    add("closing-line read", clocks.end(start))
+
+    def timed(name: str, function: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = clocks.begin(server=False)
+            try:
+                return function(*args, **kwargs)
+            finally:
+                add(name, clocks.end(start))
+
+        return wrapper
+
+    def strategy_of(*args: Any, **kwargs: Any) -> Any:
+        strategy = get_strategy(*args, **kwargs)
+        strategy.select = timed("engine: strategy", strategy.select)
+        return strategy
+
+    originals = {name: getattr(engine, name) for name in [*_ENGINE_PARTS, "get_strategy"]}
+    for name, stage in _ENGINE_PARTS.items():
+        setattr(engine, name, timed(stage, originals[name]))
+    engine.get_strategy = strategy_of
+    try:
+        start = clocks.begin(server=False)
+        engine.run_backtest_frames(cfg, events=events, pairs=pairs, odds=odds, closing=closing)
+        whole = clocks.end(start)
+    finally:
+        for name, function in originals.items():
+            setattr(engine, name, function)
+    parts = [stages[s] for s in STAGES if s.startswith("engine: ") and s in stages]
+    stages["engine: rest"] = {k: v - sum(p.get(k, 0.0) for p in parts) for k, v in whole.items()}
+    return stages
 
 
 async def _run_baseline(cfg: Any) -> dict[str, Any]:
@@ -293,8 +467,8 @@ async def _run_baseline(cfg: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     c0 = time.process_time()
     t0 = time.perf_counter()
-    async with async_session_maker() as session:
-        events = await read_events_between(cfg.start, cfg.end + timedelta(days=1), session=session)
+    async with async_session_maker() as session:  # the baseline's API: the session first, positional
+        events = await read_events_between(session, cfg.start, cfg.end + timedelta(days=1))
     pairs = decision_pairs(events, cfg.decision_hours)
     pair_list = list(zip(pairs["event_id"], pairs["decision_time"].dt.to_pydatetime(), strict=True))
     t1 = time.perf_counter()
@@ -308,9 +482,7 @@ async def _run_baseline(cfg: Any) -> dict[str, Any]:
     async def closing_read() -> Any:
         start = time.perf_counter()
         async with async_session_maker() as session:
-            frame = await read_closing_lines(
-                events["event_id"].tolist(), session=session, markets=cfg.markets
-            )
+            frame = await read_closing_lines(session, events["event_id"].tolist(), markets=cfg.markets)
         out["closing_s"] = time.perf_counter() - start
         return frame
 
@@ -337,13 +509,19 @@ def _child(spec: dict[str, Any]) -> None:
     get_settings.cache_clear()
     cfg = _config(date.fromisoformat(spec["start"]), date.fromisoformat(spec["end"]))
 
+    clocks = _Clocks(spec.get("database"))
+    _Clocks.install_gc_timer()
+    stages: dict[str, dict[str, float]] = {}
+
     async def main() -> list[dict[str, Any]]:
         runs = []
+        if spec.get("stages"):  # first: it also warms the process and the server's buffers for the runs
+            stages.update(await _run_stages(cfg, clocks))
         for i in range(spec["runs"]):
             if spec["method"] == "baseline":
                 runs.append(await _run_baseline(cfg))
             else:
-                runs.append(await _run_new(cfg, spec["sample"] if i == 0 else 0))
+                runs.append(await _run_new(cfg, spec["sample"] if i == 0 else 0, clocks))
         await dispose_engine()
         return runs
 
@@ -353,7 +531,7 @@ def _child(spec: dict[str, Any]) -> None:
         run.pop("result")
     with Path(spec["out"]).open("wb") as fh:
         pickle.dump({"metrics": result.metrics, "bets": result.bet_records(), "counts": result.counts}, fh)
-    print(json.dumps({"runs": runs, "rss": _peak_rss()}))
+    print(json.dumps({"runs": runs, "stages": stages, "rss": _peak_rss()}))
 
 
 def _peak_rss() -> int:
@@ -394,33 +572,139 @@ def _span(values: list[float]) -> str:
     return f"{min(values):.3f} s (range {min(values):.3f}-{max(values):.3f} over {len(values)} runs)"
 
 
-async def _explain(url: str, games: int) -> None:
-    """EXPLAIN (ANALYZE, BUFFERS) of the two reads of a season backtest (for docs/BACKTESTING_GUIDE.md)."""
+async def _explain(url: str, games: int, scales: list[int]) -> None:
+    """EXPLAIN (ANALYZE, BUFFERS) of the two reads of a season backtest (for docs/BACKTESTING_GUIDE.md), then
+    the as-of read's server time and buffers at each scale (each plan run twice, the second shown: warm), with
+    the sizes of what it reads against shared_buffers."""
     import asyncpg
 
     from tasks.storage import state_reads
 
-    conn = await asyncpg.connect(_dsn(url))
-    try:
-        rows = await conn.fetch(
-            "SELECT id, commence_time FROM events WHERE origin = 'bench' ORDER BY commence_time, id LIMIT $1",
-            games,
-        )
+    def asof_args(rows: list[Any]) -> tuple[Any, ...]:
         pairs = sorted(((r["id"], r["commence_time"] - timedelta(hours=h)) for h in DECISION_HOURS for r in rows),
                        key=lambda p: (p[1], p[0]))  # fmt: skip
+        return [p[0] for p in pairs], [p[1] for p in pairs], timedelta(hours=24)
+
+    conn = await asyncpg.connect(_dsn(url))
+    try:
+        all_rows = await conn.fetch(
+            "SELECT id, commence_time FROM events WHERE origin = 'bench' ORDER BY commence_time, id LIMIT $1",
+            games * max(scales),
+        )
+        rows = all_rows[:games]
         for name, sql, args in (
-            (
-                "as-of read",
-                state_reads.ASOF_SQL,
-                ([p[0] for p in pairs], [p[1] for p in pairs], timedelta(hours=24)),
-            ),
+            ("as-of read", state_reads.ASOF_SQL, asof_args(rows)),
             ("closing read", state_reads.CLOSE_SQL, ([r["id"] for r in rows],)),
         ):
             plan = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql, *args)
             print(f"\nEXPLAIN (ANALYZE, BUFFERS) of the {name}, {len(args[0])} requests:")
             print("\n".join(r[0] for r in plan if "Index Cond: (id = ANY" not in r[0]))
+        sizes = await conn.fetchrow(
+            "SELECT current_setting('shared_buffers') AS sb, pg_size_pretty(pg_relation_size('odds_states')) AS heap,"
+            " pg_size_pretty(pg_total_relation_size('odds_states') - pg_relation_size('odds_states')"
+            " - pg_indexes_size('odds_states')) AS toast, pg_size_pretty(pg_indexes_size('odds_states')) AS idx,"
+            " (SELECT count(*) FROM odds_states) AS n"
+        )  # fmt: skip
+        print(f"\nthe as-of read at each scale (EXPLAIN ANALYZE, second of two runs; shared_buffers {sizes['sb']}; "
+              f"odds_states: {sizes['n']:,} rows, heap {sizes['heap']}, TOAST {sizes['toast']}, "
+              f"indexes {sizes['idx']}):")  # fmt: skip
+        for k in scales:
+            args = asof_args(all_rows[: games * k])
+            for _ in range(2):
+                plan = [
+                    r[0]
+                    for r in await conn.fetch(
+                        "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + state_reads.ASOF_SQL, *args
+                    )
+                ]
+            execution = next(line for line in plan if line.startswith("Execution Time"))
+            buffers = next(line.strip() for line in plan if "Buffers:" in line)
+            ms = float(execution.split(":")[1].split()[0])
+            print(f"  {k}x: {len(args[0]):6d} pairs, {execution}, {ms / len(args[0]) * 1e3:.1f} us per pair, "
+                  f"{buffers}")  # fmt: skip
     finally:
         await conn.close()
+
+
+def _median(values: list[float]) -> float:
+    return float(statistics.median(values))
+
+
+def _mrange(values: list[float], scale: float = 1.0, digits: int = 3) -> str:
+    """Median (min-max) of `values` × `scale`."""
+    v = [x * scale for x in values]
+    return f"{_median(v):.{digits}f} ({min(v):.{digits}f}-{max(v):.{digits}f})"
+
+
+def _linearity(base: dict[str, Any], dates: list[date], scales: list[int], games: int, *, rounds: int,
+               out_dir: Path) -> None:  # fmt: skip
+    """Time per game at each scale: `rounds` rounds, the scales interleaved within each round so that load
+    drift on the shared machine hits every scale alike. Each (round, scale) is one process: a staged backtest
+    first (per-stage figures; it also warms the process and the server's buffers), then the backtest timed as
+    the flow runs it. Per game: wall time (the issue's figure), this process's CPU time, the backends' CPU
+    time, the time both waited for a CPU; medians and ranges over the rounds, and the ratios to 1x."""
+    print(f"\nLINEARITY (new method; {rounds} rounds, scales interleaved in each round, one process per round and "
+          f"scale: a staged backtest, then the timed one):")  # fmt: skip
+    timed: dict[int, list[dict[str, Any]]] = {k: [] for k in scales}
+    staged: dict[int, list[dict[str, dict[str, float]]]] = {k: [] for k in scales}
+    rss: dict[int, list[int]] = {k: [] for k in scales}
+    loads = []
+    for r in range(rounds):
+        loads.append(os.getloadavg()[0])
+        for k in scales:
+            s, e = _window(dates, games * k)
+            res = _spawn({**base, "method": "new", "runs": 1, "stages": True, "start": s.isoformat(),
+                          "end": e.isoformat(), "out": str(out_dir / f"scale{k}.pkl")})  # fmt: skip
+            timed[k] += res["runs"]
+            staged[k].append(res["stages"])
+            rss[k].append(res["rss"])
+        one = {k: timed[k][-1]["total_s"] / timed[k][-1]["games"] * 1e3 for k in scales}
+        print(f"  round {r + 1}: load average {loads[-1]:.2f} -> {os.getloadavg()[0]:.2f}; wall ms per game "
+              + ", ".join(f"{k}x {v:.3f}" for k, v in one.items()), flush=True)  # fmt: skip
+    n_games = {k: timed[k][0]["games"] for k in scales}
+    raw = out_dir / "linearity.json"
+    raw.write_text(json.dumps({"timed": timed, "staged": staged, "rss": rss, "loads": loads}, default=str))
+    print(f"  (every figure of every round: {raw})")
+
+    def per_game(k: int, key: str) -> list[float]:
+        return [(run["clock"].get(key, 0.0) if key != "total_s" else run["total_s"]) / n_games[k] * 1e3
+                for run in timed[k]]  # fmt: skip
+
+    columns = (("wall", "total_s"), ("client CPU", "cpu_s"), ("server CPU", "server_cpu_s"),
+               ("client waits for CPU", "wait_s"), ("server waits for CPU", "server_wait_s"), ("client GC", "gc_s"))  # fmt: skip
+    print(f"  per game, ms: median (range) over {rounds} rounds; load average 1 min before the rounds "
+          f"{min(loads):.2f}-{max(loads):.2f}")  # fmt: skip
+    for label, key in columns:
+        print(f"    {label:21s}" + "".join(f"  {k}x {_mrange(per_game(k, key)):24s}" for k in scales))
+    print("    minor page faults   " + "".join(
+        f"  {k}x {_median([r['clock']['faults'] / n_games[k] for r in timed[k]]):8.0f} per game        " for k in scales))  # fmt: skip
+    print(
+        "    peak RSS            "
+        + "".join(f"  {k}x {max(rss[k]) / 2**20:,.0f} MiB                " for k in scales)
+    )
+    first = scales[0]
+    for label, key in columns[:3]:
+        med = {k: _median(per_game(k, key)) for k in scales}
+        print(f"  ratio of medians, {label:10s}: " + ", ".join(
+            f"{k}x/{first}x {med[k] / med[first]:.2f}" for k in scales[1:]) if med[first] else "")  # fmt: skip
+    med = [_median(per_game(k, "total_s")) for k in scales]
+    best = [min(per_game(k, "total_s")) for k in scales]
+    print(f"  TIME PER GAME (wall), max/min - 1: {(max(med) / min(med) - 1) * 100:.0f} % of the medians, "
+          f"{(max(best) / min(best) - 1) * 100:.0f} % of the best runs (goal: within 20 %)")  # fmt: skip
+    print(f"\n  stages (the staged backtest, first in its process; ms per game, medians over {rounds} rounds: wall / "
+          f"client CPU / server CPU / client GC; {scales[-1]}x/{first}x of the median CPU, client + server):")  # fmt: skip
+    for stage in STAGES:
+        cells = []
+        cpu = {}
+        for k in scales:
+            rows = [st.get(stage, {}) for st in staged[k]]
+            vals = {key: [row.get(key, 0.0) / n_games[k] * 1e3 for row in rows]
+                    for key in ("wall_s", "cpu_s", "server_cpu_s", "gc_s")}  # fmt: skip
+            cpu[k] = _median(vals["cpu_s"]) + _median(vals["server_cpu_s"])
+            cells.append(f"{k}x {_median(vals['wall_s']):.3f} / {_median(vals['cpu_s']):.3f} / "
+                         f"{_median(vals['server_cpu_s']):.3f} / {_median(vals['gc_s']):.3f}")  # fmt: skip
+        ratio = f"{cpu[scales[-1]] / cpu[first]:.2f}" if cpu[first] > 0 else "-"
+        print(f"    {stage:28s} " + "   ".join(cells) + f"   x{ratio}")
 
 
 def main() -> None:
@@ -477,7 +761,9 @@ def main() -> None:
 
     print(f"\nmachine: {_load_text()} (other work shares these cores: compare ranges, not single runs)")
     out_dir = Path(tempfile.mkdtemp(prefix="odds-bench-"))
-    base = {"url": url, "runs": args.runs, "sample": 0}
+    from odds_models.db import database_name
+
+    base = {"url": url, "database": database_name(url), "runs": args.runs, "sample": 0}
     start, end = _window(dates, args.events)
     season = {**base, "start": start.isoformat(), "end": end.isoformat()}
     new = _spawn({**season, "method": "new", "sample": args.sample, "out": str(out_dir / "new.pkl")})
@@ -499,9 +785,18 @@ def main() -> None:
 
     tree = _baseline_tree(args.baseline) if args.baseline != "none" else None
     if tree is not None:
-        old = _spawn(
-            {**season, "method": "baseline", "runs": 1, "tree": str(tree), "out": str(out_dir / "old.pkl")}
-        )
+        try:
+            old = _spawn(
+                {
+                    **season,
+                    "method": "baseline",
+                    "runs": 1,
+                    "tree": str(tree),
+                    "out": str(out_dir / "old.pkl"),
+                }
+            )
+        finally:
+            shutil.rmtree(tree, ignore_errors=True)
         o = old["runs"][0]
         print(f"\nTODAY ({args.baseline}: batch read over odds on two connections, pandas engine), 1 run:")
         for label, key in (("events read", "events_s"), ("as-of read", "odds_s"), ("closing-line read", "closing_s"),
@@ -516,40 +811,28 @@ def main() -> None:
             a = pickle.load(fh)
         with (out_dir / "old.pkl").open("rb") as fh:
             b = pickle.load(fh)
-        same = a["metrics"] == b["metrics"] and a["bets"] == b["bets"] and a["counts"] == b["counts"]
+        # Figures added since the baseline (e.g. the small-sample counts) are listed, not compared: every
+        # figure both compute must be equal, and so must every bet.
+        same_metrics = all(
+            a["metrics"][k] == b["metrics"][k] for k in a["metrics"].keys() & b["metrics"].keys()
+        )
+        same_counts = all(a["counts"][k] == b["counts"][k] for k in a["counts"].keys() & b["counts"].keys())
+        same = same_metrics and same_counts and a["bets"] == b["bets"]
+        added = sorted(
+            (a["metrics"].keys() - b["metrics"].keys()) | (a["counts"].keys() - b["counts"].keys())
+        )
+        gone = sorted((b["metrics"].keys() - a["metrics"].keys()) | (b["counts"].keys() - a["counts"].keys()))
         print(
-            f"results identical to today's: {'yes' if same else 'NO'} ({len(a['bets'])} bets, metrics "
-            f"{'equal' if a['metrics'] == b['metrics'] else 'DIFFERENT'})"
+            f"results identical to today's: {'yes' if same else 'NO'} ({len(a['bets'])} bets "
+            f"{'equal' if a['bets'] == b['bets'] else 'DIFFERENT'}, metrics both compute "
+            f"{'equal' if same_metrics else 'DIFFERENT'}, counts {'equal' if same_counts else 'DIFFERENT'}; "
+            f"only in the new: {', '.join(added) or 'none'}; only in today's: {', '.join(gone) or 'none'})"
         )
 
     if len(scales) > 1 or scales[0] != 1:
-        rounds = 3
-        print(f"\nLINEARITY (new method; {rounds} rounds over the scales, each backtest twice in its own process; best "
-              f"of all; client CPU = this process's CPU time, the server's apart):")  # fmt: skip
-        print("  scale   games   total (best)   ms per game   client CPU ms per game   peak RSS")
-        results: dict[int, list[dict[str, Any]]] = {k: [] for k in scales}
-        rss: dict[int, int] = dict.fromkeys(scales, 0)
-        for _ in range(rounds):  # interleaved, so a burst of load on the machine does not hit one scale only
-            for k in scales:
-                s, e = _window(dates, args.events * k)
-                res = _spawn({**base, "method": "new", "runs": 2, "start": s.isoformat(), "end": e.isoformat(),
-                              "out": str(out_dir / f"scale{k}.pkl")})  # fmt: skip
-                results[k] += res["runs"]
-                rss[k] = max(rss[k], res["rss"])
-        per_game = []
-        for k in scales:
-            best = min(results[k], key=lambda r: r["total_s"])
-            games = best["games"]
-            per_game.append(best["total_s"] / games * 1e3)
-            cpu = min(r["cpu_s"] for r in results[k]) / games * 1e3
-            print(f"  {k}x     {games:6d}   {best['total_s']:8.3f} s   {per_game[-1]:8.3f}      {cpu:8.3f}"
-                  f"                {rss[k] / 2**20:,.0f} MiB   (reads {best['reads_s']:.3f} s, engine "
-                  f"{best['engine_s']:.3f} s)")  # fmt: skip
-        print(
-            f"  time per game: max/min - 1 = {(max(per_game) / min(per_game) - 1) * 100:.0f} % (goal: within 20 %)"
-        )
+        _linearity(base, dates, scales, args.events, rounds=args.runs, out_dir=out_dir)
     if args.explain:
-        asyncio.run(_explain(url, args.events))
+        asyncio.run(_explain(url, args.events, scales))
     print(f"\nmachine after: {_load_text()}")
 
 

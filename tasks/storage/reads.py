@@ -248,19 +248,17 @@ async def read_odds_at_times_split(
     max_staleness: timedelta | None = None,
     categorical: bool = False,
 ) -> pd.DataFrame:
-    """`read_odds_at_times` over `connections` sessions at once, the pairs split by event.
+    """`read_odds_at_times` over `connections` sessions at once, the pairs split into contiguous blocks.
 
-    Same rows and `request_index` values as the single query. The server's share of the read (the probes
-    and the arrays' encoding) then runs on as many backends, in parallel on two cores.
+    Same rows, in the same order, under the same `request_index` values as the single query. The server's
+    share of the read (the probes and the arrays' encoding) then runs on as many backends, in parallel on two
+    cores. Each block is a run of consecutive pairs, so the parts' rows concatenate in request order: no
+    sort and no reordering copy of the joined frame (with the pairs dealt out by event, that reordering
+    cost ~0.06 ms per game more at four seasons than at one, in a profile).
     """
     pair_list = list(pairs)
-    by_event: dict[str, list[int]] = {}
-    for index, (event_id, _) in enumerate(pair_list):
-        by_event.setdefault(event_id, []).append(index)
-    groups: list[list[int]] = [[] for _ in range(max(1, connections))]
-    for n, indices in enumerate(by_event.values()):
-        groups[n % len(groups)].extend(indices)
-    groups = [g for g in groups if g]
+    size = -(-len(pair_list) // max(1, connections))
+    groups = [list(range(i, min(i + size, len(pair_list)))) for i in range(0, len(pair_list), max(1, size))]
 
     async def part(indices: list[int]) -> pd.DataFrame:
         async with async_session_maker() as session:
@@ -280,8 +278,10 @@ async def read_odds_at_times_split(
         else:
             data[col] = pd.concat([f[col] for f in frames], ignore_index=True).array
     out = pd.DataFrame(data)
-    order = np.argsort(out["request_index"].to_numpy(), kind="stable")  # each pair's rows stay in read order
-    return out.take(order).reset_index(drop=True)
+    request_index = out["request_index"].to_numpy()
+    if len(request_index) > 1 and (np.diff(request_index) < 0).any():  # not expected: blocks come in order
+        out = out.take(np.argsort(request_index, kind="stable")).reset_index(drop=True)
+    return out
 
 
 async def _odds_from_odds(

@@ -16,7 +16,10 @@ Strings come back as categoricals (sorted categories, so they sort like the text
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gc
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -79,14 +82,24 @@ class StateElements:
         return len(self.request_index)
 
 
+_NUMBERS_CHUNK = 2048  # payloads joined at once: ~1-2 MB, reused from the heap instead of one fresh buffer
+
+
 def _numbers(blobs: list[bytes], dtype: str) -> np.ndarray:
-    """Concatenated `array_send` payloads of fixed-width, NULL-free arrays → one numpy array."""
+    """Concatenated `array_send` payloads of fixed-width, NULL-free arrays → one numpy array.
+
+    Joined chunk by chunk: one joined buffer for all the payloads (~20 MB per column at four seasons) cost
+    more per pair the larger it was (fresh memory, beyond the caches); chunks keep the cost per pair flat."""
     item = np.dtype(dtype)
     record = np.dtype([("length", ">i4"), ("value", item)])
-    data = np.frombuffer(b"".join(b[_ARRAY_HEADER:] for b in blobs), dtype=record)
-    if len(data) and not (data["length"] == item.itemsize).all():
-        raise ValueError("odds_states: unexpected array layout (a NULL in a numeric array?)")
-    return data["value"]
+    parts = []
+    for start in range(0, len(blobs), _NUMBERS_CHUNK):
+        chunk = blobs[start : start + _NUMBERS_CHUNK]
+        data = np.frombuffer(b"".join(b[_ARRAY_HEADER:] for b in chunk), dtype=record)
+        if len(data) and not (data["length"] == item.itemsize).all():
+            raise ValueError("odds_states: unexpected array layout (a NULL in a numeric array?)")
+        parts.append(data["value"])
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=item)
 
 
 def _codes(texts: list[str], counts: np.ndarray, categories: dict[str, int]) -> np.ndarray:
@@ -127,8 +140,54 @@ async def read_state_elements(
     bookmakers: Sequence[str] | None,
     max_staleness: timedelta | None,
 ) -> StateElements:
-    """Run `ASOF_SQL` / `CLOSE_SQL` on an asyncpg connection and decode, filter and de-duplicate the rows."""
-    records = sorted((r for r in await connection.fetch(sql, *args) if r[3]), key=lambda r: r[0])
+    """Run `ASOF_SQL` / `CLOSE_SQL` on an asyncpg connection and decode, filter and de-duplicate the rows.
+
+    The cyclic garbage collector is paused from the fetch to the end of the decoding: the rows (one asyncpg
+    record per pair, 24,600 for four seasons) are garbage-collector-tracked objects that would otherwise
+    survive its young collections while alive and be promoted, triggering full collections, each of which
+    walks every object of the process (~220,000 after the imports: 0.1-0.3 s). How many happen then grows
+    with the size of the read (none for a season, one or more for four). The records create no cycles; they
+    are freed by reference counting before the collector resumes.
+    """
+    with _gc_paused():
+        records = await connection.fetch(sql, *args)
+        elements = _decode(records, markets=markets, bookmakers=bookmakers, max_staleness=max_staleness)
+        del records
+    return elements
+
+
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector (nested and concurrent pauses, from coroutines or threads: the last
+    one out restores the state the first one found)."""
+    global _gc_pauses, _gc_was_enabled  # noqa: PLW0603 - one process-wide pause count, like the collector
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
+
+
+def _decode(
+    fetched: Sequence[Any],
+    *,
+    markets: Sequence[str],
+    bookmakers: Sequence[str] | None,
+    max_staleness: timedelta | None,
+) -> StateElements:
+    records = sorted((r for r in fetched if r[3]), key=lambda r: r[0])
     counts = np.fromiter((r[3] for r in records), np.int64, len(records))
     req = np.fromiter((r[0] for r in records), np.int64, len(records))
     request_index = np.repeat(req, counts)

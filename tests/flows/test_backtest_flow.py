@@ -52,6 +52,9 @@ async def test_sql_asof_matches_reference_and_backtest_is_saved_once(loaded: obj
         states = await read_odds_at_times(
             pair_list, session=session, markets=cfg.markets, max_staleness=timedelta(hours=24)
         )
+    states_in_read_order = states.astype(
+        dict.fromkeys(["bookmaker", "market", "outcome", "description"], "str")
+    )
     states = states.sort_values(key).reset_index(drop=True)
     assert states[[*key, "snapshot_time", "price_decimal"]].equals(
         got[[*key, "snapshot_time", "price_decimal"]]
@@ -64,6 +67,8 @@ async def test_sql_asof_matches_reference_and_backtest_is_saved_once(loaded: obj
                                                max_staleness=timedelta(hours=24), categorical=categorical)  # fmt: skip
         assert split["request_index"].is_monotonic_increasing
         split = split.astype(dict.fromkeys(["bookmaker", "market", "outcome", "description"], "str"))
+        # row for row, in the same order as the single query
+        assert split.reset_index(drop=True).equals(states_in_read_order.reset_index(drop=True))
         split = split.sort_values(key).reset_index(drop=True)
         assert split[[*key, "snapshot_time", "price_decimal"]].equals(
             states[[*key, "snapshot_time", "price_decimal"]]
