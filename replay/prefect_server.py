@@ -15,6 +15,13 @@ This is Prefect's `SubprocessASGIServer` (the temporary server a flow run starts
 minus two things the demo cannot use: importing Prefect's server package into this process (it only
 needs an HTTP client of it) and blocking while the server boots. The command line is Prefect's.
 
+A fresh server runs Prefect's ~110 database migrations on its empty SQLite database, about half of its
+boot. The result is the same empty database every time for one Prefect version, so the first demo in an
+`ODDS_HOME` keeps a copy of it (`ODDS_HOME/demo/prefect-<version>.db`, taken right after the server first
+answered, before any run) and later demos start their server on a copy of that: Prefect still runs
+`alembic upgrade head` at its start, which finds nothing to do (and would bring an older copy up to date).
+Delete the file to make the next demo migrate from scratch.
+
 Demo-only server settings (`DEMO_SERVER_SETTINGS`, docs/REPLAY.md): the demo's server starts empty and is
 thrown away, so it records no task runs or events, evaluates no automations (it has none), registers no
 block types (the demo's flows use none) and serves no UI. None of this touches the product's flows, their
@@ -24,15 +31,20 @@ retries or a real Prefect server.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
+import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
+from importlib.metadata import version
 from pathlib import Path
 from typing import ClassVar
 
-__all__ = ["DEMO_SERVER_SETTINGS", "DemoPrefectServer"]
+__all__ = ["DEMO_SERVER_SETTINGS", "DemoPrefectServer", "database_url", "migrated_template"]
 
 DEMO_SERVER_SETTINGS: dict[str, str] = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -62,6 +74,26 @@ def database_url(home: Path) -> str:
     return f"sqlite+aiosqlite:///{home / 'prefect.db'}"
 
 
+def migrated_template() -> Path:
+    """Where the demo keeps its copy of a freshly migrated, empty Prefect database (one per Prefect version)."""
+    from odds_models.settings import get_settings
+
+    return get_settings().odds_home / "demo" / f"prefect-{version('prefect')}.db"
+
+
+def _save_template(database: Path, template: Path) -> None:
+    """Copy the live, just-migrated database (SQLite's online backup: consistent while the server runs)."""
+    template.parent.mkdir(parents=True, exist_ok=True)
+    partial = template.with_name(f".{template.name}.{os.getpid()}.tmp")
+    try:
+        with closing(sqlite3.connect(database)) as source, closing(sqlite3.connect(partial)) as target:
+            source.backup(target)
+        partial.replace(template)  # atomic: a concurrent demo sees the whole copy or none
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
+
+
 class DemoPrefectServer:
     """A Prefect server process on a free loopback port, for the demo's home `home`."""
 
@@ -73,6 +105,9 @@ class DemoPrefectServer:
         self.process: subprocess.Popen[bytes] | None = None
         self.launched_at = 0.0
         self.healthy = False
+        self.template = migrated_template()
+        self.from_template = False  # whether its database started as a copy of the migrated template
+        self.fresh = False  # whether it started on no database at all (then it may become the template)
 
     @property
     def api_url(self) -> str:
@@ -86,6 +121,12 @@ class DemoPrefectServer:
         if server is None:
             home.mkdir(parents=True, exist_ok=True)
             server = cls._servers[key] = cls(home)
+            database = home / "prefect.db"
+            if not database.exists():
+                server.fresh = True
+                if server.template.is_file():
+                    shutil.copyfile(server.template, database)
+                    server.from_template = True
             server._start_process()
             atexit.register(server.stop)
         return server
@@ -140,6 +181,9 @@ class DemoPrefectServer:
                 try:
                     if client.get(f"{self.api_url}/health").status_code == 200:
                         self.healthy = True
+                        if self.fresh and not self.from_template and not self.template.exists():
+                            with contextlib.suppress(OSError, sqlite3.Error):  # a cache: never fails the demo
+                                _save_template(self.home / "prefect.db", self.template)
                         return self
                 except httpx.TransportError:
                     pass
