@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger
+from prefect.utilities.annotations import quote
 
 from flows.run_names import stamped, with_params
 from odds_analytics.polymarket.history import BackfillOutcome, backfill_staleness, backfill_verdict
@@ -59,8 +60,8 @@ async def discover_polymarket(closed: bool = False, link: bool = True) -> dict[s
     logger = get_run_logger()
     # 1. every page of the series' game events
     raw_events = await fetch_gamma_events_task(closed=closed)
-    # 2. parse and upsert events and markets
-    counts = await store_gamma_events_task(raw_events)
+    # 2. parse and upsert events and markets (`quote`: plain data, Prefect need not walk it for futures)
+    counts = await store_gamma_events_task(quote(raw_events))
     logger.info("discovered %d events, %d markets", counts["events"], counts["markets"])
     # 3. link to sportsbook events
     if link:
@@ -119,8 +120,8 @@ async def poll_polymarket_prices(tiers: list[str] | None = None) -> dict[str, An
     quotes, books = await asyncio.gather(
         fetch_quotes_task(list(plan.tokens)), fetch_books_task(plan.book_tokens)
     )
-    # 3. store, idempotent per token and snapshot time
-    stored = await store_poll_task(plan, quotes, books, snapshot_time)
+    # 3. store, idempotent per token and snapshot time (`quote`: plain data, not walked for futures)
+    stored = await store_poll_task(plan, quote(quotes), quote(books), snapshot_time)
     logger.info("polled %d markets (%s): %s", plan.markets, plan.by_tier, stored)
     return {"markets": plan.markets, **stored, "by_tier": plan.by_tier}
 

@@ -12,8 +12,10 @@ Leaving restores the clock, the environment and the settings, and stops the serv
 The demo never touches the user's data: it writes to its own database (`odds_demo` on the embedded server,
 or the URL given), and every row it stores comes from the simulated (or recorded) replay. Nor the user's
 Prefect server: whatever PREFECT_API_URL says, its runs, logs and artifacts go to a Prefect server of its own
-(`_DemoPrefect`: SQLite under a temporary PREFECT_HOME, or `DemoOptions.prefect_home`), tagged and named
-`demo`, so a real `clv-recommendations` artifact is never replaced by simulated picks.
+(`replay.prefect_server`: SQLite under a temporary PREFECT_HOME, or `DemoOptions.prefect_home`), tagged and
+named `demo`, so a real `clv-recommendations` artifact is never replaced by simulated picks. That server boots
+in its own process while the stage starts the database and the replay app (`launch_demo_prefect`, which
+`odds demo` calls before it imports the flows); entering the stage waits for it.
 """
 
 from __future__ import annotations
@@ -24,15 +26,15 @@ import contextlib
 import inspect
 import os
 import shutil
-import socket
 import tempfile
+import time
 from collections.abc import Coroutine, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar
+from typing import Any
 
 from odds_models.clock import FrozenClock, installed_clock, use_clock
 from odds_models.errors import ConfigError
@@ -46,6 +48,7 @@ __all__ = [
     "DemoStage",
     "demo_database_url",
     "ensure_schema",
+    "launch_demo_prefect",
     "move_clock",
     "paper_trading_moments",
     "patched_env",
@@ -246,15 +249,12 @@ def _settings_env(database_url: str, *, faults: bool) -> dict[str, str | None]:
         "MONTHLY_CREDIT_BUDGET": "100000",
         "HTTP_MAX_RETRY_WAIT_SECONDS": "2",
     }
-    # the demo's own Prefect server (`_DemoPrefect`), never the user's: it need not record task runs and events
-    # (that recording is what makes a SQLite-backed server slow under load), nor serve the UI
+    # the demo's own Prefect server (`_DemoPrefect`), never the user's (its own settings, the demo-only ones
+    # included, are `replay.prefect_server.DEMO_SERVER_SETTINGS`); the runs' log lines go to the terminal,
+    # not to that server: one HTTP batch fewer per second of run
     env.update({
         "PREFECT_API_URL": None,
         "PREFECT_API_KEY": None,
-        "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED": "false",
-        "PREFECT_SERVER_SERVICES_EVENT_PERSISTER_ENABLED": "false",
-        "PREFECT_SERVER_UI_ENABLED": "false",
-        # nor keep the runs' log lines (they go to the terminal): one HTTP batch fewer per second of run
         "PREFECT_LOGGING_TO_API_ENABLED": "false",
     })  # fmt: skip
     if faults:
@@ -264,43 +264,14 @@ def _settings_env(database_url: str, *, faults: bool) -> dict[str, str | None]:
 
 
 class _DemoPrefect:
-    """The demo's own Prefect server: a SQLite database under its own PREFECT_HOME, on a free loopback port.
+    """Points Prefect at the demo's own server (`replay.prefect_server.DemoPrefectServer`: SQLite under its
+    own PREFECT_HOME, on a free loopback port), whatever PREFECT_API_URL says.
 
     `odds demo` never writes into the user's Prefect server (a real `clv-recommendations` artifact must never
-    be replaced by simulated picks): whatever PREFECT_API_URL says, the stage points Prefect at this server.
-    One server per home and process, started on first use and stopped when the process exits (a second demo
-    in the same process reuses it instead of paying the start-up again).
+    be replaced by simulated picks). One server per home and process, launched early (`launch_demo_prefect`)
+    and stopped when the process exits (a second demo in the same process reuses it instead of paying the
+    start-up again).
     """
-
-    _servers: ClassVar[dict[str, Any]] = {}
-
-    @classmethod
-    def server(cls, home: Path) -> Any:
-        from prefect.server.api.server import SubprocessASGIServer
-        from prefect.settings import (
-            PREFECT_HOME,
-            PREFECT_SERVER_DATABASE_CONNECTION_URL,
-            PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
-            temporary_settings,
-        )
-
-        key = str(home)
-        if key not in cls._servers:
-            home.mkdir(parents=True, exist_ok=True)
-            prior = SubprocessASGIServer._instances.get(None)
-            updates = {PREFECT_HOME: str(home),
-                       PREFECT_SERVER_DATABASE_CONNECTION_URL: f"sqlite+aiosqlite:///{home / 'prefect.db'}"}  # fmt: skip
-            with temporary_settings(updates=updates):
-                server = SubprocessASGIServer(port=_free_port())
-                server.start(timeout=PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
-            # SubprocessASGIServer() registers itself as the default; leave the user's default alone
-            if prior is None:
-                SubprocessASGIServer._instances.pop(None, None)
-            else:
-                SubprocessASGIServer._instances[None] = prior
-            cls._servers[key] = server
-            atexit.register(_stop_at_exit, server)
-        return cls._servers[key]
 
     @classmethod
     @contextmanager
@@ -314,9 +285,11 @@ class _DemoPrefect:
             temporary_settings,
         )
 
-        server = cls.server(home)
+        from replay.prefect_server import DemoPrefectServer, database_url
+
+        server = DemoPrefectServer.launch(home).wait()
         updates = {PREFECT_API_URL: server.api_url, PREFECT_HOME: str(home),
-                   PREFECT_SERVER_DATABASE_CONNECTION_URL: f"sqlite+aiosqlite:///{home / 'prefect.db'}"}  # fmt: skip
+                   PREFECT_SERVER_DATABASE_CONNECTION_URL: database_url(home)}  # fmt: skip
         with temporary_settings(updates=updates, restore_defaults={PREFECT_API_KEY}):
             try:
                 yield
@@ -324,11 +297,14 @@ class _DemoPrefect:
                 _drain_prefect_workers()
 
 
-def _stop_at_exit(server: Any) -> None:
-    import logging
+def launch_demo_prefect(prefect_home: Path | None = None) -> Path:
+    """Start the demo's Prefect server booting now (it runs in its own process while the caller goes on);
+    returns its home. `DemoStage` waits for it when it is entered."""
+    from replay.prefect_server import DemoPrefectServer
 
-    logging.raiseExceptions = False  # at exit the console may be closed already; "stopping" is not news
-    server.stop()
+    home = prefect_home or _demo_prefect_home()
+    DemoPrefectServer.launch(home)
+    return home
 
 
 def _drain_prefect_workers() -> None:
@@ -341,12 +317,6 @@ def _drain_prefect_workers() -> None:
             pending = worker.drain_all(timeout=10)
             if inspect.iscoroutine(pending):  # called inside a running loop: it cannot wait here
                 pending.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _demo_prefect_home() -> Path:
@@ -390,8 +360,10 @@ class DemoStage:
         self.start, self.end = _span(self.source, options)
         self.api_key = os.environ.get("ODDS_API_KEY") or None
         self.fault_plan = _fault_plan(options)
+        # the Prefect server boots in its own process meanwhile (`odds demo` launched it already)
+        self.prefect_home = launch_demo_prefect(options.prefect_home)
         self.database_url = demo_database_url(options.database_url)
-        self.prefect_home = options.prefect_home or _demo_prefect_home()
+        self.prefect_wait_seconds = 0.0  # how long entering waited for that server (the rest overlapped)
         self.app: Any = None
         self._exit = ExitStack()
 
@@ -410,7 +382,9 @@ class DemoStage:
             server = stack.enter_context(ReplayServer(self.app))
             env = _settings_env(self.database_url, faults=self.options.faults)
             stack.enter_context(patched_env({**env, **server.settings_env(api_key)}))
+            waited = time.perf_counter()
             stack.enter_context(_DemoPrefect.use(self.prefect_home))
+            self.prefect_wait_seconds = time.perf_counter() - waited
             stack.callback(_reset_engine)  # after the clock is restored, before the settings are
             stack.enter_context(use_clock(clock))
             _reset_engine()

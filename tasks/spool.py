@@ -103,8 +103,10 @@ def spool_response(
     name = f"{fetched.strftime('%Y%m%dT%H%M%S%f')}-{kind}-{uuid.uuid4().hex[:8]}.json"
     final = folder / name
     tmp = folder / f".{name}.tmp"
+    # json.dumps, not json.dump: the same text, but the C encoder (dump to a file is pure Python, ~10x slower)
+    text = json.dumps(entry.to_json(), separators=(",", ":"), default=str)
     with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(entry.to_json(), fh, separators=(",", ":"), default=str)
+        fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
     tmp.replace(final)

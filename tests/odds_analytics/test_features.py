@@ -307,3 +307,38 @@ def test_fair_line_moves_the_point_away_from_the_side_priced_above_even() -> Non
     assert row["sharp_fair_gap"] == pytest.approx(0.0)  # lowvig is the sharp book and prices even
     totals = build_dataset(_odds(rows), _events(), samples, market="totals").iloc[0]
     assert totals["fair_line_gap"] == pytest.approx(0.0)  # 1.91 / 1.91 on the total
+
+
+def _consensus_path_per_time(quotes: pd.DataFrame, staleness: timedelta) -> pd.Series:
+    """The consensus path as it was computed before issue 17: one `_latest_per_book` per snapshot time."""
+    from odds_analytics.features import _latest_per_book
+
+    values = {}
+    for s in np.sort(quotes["snapshot_time"].unique()):
+        latest = _latest_per_book(quotes, pd.Timestamp(s) + timedelta(microseconds=1), staleness)
+        if not latest.empty:
+            values[pd.Timestamp(s)] = float(latest["value"].median())
+    return pd.Series(values, dtype=float)
+
+
+@pytest.mark.parametrize("unit", ["us", "ns"])
+@pytest.mark.parametrize("seed", range(6))
+def test_consensus_path_equals_the_per_time_computation(seed: int, unit: str) -> None:
+    """Books quoting at random moments (some going stale, some values missing): the vectorised path is the
+    per-snapshot-time one, value for value, index for index."""
+    from odds_analytics.features import _consensus_path
+
+    rng = np.random.default_rng(seed)
+    books = ["pinnacle", "draftkings", "fanduel", "lowvig", "betmgm"]
+    rows = []
+    for book in books[: rng.integers(1, 6)]:
+        minutes = np.sort(rng.choice(np.arange(0, 60 * 72, 5), size=rng.integers(1, 25), replace=False))
+        for m in minutes:
+            value = float(rng.normal(-4.0, 1.5)) if rng.random() > 0.1 else np.nan
+            rows.append({"snapshot_time": T0 - timedelta(hours=72) + timedelta(minutes=int(m)),
+                         "bookmaker": book, "value": value})  # fmt: skip
+    quotes = pd.DataFrame(rows).sample(frac=1.0, random_state=seed)  # any row order
+    quotes["snapshot_time"] = pd.to_datetime(quotes["snapshot_time"], utc=True).dt.as_unit(unit)
+    for staleness in (timedelta(hours=24), timedelta(hours=3), timedelta(minutes=5)):
+        pd.testing.assert_series_equal(_consensus_path(quotes, staleness),
+                                       _consensus_path_per_time(quotes, staleness))  # fmt: skip

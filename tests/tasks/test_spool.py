@@ -154,3 +154,20 @@ async def test_a_missing_spool_file_is_not_a_database_error(spool: Path) -> None
     assert not is_transient_db_error(error)
     # a database on a Unix socket that is gone is one (ENOENT naming no file)
     assert is_db_connection_error(FileNotFoundError(2, "No such file or directory"))
+
+
+def test_a_spooled_response_reads_back_value_for_value(tmp_path: Path) -> None:
+    """What the spool writes (one `json.dumps`, the C encoder) reads back exactly: NaN, 20-digit integers,
+    non-ASCII names, nested lists, and times given as objects (written as text)."""
+    from tasks.spool import read_spool_entry
+
+    data = [{"id": "é" * 3, "price": float("nan"), "big": 12345678901234567890, "nested": [[1.5, None, True]],
+             "when": T0}]  # fmt: skip
+    path = spool_response(kind="odds", endpoint=ODDS, data=data, snapshot_time=T0, odds_format="decimal",
+                          fetch_logs=[_log()], directory=tmp_path)  # fmt: skip
+    entry = read_spool_entry(path)
+    expected = [{**data[0], "when": str(T0)}]
+    assert json.dumps(entry.data) == json.dumps(expected)  # NaN != NaN: compare the texts
+    assert entry.data[0]["big"] == 12345678901234567890
+    assert entry.snapshot_time == T0
+    assert entry.fetch_logs == [_log()]
