@@ -155,10 +155,11 @@ async def _copy_all() -> tuple[float, int]:
 
     table = "odds_copy_bench"
     async with async_session_maker() as session:
-        result = await session.execute(text(f"SELECT {', '.join(_ODDS_COLUMNS)} FROM odds ORDER BY id"))
+        conn = await session.connection()
+        result = await conn.execute(text(f"SELECT {', '.join(_ODDS_COLUMNS)} FROM odds ORDER BY id"))
         rows = [tuple(r) for r in result]
-        await session.execute(text(f"DROP TABLE IF EXISTS {table}"))
-        await session.execute(text(f"CREATE TABLE {table} (LIKE odds INCLUDING ALL)"))
+        await conn.execute(text(f"DROP TABLE IF EXISTS {table}"))
+        await conn.execute(text(f"CREATE TABLE {table} (LIKE odds INCLUDING ALL)"))
         await session.commit()
     started = time.perf_counter()
     for start in range(0, len(rows), BATCH_ROWS):
@@ -171,7 +172,7 @@ async def _copy_all() -> tuple[float, int]:
             await session.commit()
     elapsed = time.perf_counter() - started
     async with async_session_maker() as session:
-        await session.execute(text(f"DROP TABLE {table}"))
+        await (await session.connection()).execute(text(f"DROP TABLE {table}"))
         await session.commit()
     return elapsed, len(rows)
 
@@ -254,4 +255,9 @@ if __name__ == "__main__":
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="Folder of historical odds files.")
     parser.add_argument("--repeat", type=int, default=2, help="Runs per measurement (the best is kept).")
     args = parser.parse_args()
+    if not args.data.is_dir():
+        parser.exit(
+            2,
+            f"error: --data {args.data}: no such folder (the Odds API historical files; see ../shared/data)\n",
+        )
     asyncio.run(main(args.data, max(1, args.repeat)))

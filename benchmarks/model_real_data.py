@@ -102,6 +102,8 @@ def main() -> None:
     parser.add_argument("--json", default=None)
     parser.add_argument("--bins", default="72,24,12,3,0.5")
     args = parser.parse_args()
+    if not DATA.is_dir():
+        parser.exit(2, f"error: {DATA}: no such folder (the real data, ../shared/data beside the project)\n")
     t0 = time.perf_counter()
     odds, events = load_oddsapi(args.seasons.split(","))
     closing = load_closing(events)

@@ -198,6 +198,8 @@ def main() -> None:
     parser.add_argument("--tried", action="store_true", help="also the variants tried and not kept")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
+    if not DATA.is_dir():
+        parser.exit(2, f"error: {DATA}: no such folder (the real data, ../shared/data beside the project)\n")
     t0 = time.perf_counter()
     report: dict[str, object] = {"generated": datetime.now(UTC).isoformat(), "seasons": TRAIN_SEASONS}
     history = load_history()
