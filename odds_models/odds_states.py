@@ -24,6 +24,7 @@ from __future__ import annotations
 __all__ = [
     "DROP_STATEMENTS",
     "INSTALL_STATEMENTS",
+    "PLAN_CACHE_SETTING",
     "REFRESH_SQL",
     "STATE_MARKETS",
 ]
@@ -32,6 +33,16 @@ STATE_MARKETS = ("h2h", "spreads", "totals")
 _MARKETS_SQL = ", ".join(f"'{m}'" for m in STATE_MARKETS)
 # pg_advisory_xact_lock(class, key): the class keeps these locks apart from any other advisory lock user.
 _LOCK_CLASS = 1869833580
+
+# Every statement of the refresh is planned with its arguments' values (custom plans), never from the cached
+# generic plan PL/pgSQL would settle on after five executions in a connection. The generic plan cannot see the
+# arrays' lengths (it assumes 10 events per round) and, built when `odds_states` is empty (a new or truncated
+# table), probes it by sequential scan; either way it turns the `kept` step into a nested loop over every
+# (round's events x previous elements x fresh rows): quadratic in the round's width, kept for the connection's
+# life. Measured and shown in docs/DATABASE.md ("odds_states refresh plans"); revision 0007 sets it on
+# databases made before.
+PLAN_CACHE_SETTING = "plan_cache_mode=force_custom_plan"
+_PLAN_CACHE_SETTING = "plan_cache_mode = force_custom_plan"
 
 _ORDER = "e.market, e.bookmaker, e.outcome, e.description, e.snapshot_id DESC, e.point"
 _ARRAYS = ("markets", "bookmakers", "outcomes", "descriptions", "points", "prices", "prices_american", "valid",
@@ -43,7 +54,7 @@ _UNNEST = f"unnest({', '.join('s.' + a for a in _ARRAYS)})"
 
 _REFRESH_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION odds_states_refresh(p_event_ids text[], p_from_times timestamptz[])
-RETURNS integer LANGUAGE plpgsql VOLATILE AS $fn$
+RETURNS integer LANGUAGE plpgsql VOLATILE SET {_PLAN_CACHE_SETTING} AS $fn$
 DECLARE
     todo_events text[];
     todo_times timestamptz[];

@@ -200,3 +200,31 @@ def test_0005_moves_the_expected_return_out_of_expected_clv(migrations_url: str)
     command.downgrade(cfg, "0004")
     assert run_coro_blocking(sql("SELECT expected_clv FROM predictions"))[0][0][0] == pytest.approx(0.25)
     command.upgrade(cfg, "head")
+
+
+def test_0007_sets_custom_plans_on_the_refresh_function(migrations_url: str) -> None:
+    """0007 sets `plan_cache_mode` on `odds_states_refresh` (databases made before it lack it); the downgrade
+    removes it."""
+    import asyncpg
+
+    from odds_models.db import run_coro_blocking
+    from odds_models.odds_states import PLAN_CACHE_SETTING
+
+    cfg = _config(migrations_url)
+    dsn = migrations_url.replace("postgresql+asyncpg://", "postgresql://")
+
+    async def config() -> list[str] | None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return await conn.fetchval(
+                "SELECT proconfig FROM pg_proc WHERE oid = 'odds_states_refresh(text[], timestamptz[])'::regprocedure"
+            )
+        finally:
+            await conn.close()
+
+    command.upgrade(cfg, "head")
+    assert run_coro_blocking(config()) == [PLAN_CACHE_SETTING]
+    command.downgrade(cfg, "0006")
+    assert run_coro_blocking(config()) is None
+    command.upgrade(cfg, "head")
+    assert run_coro_blocking(config()) == [PLAN_CACHE_SETTING]
