@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic import command
@@ -19,6 +21,22 @@ from odds_models.testing import assert_test_database
 
 pytestmark = pytest.mark.db
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _sql_on(url: str) -> Callable[..., Coroutine[Any, Any, list]]:
+    """An async runner of plain SQL statements on `url` (one asyncpg connection per call): each statement's rows."""
+    import asyncpg
+
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+
+    async def sql(*statements: str) -> list:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return [await conn.fetch(statement) for statement in statements]
+        finally:
+            await conn.close()
+
+    return sql
 
 
 @pytest.fixture(scope="module")
@@ -113,19 +131,11 @@ def test_models_match_migrations(migrations_url: str) -> None:
 def test_0003_builds_odds_states_for_stored_odds_and_installs_the_triggers(migrations_url: str) -> None:
     """Upgrading a database that already holds odds builds their states; new odds keep them current;
     downgrading removes the table, its function and the triggers."""
-    import asyncpg
 
     from odds_models.db import run_coro_blocking
 
     cfg = _config(migrations_url)
-    dsn = migrations_url.replace("postgresql+asyncpg://", "postgresql://")
-
-    async def sql(*statements: str) -> list:
-        conn = await asyncpg.connect(dsn)
-        try:
-            return [await conn.fetch(statement) for statement in statements]
-        finally:
-            await conn.close()
+    sql = _sql_on(migrations_url)
 
     command.downgrade(cfg, "base")
     command.upgrade(cfg, "0001")
@@ -167,19 +177,11 @@ def test_0003_builds_odds_states_for_stored_odds_and_installs_the_triggers(migra
 
 def test_0005_moves_the_expected_return_out_of_expected_clv(migrations_url: str) -> None:
     """Before 0005 `predictions.expected_clv` held p·d − 1; after it holds p − 1/d and `exp_return` p·d − 1."""
-    import asyncpg
 
     from odds_models.db import run_coro_blocking
 
     cfg = _config(migrations_url)
-    dsn = migrations_url.replace("postgresql+asyncpg://", "postgresql://")
-
-    async def sql(*statements: str) -> list:
-        conn = await asyncpg.connect(dsn)
-        try:
-            return [await conn.fetch(statement) for statement in statements]
-        finally:
-            await conn.close()
+    sql = _sql_on(migrations_url)
 
     command.downgrade(cfg, "base")
     command.upgrade(cfg, "0004")
@@ -205,26 +207,20 @@ def test_0005_moves_the_expected_return_out_of_expected_clv(migrations_url: str)
 def test_0007_sets_custom_plans_on_the_refresh_function(migrations_url: str) -> None:
     """0007 sets `plan_cache_mode` on `odds_states_refresh` (databases made before it lack it); the downgrade
     removes it."""
-    import asyncpg
 
     from odds_models.db import run_coro_blocking
     from odds_models.odds_states import PLAN_CACHE_SETTING
 
     cfg = _config(migrations_url)
-    dsn = migrations_url.replace("postgresql+asyncpg://", "postgresql://")
+    sql = _sql_on(migrations_url)
 
-    async def config() -> list[str] | None:
-        conn = await asyncpg.connect(dsn)
-        try:
-            return await conn.fetchval(
-                "SELECT proconfig FROM pg_proc WHERE oid = 'odds_states_refresh(text[], timestamptz[])'::regprocedure"
-            )
-        finally:
-            await conn.close()
+    def config() -> list[str] | None:
+        query = "SELECT proconfig FROM pg_proc WHERE oid = 'odds_states_refresh(text[], timestamptz[])'::regprocedure"
+        return run_coro_blocking(sql(query))[0][0][0]
 
     command.upgrade(cfg, "head")
-    assert run_coro_blocking(config()) == [PLAN_CACHE_SETTING]
+    assert config() == [PLAN_CACHE_SETTING]
     command.downgrade(cfg, "0006")
-    assert run_coro_blocking(config()) is None
+    assert config() is None
     command.upgrade(cfg, "head")
-    assert run_coro_blocking(config()) == [PLAN_CACHE_SETTING]
+    assert config() == [PLAN_CACHE_SETTING]
