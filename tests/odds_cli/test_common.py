@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 import yaml
+
+from tests.support.cli_tree import cli_leaves
 
 ROOT = Path(__file__).resolve().parents[2]
 LONG = "deployment-" + "x" * 189  # 200 characters, like a long market slug
@@ -28,23 +29,7 @@ NO_JSON = {
 }
 
 
-def _leaves() -> list[tuple[str, Any]]:
-    from odds_cli.main import app
-
-    found: list[tuple[str, Any]] = []
-
-    def walk(command: Any, path: list[str]) -> None:
-        if hasattr(command, "commands"):
-            for name, sub in sorted(command.commands.items()):
-                walk(sub, [*path, name])
-        else:
-            found.append((" ".join(path), command))
-
-    walk(typer.main.get_command(app), [])
-    return found
-
-
-LEAVES = _leaves()
+LEAVES = cli_leaves()
 
 
 @pytest.mark.parametrize(("path", "command"), LEAVES, ids=[p for p, _ in LEAVES])

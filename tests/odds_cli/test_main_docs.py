@@ -7,28 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
+
+from tests.support.cli_tree import cli_leaves
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _leaves() -> list[tuple[str, Any]]:
-    from odds_cli.main import app
-
-    found: list[tuple[str, Any]] = []
-
-    def walk(command: Any, path: list[str]) -> None:
-        if hasattr(command, "commands"):  # a group (typer vendors click, so duck-type)
-            for name, sub in sorted(command.commands.items()):
-                walk(sub, [*path, name])
-        else:
-            found.append((" ".join(path), command))
-
-    walk(typer.main.get_command(app), [])
-    return found
-
-
-LEAVES = _leaves()
+LEAVES = cli_leaves()
 
 
 @pytest.mark.parametrize(("path", "command"), LEAVES, ids=[p for p, _ in LEAVES])
