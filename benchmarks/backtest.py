@@ -11,7 +11,11 @@ end in `_bench` or `_test`); `odds_states` is then built by the same SQL functio
 `$TMPDIR/odds-bench-pgdata-<uid>`; to free it, stop that server (`pg_ctl stop -D <folder>`, as the folder's
 owner) and delete the folder.
 
-Each measurement runs in its own Python process (its peak RSS is the backtest's alone):
+Each measurement runs in its own Python process (its peak RSS is the backtest's alone), started as a flow run's
+process is: the flow's modules imported first, then the start-up heap frozen as `run_backtest` does first
+(`odds_models/runtime.py`; `BENCH_FREEZE=none` leaves it unfrozen, to compare; `BENCH_GC_TRACE=1` prints on
+stderr where each full collection falls, with the generations' counts, and how far each window ended from the
+next one):
 - the backtest as the flow runs it: the games of the window, the prices as of each decision from `odds_states`
   and the closing lines, concurrently, then the engine (basic_ev, 2,000 bootstrap + 2,000 permutations);
   `--runs` times, the range printed;
@@ -24,8 +28,10 @@ Each measurement runs in its own Python process (its peak RSS is the backtest's 
   scale: a staged backtest (each stage after the other: wall time, this process's CPU time and the database
   backends' CPU time per stage, the backends' read from /proc when the server is local), then the backtest
   timed as the flow runs it. Per game: wall time (the goal's figure), client CPU, server CPU, the time both
-  waited for a CPU (run queue: the machine's load, not the work), Python GC time, page faults; medians and
-  ranges over the rounds, the ratios 2x/1x and 4x/1x, and the load average before each round;
+  waited for a CPU (run queue: the machine's load, not the work), Python GC time and its full collections
+  (time, count), page faults; medians and ranges over the rounds, the ratios 2x/1x and 4x/1x, the load
+  average before each round, and a least-squares line through the medians (ms per backtest whatever its size
+  + ms per game: a split of the per-game figures, which include everything);
 - `--explain`: the plans of both reads for the season, then the as-of read's server time and buffers at each
   scale with the sizes of `odds_states` against shared_buffers.
 Goals (issue 17): season backtest under 2 s on 2 cores, >= 7x today, under 1 GiB, time per game flat within 20 %.
