@@ -1,11 +1,12 @@
 """Process-wide settings applied once start-up is over: `freeze_startup_objects`.
 
 Start-up leaves ~210,000 objects the cyclic garbage collector tracks and that live as long as the process:
-the modules, classes and functions of pandas, scipy, SQLAlchemy, SQLModel and Prefect (Prefect alone ~75,000,
-`benchmarks/backtest.py` counts them). Python collects its oldest generation when the objects promoted to it
+the modules, classes and functions of pandas, scipy, SQLAlchemy, SQLModel and Prefect (Prefect alone ~75,000;
+docs/BACKTESTING_GUIDE.md §7.3). Python 3.11 collects its oldest generation when the objects promoted to it
 since the last full collection exceed a quarter of the survivors of that collection, and a full collection
 walks every tracked object of the process: 0.1-0.3 s with that start-up heap, paid at whichever moment of the
-run the quarter happens to be crossed (in the season backtest: once in a fresh process at 1x, not at 2x or 4x).
+run the quarter happens to be crossed (in the benchmark's season backtest: in the 1x process's timed backtest,
+in the 2x and 4x processes' staged one; `BENCH_GC_TRACE=1 uv run python benchmarks/gc_freeze_ab.py` shows it).
 `gc.freeze()` moves the objects alive at that moment to a permanent generation the collector never walks, so a
 full collection then costs in proportion to what the work itself keeps alive.
 """
