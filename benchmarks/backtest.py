@@ -11,7 +11,11 @@ end in `_bench` or `_test`); `odds_states` is then built by the same SQL functio
 `$TMPDIR/odds-bench-pgdata-<uid>`; to free it, stop that server (`pg_ctl stop -D <folder>`, as the folder's
 owner) and delete the folder.
 
-Each measurement runs in its own Python process (its peak RSS is the backtest's alone):
+Each measurement runs in its own Python process (its peak RSS is the backtest's alone), started as a flow run's
+process is: the flow's modules imported first, then the start-up heap frozen as `run_backtest` does first
+(`odds_models/runtime.py`; `BENCH_FREEZE=none` leaves it unfrozen, to compare; `BENCH_GC_TRACE=1` prints on
+stderr where each full collection falls, with the generations' counts, and how far each window ended from the
+next one):
 - the backtest as the flow runs it: the games of the window, the prices as of each decision from `odds_states`
   and the closing lines, concurrently, then the engine (basic_ev, 2,000 bootstrap + 2,000 permutations);
   `--runs` times, the range printed;
@@ -24,8 +28,10 @@ Each measurement runs in its own Python process (its peak RSS is the backtest's 
   scale: a staged backtest (each stage after the other: wall time, this process's CPU time and the database
   backends' CPU time per stage, the backends' read from /proc when the server is local), then the backtest
   timed as the flow runs it. Per game: wall time (the goal's figure), client CPU, server CPU, the time both
-  waited for a CPU (run queue: the machine's load, not the work), Python GC time, page faults; medians and
-  ranges over the rounds, the ratios 2x/1x and 4x/1x, and the load average before each round;
+  waited for a CPU (run queue: the machine's load, not the work), Python GC time and its full collections
+  (time, count), page faults; medians and ranges over the rounds, the ratios 2x/1x and 4x/1x, the load
+  average before each round, and a least-squares line through the medians (ms per backtest whatever its size
+  + ms per game: a split of the per-game figures, which include everything);
 - `--explain`: the plans of both reads for the season, then the as-of read's server time and buffers at each
   scale with the sizes of `odds_states` against shared_buffers.
 Goals (issue 17): season backtest under 2 s on 2 cores, >= 7x today, under 1 GiB, time per game flat within 20 %.
@@ -35,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import io
 import json
 import os
@@ -245,27 +252,49 @@ class _Clocks:
     The /proc scans happen outside the client's window (before its start, after its end)."""
 
     gc_s = 0.0
+    full_gc_s = 0.0  # the collections of the oldest generation (they walk every tracked object not frozen)
+    full_gc_n = 0
     _gc_start = 0.0
+    pending = 0
+    long_lived = 0
+    _young = 0
 
     def __init__(self, database: str | None) -> None:
         self.database = database
 
     @classmethod
     def install_gc_timer(cls) -> None:
-        import gc
+        trace = os.environ.get("BENCH_GC_TRACE") == "1"
 
-        def timer(phase: str, _info: dict[str, Any]) -> None:
+        def timer(phase: str, info: dict[str, Any]) -> None:
             if phase == "start":
                 cls._gc_start = time.perf_counter()
+                if trace and info["generation"] == 1:
+                    cls._young = len(gc.get_objects(0)) + len(gc.get_objects(1))
+                if trace and info["generation"] == 2:
+                    import traceback
+
+                    where = " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}"
+                                       for f in reversed(traceback.extract_stack()[:-1][-10:]))  # fmt: skip
+                    print(f"full GC, counts {gc.get_count()}, {len(gc.get_objects(2))} objects in the oldest "
+                          f"generation, at {where}", file=sys.stderr)  # fmt: skip
             else:
-                cls.gc_s += time.perf_counter() - cls._gc_start
+                spent = time.perf_counter() - cls._gc_start
+                cls.gc_s += spent
+                if info["generation"] == 2:
+                    cls.full_gc_s += spent
+                    cls.full_gc_n += 1
+                if trace and info["generation"] == 1:  # CPython's long_lived_pending, rebuilt
+                    cls.pending += cls._young - info["collected"]
+                if trace and info["generation"] == 2:
+                    cls.pending, cls.long_lived = 0, len(gc.get_objects(2))
 
         gc.callbacks.append(timer)
 
-    def _client(self) -> tuple[float, float, int, int, float]:
+    def _client(self) -> tuple[float, float, int, int, float, float, int]:
         wait = sum(_schedstat(t / "schedstat")[1] for t in Path("/proc/self/task").iterdir())
         return (time.perf_counter(), time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt,
-                wait, self.gc_s)  # fmt: skip
+                wait, self.gc_s, self.full_gc_s, self.full_gc_n)  # fmt: skip
 
     def begin(self, server: bool = True) -> tuple[Any, Any]:
         backends = _backends(self.database) if server and self.database else None
@@ -275,12 +304,19 @@ class _Clocks:
         client = self._client()
         before, c0 = start
         out = {"wall_s": client[0] - c0[0], "cpu_s": client[1] - c0[1], "faults": client[2] - c0[2],
-               "wait_s": (client[3] - c0[3]) / 1e9, "gc_s": client[4] - c0[4]}  # fmt: skip
+               "wait_s": (client[3] - c0[3]) / 1e9, "gc_s": client[4] - c0[4], "full_gc_s": client[5] - c0[5],
+               "full_gcs": client[6] - c0[6]}  # fmt: skip
         if before is not None:
             after = _backends(self.database or "")
             run = sum(a[0] - before.get(pid, (0, 0))[0] for pid, a in after.items())
             wait = sum(a[1] - before.get(pid, (0, 0))[1] for pid, a in after.items())
             out.update(server_cpu_s=run / 1e9, server_wait_s=wait / 1e9)
+        if os.environ.get("BENCH_GC_TRACE") == "1":
+            print(
+                f"  window end: pending {self.pending} of {self.long_lived} long-lived "
+                f"({self.pending / max(self.long_lived, 1):.3f}; a full collection at > 0.25)",
+                file=sys.stderr,
+            )
         return out
 
 
@@ -508,6 +544,15 @@ def _child(spec: dict[str, Any]) -> None:
 
     get_settings.cache_clear()
     cfg = _config(date.fromisoformat(spec["start"]), date.fromisoformat(spec["end"]))
+    if spec["method"] != "baseline":
+        # Start up as a flow run's process does: the flow's modules imported before the work (not inside the
+        # first measured stage), then the start-up heap frozen as `run_backtest` does first
+        # (odds_models/runtime.py); BENCH_FREEZE=none leaves it unfrozen, to compare.
+        import flows.backtest  # noqa: F401
+        from odds_models.runtime import freeze_startup_objects
+
+        if os.environ.get("BENCH_FREEZE", "freeze") != "none":
+            freeze_startup_objects()
 
     clocks = _Clocks(spec.get("database"))
     _Clocks.install_gc_timer()
@@ -671,11 +716,15 @@ def _linearity(base: dict[str, Any], dates: list[date], scales: list[int], games
                 for run in timed[k]]  # fmt: skip
 
     columns = (("wall", "total_s"), ("client CPU", "cpu_s"), ("server CPU", "server_cpu_s"),
-               ("client waits for CPU", "wait_s"), ("server waits for CPU", "server_wait_s"), ("client GC", "gc_s"))  # fmt: skip
+               ("client waits for CPU", "wait_s"), ("server waits for CPU", "server_wait_s"), ("client GC", "gc_s"),
+               ("client full GCs", "full_gc_s"))  # fmt: skip
     print(f"  per game, ms: median (range) over {rounds} rounds; load average 1 min before the rounds "
           f"{min(loads):.2f}-{max(loads):.2f}")  # fmt: skip
     for label, key in columns:
         print(f"    {label:21s}" + "".join(f"  {k}x {_mrange(per_game(k, key)):24s}" for k in scales))
+    print("    full collections    " + "".join(
+        f"  {k}x {sum(r['clock'].get('full_gcs', 0) for r in timed[k]):3d} in {len(timed[k])} backtests        "
+        for k in scales))  # fmt: skip
     print("    minor page faults   " + "".join(
         f"  {k}x {_median([r['clock']['faults'] / n_games[k] for r in timed[k]]):8.0f} per game        " for k in scales))  # fmt: skip
     print(
@@ -691,6 +740,15 @@ def _linearity(base: dict[str, Any], dates: list[date], scales: list[int], games
     best = [min(per_game(k, "total_s")) for k in scales]
     print(f"  TIME PER GAME (wall), max/min - 1: {(max(med) / min(med) - 1) * 100:.0f} % of the medians, "
           f"{(max(best) / min(best) - 1) * 100:.0f} % of the best runs (goal: within 20 %)")  # fmt: skip
+    if len(scales) > 1:  # the per-game figures above include everything; this splits them, it hides nothing
+        import numpy as np
+
+        x = [n_games[k] for k in scales]
+        for label, key in columns[:2]:
+            y = [_median(per_game(k, key)) * n_games[k] for k in scales]  # ms per backtest
+            slope, fixed = (float(v) for v in np.polyfit(x, y, 1))
+            print(f"  least-squares line through the medians, {label:10s}: {fixed:7.1f} ms per backtest whatever "
+                  f"its size + {slope:.3f} ms per game")  # fmt: skip
     print(f"\n  stages (the staged backtest, first in its process; ms per game, medians over {rounds} rounds: wall / "
           f"client CPU / server CPU / client GC; {scales[-1]}x/{first}x of the median CPU, client + server):")  # fmt: skip
     for stage in STAGES:

@@ -16,6 +16,7 @@ from odds_analytics.backtest.report import data_fingerprint, headline, summary_m
 from odds_models import progress
 from odds_models.clock import now
 from odds_models.errors import BadArgument, NoDataError
+from odds_models.runtime import freeze_startup_objects
 from tasks.storage.backtests import store_backtest_run_task, write_backtest_report_task
 from tasks.storage.event_reads import (
     read_events_between_task,
@@ -51,6 +52,7 @@ async def run_backtest(
     include_bets: bool = True,
 ) -> dict[str, Any]:
     """Backtest a strategy on stored history with no look-ahead; save to backtest_runs and a report folder."""
+    freeze_startup_objects()  # start-up ends here (odds_models/runtime.py)
     logger = get_run_logger()
     if config is None:  # the weekly schedule: the Prefect Variable `backtest-window`, else the season to date
         strategy, start, end = scheduled_window(now().date(), await read_variable_task(BACKTEST_WINDOW))

@@ -21,6 +21,7 @@ from prefect.artifacts import acreate_image_artifact, acreate_markdown_artifact
 from flows.run_names import stamped
 from odds_analytics.ledger import ledger_report, report_markdown
 from odds_models.clock import now
+from odds_models.runtime import freeze_startup_objects
 from odds_models.settings import get_settings
 from tasks.storage.bet_report import chart_data_uri, write_ledger_report_task
 from tasks.storage.bets import read_ledger_task, settle_bets_task
@@ -31,6 +32,7 @@ __all__ = ["settle_bets"]
 @flow(name="settle-bets", log_prints=False, flow_run_name=stamped("settle-bets"), timeout_seconds=600)
 async def settle_bets(always_publish: bool = False) -> dict[str, Any]:
     """Fill closes (after tip-off) and results (after the game) of open bets; publish the ledger report."""
+    freeze_startup_objects()  # start-up ends here (odds_models/runtime.py)
     logger = get_run_logger()
     # 1. closes and results
     counts = await settle_bets_task()

@@ -10,6 +10,7 @@ from prefect import flow, get_run_logger
 
 from flows.run_names import with_params
 from odds_models import progress
+from odds_models.runtime import freeze_startup_objects
 from tasks.storage.closing_lines import (
     load_closing_line_file_task,
     match_closing_line_games_task,
@@ -28,6 +29,7 @@ async def import_closing_lines(
     path: str, fmt: str = "kaggle", since: date | None = None, until: date | None = None
 ) -> dict[str, Any]:
     """Load a closing-line CSV: match games to events (creating missing ones), store lines and scores."""
+    freeze_startup_objects()  # start-up ends here (odds_models/runtime.py)
     logger = get_run_logger()
     stages = progress.begin(f"import closing-lines {fmt}", total=3, unit="stages")
     # 1. parse the file (pure), keeping the requested dates

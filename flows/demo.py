@@ -49,6 +49,7 @@ from odds_analytics.clv_training import TrainConfig
 from odds_analytics.demo_report import digest
 from odds_models import clock, progress
 from odds_models.errors import redact
+from odds_models.runtime import freeze_startup_objects
 from odds_models.settings import get_settings
 from replay.stage import DemoOptions, DemoStage, move_clock, paper_trading_moments, plan_ticks
 from tasks.retry import is_db_connection_error
@@ -183,6 +184,7 @@ async def demo(  # noqa: PLR0917 - flow parameters are positional in the UI too
     fine_minutes: int = 30,
 ) -> dict[str, Any]:
     """Play a simulated span through the real flows (the clock moves; the replay service answers)."""
+    freeze_startup_objects()  # start-up ends here (odds_models/runtime.py)
     entered = time.perf_counter()  # (same process as `run_demo`: it subtracts its own perf_counter)
     logger = get_run_logger()
     log = StepLog(shown=progress.begin("demo: the slate", total=2 if polymarket else 1, unit="flow runs"))

@@ -51,6 +51,7 @@ from odds_analytics.model_goals import (
 from odds_models import progress
 from odds_models.clock import now
 from odds_models.errors import OddsPipelineError
+from odds_models.runtime import freeze_startup_objects
 from tasks.alerts import emit_picks_published
 from tasks.datasets import load_model_dataset_task
 from tasks.execution import stake_policy
@@ -100,6 +101,7 @@ async def train_model(
     promoted_by: str = "train-model",
 ) -> dict[str, Any]:
     """Train and register the CLV models of a market on every event before `until` (promote if asked)."""
+    freeze_startup_objects()  # start-up ends here (odds_models/runtime.py)
     logger = get_run_logger()
     if market not in MARKETS:
         raise ValueError(f"market must be one of {MARKETS}")
@@ -161,6 +163,7 @@ async def evaluate_model(
     market: str, date_from: date | datetime, date_to: date | datetime, kind: str | None = None
 ) -> dict[str, Any]:
     """Score the latest model trained before the window on its events, against no change."""
+    freeze_startup_objects()  # start-up ends here (odds_models/runtime.py)
     logger = get_run_logger()
     start = _as_datetime(date_from)
     end = _as_datetime(date_to)
@@ -222,6 +225,7 @@ async def next_season_check(
     season: str, markets: list[str] | None = None, config: TrainConfig | None = None
 ) -> dict[str, Any]:
     """Issue 18's frozen design on a test season: train through the season before, score every kind, judge."""
+    freeze_startup_objects()  # start-up ends here (odds_models/runtime.py)
     logger = get_run_logger()
     window = season_window(season)  # "2024-25": train before 2024-07-01, test 2024-07-01 to 2025-06-30
     markets = list(markets or GOAL_MARKETS)
@@ -303,6 +307,7 @@ async def predict(  # noqa: PLR0917 - flow parameters are positional in the UI t
     record: bool = True,
 ) -> dict[str, Any]:
     """Score upcoming events with each market's live model; publish picks only from a validated model."""
+    freeze_startup_objects()  # start-up ends here (odds_models/runtime.py)
     logger = get_run_logger()
     # `at`: score as of that moment (reads never see later rows); `record=False`: the board only, no writes
     decision_time = check_decision_time(at, now()) if at is not None else now()

@@ -21,6 +21,7 @@ from flows.run_names import stamped
 from odds_analytics.freshness import freshness_rows
 from odds_models.clock import now
 from odds_models.db import run_coro_blocking
+from odds_models.runtime import freeze_startup_objects
 from tasks.storage.bets import read_ledger_frame
 from tasks.storage.notebook import (
     TimeBound,
@@ -166,6 +167,7 @@ def load_bets(since: TimeBound = None, source: str | None = None) -> pd.DataFram
 @flow(name="pipeline-summary", flow_run_name=stamped("pipeline-summary"), timeout_seconds=300)
 async def pipeline_summary() -> pd.DataFrame:
     """Count and date every table; publish the result as the `pipeline-summary` table artifact."""
+    freeze_startup_objects()  # start-up ends here (odds_models/runtime.py)
     logger = get_run_logger()
     # count
     rows = await summarize_tables_task()

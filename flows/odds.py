@@ -19,6 +19,7 @@ from odds_analytics.quota import QuotaStatus, quota_crossed, quota_warnings
 from odds_models import progress
 from odds_models.clock import now
 from odds_models.errors import BudgetExceeded, QuotaExhausted
+from odds_models.runtime import freeze_startup_objects
 from odds_models.settings import get_settings
 from tasks.alerts import emit_quota_low
 from tasks.odds_ingest import (
@@ -133,6 +134,7 @@ async def _within_budget(cost: int, what: str, summary: dict[str, Any], logger: 
 @flow(name="sync-events", log_prints=False, flow_run_name=stamped("sync-events"), timeout_seconds=300)
 async def sync_events() -> dict[str, Any]:
     """List upcoming NBA games (free /events) and upsert them."""
+    freeze_startup_objects()  # start-up ends here (odds_models/runtime.py)
     spool = await _drain()
     # the free call, then the upsert (never erases scores or a later status)
     fetched = await fetch_events_task()
@@ -143,6 +145,7 @@ async def sync_events() -> dict[str, Any]:
 @flow(name="fetch-odds", flow_run_name=stamped("fetch-odds"), timeout_seconds=600)
 async def fetch_odds(force: bool = False, predict_after: bool = True) -> dict[str, Any]:
     """The tick: sync events (free), then one paid /odds call when some game is due in its tier."""
+    freeze_startup_objects()  # start-up ends here (odds_models/runtime.py)
     logger = get_run_logger()
     summary: dict[str, Any] = {"spool": await _drain()}
     # 1. the slate (free)
@@ -193,6 +196,7 @@ async def _predict_after_fetch(logger: Any) -> dict[str, Any] | str:
 @flow(name="fetch-scores", flow_run_name=stamped("fetch-scores"), timeout_seconds=300)
 async def fetch_scores(days_from: int | None = 1) -> dict[str, Any]:
     """Fetch /scores (paid: 1 credit, 2 with days_from) and move games through their lifecycle."""
+    freeze_startup_objects()  # start-up ends here (odds_models/runtime.py)
     logger = get_run_logger()
     summary: dict[str, Any] = {"spool": await _drain()}
     if not await _within_budget(2 if days_from else 1, "The /scores call", summary, logger):
@@ -227,6 +231,7 @@ async def backfill_odds_history(
     dry_run: bool = False,
 ) -> dict[str, Any]:
     """Fill missing snapshots of past games from historical /odds within a credit budget (plan, then spend)."""
+    freeze_startup_objects()  # start-up ends here (odds_models/runtime.py)
     logger = get_run_logger()
     settings = get_settings()
     summary: dict[str, Any] = {"spool": await _drain()}
@@ -269,6 +274,7 @@ async def backfill_odds_history(
 )
 async def import_oddsapi_files(paths: list[str], reject_invalid: bool | None = None) -> dict[str, Any]:
     """Import saved Odds API responses (.json / .json.gz files or folders); idempotent."""
+    freeze_startup_objects()  # start-up ends here (odds_models/runtime.py)
     summary = await import_files_task(paths, reject_invalid)
     await _artifacts("oddsapi-import", "Odds API import", {k: v for k, v in summary.items() if k != "errors"})
     return summary

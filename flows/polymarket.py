@@ -20,6 +20,7 @@ from odds_analytics.polymarket.history import BackfillOutcome, backfill_stalenes
 from odds_analytics.polymarket.poll import poll_bucket
 from odds_models import clock
 from odds_models.errors import OddsPipelineError
+from odds_models.runtime import freeze_startup_objects
 from odds_models.settings import get_settings
 from tasks.polymarket_ingest import (
     backfill_token_history_task,
@@ -57,6 +58,7 @@ class BackfillOverdue(OddsPipelineError):
 @flow(name="discover-polymarket", flow_run_name=stamped("discover-polymarket"), timeout_seconds=600)
 async def discover_polymarket(closed: bool = False, link: bool = True) -> dict[str, Any]:
     """Discover NBA games on Polymarket (Gamma keyset pages), upsert them, then link them."""
+    freeze_startup_objects()  # start-up ends here (odds_models/runtime.py)
     logger = get_run_logger()
     # 1. every page of the series' game events
     raw_events = await fetch_gamma_events_task(closed=closed)
@@ -89,6 +91,7 @@ async def _link_artifact(report: Any, *, dry_run: bool) -> None:
 @flow(name="link-polymarket", flow_run_name=stamped("link-polymarket"), timeout_seconds=600)
 async def link_polymarket(dry_run: bool = False) -> dict[str, Any]:
     """Link Polymarket games to sportsbook events (unique matches only; ambiguous and misses reported)."""
+    freeze_startup_objects()  # start-up ends here (odds_models/runtime.py)
     logger = get_run_logger()
     report = await link_events_task(dry_run=dry_run)
     for result in report.ambiguous:
@@ -109,6 +112,7 @@ async def link_polymarket(dry_run: bool = False) -> dict[str, Any]:
 @flow(name="poll-polymarket-prices", flow_run_name=stamped("poll-polymarket-prices"), timeout_seconds=300)
 async def poll_polymarket_prices(tiers: list[str] | None = None) -> dict[str, Any]:
     """Poll best bid/ask, mid and spread of every market in the collected tiers, and moneyline books."""
+    freeze_startup_objects()  # start-up ends here (odds_models/runtime.py)
     logger = get_run_logger()
     snapshot_time = poll_bucket(clock.now(), get_settings().price_poll_interval)
     # 1. which markets: the events in the tiers being collected
@@ -141,6 +145,7 @@ async def backfill_polymarket_history(
 
     `start`/`end` limit the history to [start, end); `concurrency` overrides POLYMARKET_BACKFILL_CONCURRENCY.
     """
+    freeze_startup_objects()  # start-up ends here (odds_models/runtime.py)
     from prefect.artifacts import acreate_progress_artifact, aupdate_progress_artifact
 
     logger = get_run_logger()
@@ -194,6 +199,7 @@ async def backfill_polymarket_history(
 )
 async def import_polymarket_files(paths: list[str], token_id: str | None = None) -> dict[str, Any]:
     """Import saved Gamma and CLOB responses (.json / .json.gz), idempotently."""
+    freeze_startup_objects()  # start-up ends here (odds_models/runtime.py)
     totals: dict[str, Any] = {}
     for path in paths:
         counts = await import_polymarket_file_task(Path(path), token_id)

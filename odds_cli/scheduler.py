@@ -379,4 +379,9 @@ def start_command(
     )
     from prefect import serve
 
+    from odds_models.runtime import freeze_startup_objects
+
+    # A long-running process: its start-up (every flow's modules, loaded above) is frozen once, out of the
+    # collector's full walks; each flow run is its own process and freezes its own start-up.
+    freeze_startup_objects()
     serve(*deployments, limit=limit, print_starting_message=False)
