@@ -198,7 +198,8 @@ async def _profile(dsn: str, function: str, calls: list[tuple[list[str], list[An
         print(f"    {seconds:7.3f} s  {count:4d} x  {key}")
     print(f"  plans of the largest call ({len(calls[largest][0])} events):")
     for plan in plans:
-        print("    " + plan.replace("\n", "\n    "))
+        text = re.sub(r"'\{[^}]{100,}\}'", "'{...}'", plan)  # the call's arrays, as constants
+        print("    " + text.replace("\n", "\n    "))
 
 
 _DURATION = re.compile(r"duration: ([\d.]+) ms")
@@ -235,8 +236,11 @@ async def main(data: Path, passes: int, keep: bool, profile: bool) -> None:
         started = time.perf_counter()
         await _load(dsn, data)
         print(f"loaded {data} in {time.perf_counter() - started:.1f} s")
+    from odds_models.odds_states import REFRESH_FUNCTION
+
     conn = await asyncpg.connect(dsn)
     try:
+        await conn.execute(REFRESH_FUNCTION)  # today's, also on a database kept from an older run
         await conn.execute(_old_function_sql())
         calls = [(r[0], r[1]) for r in await conn.fetch(
             "SELECT event_ids, from_times FROM bench_refresh_calls ORDER BY n")]  # fmt: skip
