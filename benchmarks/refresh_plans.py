@@ -16,7 +16,9 @@ refresh, as `tasks.storage.odds.copy_odds_bulk` does), and prints the measured b
 - **generic allowed, ANALYZE**: the same after `ANALYZE` of the tables (statistics do not change the choice);
 - **generic allowed, TRUNCATE**: the warm-up is one 50-event batch, then TRUNCATE and ANALYZE of the empty
   tables (the benchmark's and the experiments' pattern): the generic plan is rebuilt for empty tables.
-`--explain` prints, through auto_explain, the plans of the refresh's per-round statement in the last scenario.
+`--explain` prints, through auto_explain, the plans of the refresh's per-round statement in the last scenario
+(revision 0007's function). `--function 0007` installs revision 0007's function (kept in migration 0008) to
+measure it beside today's; today's function has no per-round statement and takes no generic-plan harm.
 The function's setting is restored at the end.
 """
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -106,11 +109,27 @@ async def _scenario(
     return f"{rows} rows, {seconds:.2f} s"
 
 
-async def main(shape: tuple[int, int, int], explain: bool) -> None:
+async def main(shape: tuple[int, int, int], explain: bool, function: str) -> None:
     import asyncpg
 
+    from odds_models.settings import get_settings
+
     url = _database_url()
+    os.environ["DATABASE_URL"] = url  # the schema reset below goes through the pipeline's engine
+    get_settings.cache_clear()
     await _reset_schema()
+    if function == "0007":  # revision 0007's function, as databases had it before 0008
+        from states_refresh import _old_function_sql
+
+        sql = _old_function_sql().replace(
+            "FUNCTION odds_states_refresh_0007(", "FUNCTION odds_states_refresh(", 1
+        )
+        admin = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+        try:
+            await admin.execute(sql)
+        finally:
+            await admin.close()
+    print(f"function: {'revision 0007' if function == '0007' else 'today (odds_models/odds_states.py)'}")
     dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
     admin = await asyncpg.connect(dsn)
     try:
@@ -133,10 +152,16 @@ async def main(shape: tuple[int, int, int], explain: bool) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--function",
+        choices=("today", "0007"),
+        default="today",
+        help="The refresh to measure (0007: before 0008).",
+    )
     parser.add_argument("--shape", default="100x20x8", help="EVENTSxSNAPSHOTSxBOOKS of the measured batch.")
     parser.add_argument(
         "--explain", action="store_true", help="Print the per-round plans (generic, TRUNCATE)."
     )
     args = parser.parse_args()
     events, snapshots, books = (int(x) for x in args.shape.split("x"))
-    asyncio.run(main((events, snapshots, books), args.explain))
+    asyncio.run(main((events, snapshots, books), args.explain, args.function))

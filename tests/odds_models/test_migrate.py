@@ -206,10 +206,10 @@ def test_0005_moves_the_expected_return_out_of_expected_clv(migrations_url: str)
 
 def test_0007_sets_custom_plans_on_the_refresh_function(migrations_url: str) -> None:
     """0007 sets `plan_cache_mode` on `odds_states_refresh` (databases made before it lack it); the downgrade
-    removes it."""
+    removes it. (0008's function carries it too, with `enable_seqscan = off`.)"""
 
     from odds_models.db import run_coro_blocking
-    from odds_models.odds_states import PLAN_CACHE_SETTING
+    from odds_models.odds_states import FUNCTION_SETTINGS, PLAN_CACHE_SETTING
 
     cfg = _config(migrations_url)
     sql = _sql_on(migrations_url)
@@ -219,8 +219,61 @@ def test_0007_sets_custom_plans_on_the_refresh_function(migrations_url: str) -> 
         return run_coro_blocking(sql(query))[0][0][0]
 
     command.upgrade(cfg, "head")
-    assert config() == [PLAN_CACHE_SETTING]
+    assert config() == FUNCTION_SETTINGS
     command.downgrade(cfg, "0006")
     assert config() is None
-    command.upgrade(cfg, "head")
+    command.upgrade(cfg, "0007")
     assert config() == [PLAN_CACHE_SETTING]
+    command.upgrade(cfg, "head")
+    assert config() == FUNCTION_SETTINGS
+
+
+def test_0008_replaces_the_refresh_function_and_its_downgrade_puts_0007_back(migrations_url: str) -> None:
+    """0008 installs `odds_states.py`'s function (create_all's); the downgrade restores 0007's; the states a
+    write leaves are the same under both."""
+
+    from odds_models.db import run_coro_blocking
+    from odds_models.odds_states import FUNCTION_SETTINGS, PLAN_CACHE_SETTING
+
+    cfg = _config(migrations_url)
+    sql = _sql_on(migrations_url)
+    function = "'odds_states_refresh(text[], timestamptz[])'::regprocedure"
+
+    def source() -> tuple[str, list[str]]:
+        row = run_coro_blocking(sql(f"SELECT prosrc, proconfig FROM pg_proc WHERE oid = {function}"))[0][0]
+        return row[0], row[1]
+
+    def write_and_read(tag: str) -> list:
+        statements = [
+            f"INSERT INTO events (id, sport_key, home_team, away_team, commence_time, status, origin) VALUES "
+            f"('{tag}', 'basketball_nba', 'H', 'A', '2030-01-02Z', 'scheduled', 'test')",
+            *(
+                f"INSERT INTO odds_snapshots (event_id, source, snapshot_time, bookmaker_count, raw) VALUES ('{tag}', 'live', "
+                f"'2030-01-01Z'::timestamptz + interval '{h} hour', 2, '[]')"
+                for h in (3, 1, 2)
+            ),
+            f"INSERT INTO odds (snapshot_id, event_id, snapshot_time, bookmaker, market, outcome, description, "
+            f"price_decimal, is_valid) "
+            f"SELECT s.id, s.event_id, s.snapshot_time, b, 'h2h', o, '', 1.5 + extract(hour FROM s.snapshot_time)::float8, true FROM odds_snapshots AS s, "
+            f"unnest(ARRAY['b1', 'b2']) AS b, unnest(ARRAY['A', 'B']) AS o WHERE s.event_id = '{tag}' "
+            f"AND (b = 'b1' OR extract(hour FROM s.snapshot_time) <> 2)",
+            f"SELECT snapshot_time, bookmakers, outcomes, prices FROM odds_states WHERE event_id = '{tag}' "
+            f"ORDER BY snapshot_time",
+        ]
+        rows = run_coro_blocking(sql(*statements))[-1]
+        return [tuple(r) for r in rows]
+
+    command.upgrade(cfg, "head")
+    body, config = source()
+    assert "many_events" in body
+    assert config == FUNCTION_SETTINGS
+    at_head = write_and_read("m8")
+    command.downgrade(cfg, "0007")
+    body, config = source()
+    assert "todo_events" in body
+    assert config == [PLAN_CACHE_SETTING]
+    assert write_and_read("m7") == at_head
+    assert len(at_head) == 3
+    assert at_head[1][3] == [3.5, 3.5, 2.5, 2.5]
+    command.upgrade(cfg, "head")
+    assert "many_events" in source()[0]
