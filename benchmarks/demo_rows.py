@@ -14,10 +14,12 @@ flow-run figure must equal the other file's (the request counts and the seconds 
 from __future__ import annotations
 
 import argparse
+import atexit
 import hashlib
 import json
 import os
 import re
+import shutil
 import sys
 import time
 from collections import Counter
@@ -91,6 +93,7 @@ def main() -> int:
     replay.stage.SEND_EVENTS = args.send_events
 
     prefect_home = Path(tempfile.mkdtemp(prefix="demo-rows-prefect-"))
+    atexit.register(shutil.rmtree, prefect_home, ignore_errors=True)  # runs after the server's stop (LIFO)
     launch_demo_prefect(prefect_home)
     began = time.perf_counter()
     result = run_demo(

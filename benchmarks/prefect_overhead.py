@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -92,7 +93,8 @@ def _load() -> str:
 
 
 def run_variant(name: str, env: dict[str, str], runs: int, *, show_routes: bool = False) -> None:
-    server = DemoPrefectServer.launch(Path(tempfile.mkdtemp(prefix="prefect-overhead-"))).wait()
+    home = Path(tempfile.mkdtemp(prefix="prefect-overhead-"))
+    server = DemoPrefectServer.launch(home).wait()
     try:
         assert server.process is not None
         load = _load()
@@ -105,6 +107,7 @@ def run_variant(name: str, env: dict[str, str], runs: int, *, show_routes: bool 
         server_cpu = _cpu_seconds(server.process.pid) - server_before
     finally:
         server.stop()
+        shutil.rmtree(home, ignore_errors=True)
     if child.returncode:
         print(f"{name}: failed\n{child.stderr[-2000:]}")
         return
