@@ -58,6 +58,9 @@ __all__ = [
 
 DEMO_DATABASE = "odds_demo"
 FAULTY_TIMEOUT_SECONDS = 1.0  # the client's timeout when faults are on; the replay stalls longer
+# The demo's Prefect events (task-run states, `odds.*` alerts) are not sent: its server drops them (no task-run
+# recorder, event persister or automation). `benchmarks/demo_rows.py --send-events` measures the difference.
+SEND_EVENTS = False
 
 
 @dataclass
@@ -290,11 +293,33 @@ class _DemoPrefect:
         server = DemoPrefectServer.launch(home).wait()
         updates = {PREFECT_API_URL: server.api_url, PREFECT_HOME: str(home),
                    PREFECT_SERVER_DATABASE_CONNECTION_URL: database_url(home)}  # fmt: skip
-        with temporary_settings(updates=updates, restore_defaults={PREFECT_API_KEY}):
+        with (
+            temporary_settings(updates=updates, restore_defaults={PREFECT_API_KEY}),
+            _events_sent(SEND_EVENTS),
+        ):
             try:
                 yield
             finally:
                 _drain_prefect_workers()
+
+
+@contextmanager
+def _events_sent(send: bool) -> Iterator[None]:
+    """Unless `send`, the demo's Prefect events (task-run states, `odds.*` alerts) go to Prefect's
+    `NullEventsClient` inside the block instead of a websocket to the demo's server, which drops them
+    anyway: it records no task runs or events and has no automation (`DEMO_SERVER_SETTINGS`)."""
+    from prefect.events.clients import NullEventsClient
+    from prefect.events.worker import EventsWorker
+
+    if send:
+        yield
+        return
+    saved = EventsWorker._client_override
+    EventsWorker.set_client_override(NullEventsClient)
+    try:
+        yield
+    finally:
+        EventsWorker._client_override = saved
 
 
 def launch_demo_prefect(prefect_home: Path | None = None) -> Path:
