@@ -184,3 +184,14 @@ def test_sportsbook_results_are_unchanged(update: dict, n: int, digest: str) -> 
     assert len(records) == n
     assert hashlib.sha256(payload.encode()).hexdigest()[:16] == digest
     assert {r["price_basis"] for r in result.bet_records()} == {"quoted"}
+
+
+def test_the_weekly_backtest_assumes_the_settings_fee_terms(settings_env: pytest.MonkeyPatch) -> None:
+    from flows.backtest import scheduled_config
+    from odds_models.settings import get_settings
+
+    settings_env.setenv("POLYMARKET_DEFAULT_FEE_RATE", "0.05")
+    settings_env.setenv("POLYMARKET_DEFAULT_FEE_EXPONENT", "2")
+    get_settings.cache_clear()
+    terms = scheduled_config("basic_ev", TIP.date(), TIP.date()).polymarket_default_terms()
+    assert (terms.rate, terms.exponent, terms.assumed) == (0.05, 2.0, True)
