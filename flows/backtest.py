@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -17,6 +17,7 @@ from odds_models import progress
 from odds_models.clock import now
 from odds_models.errors import BadArgument, NoDataError
 from odds_models.runtime import freeze_startup_objects
+from odds_models.settings import get_settings
 from tasks.storage.backtests import store_backtest_run_task, write_backtest_report_task
 from tasks.storage.event_reads import (
     read_events_between_task,
@@ -26,7 +27,20 @@ from tasks.storage.event_reads import (
 from tasks.storage.reads import read_closing_lines_task, read_odds_at_times_task
 from tasks.variables import BACKTEST_WINDOW, read_variable_task
 
-__all__ = ["run_backtest"]
+__all__ = ["run_backtest", "scheduled_config"]
+
+
+def scheduled_config(strategy: str, start: date, end: date) -> BacktestConfig:
+    """The weekly run's config: defaults, with the assumed Polymarket fee terms of the settings
+    (`POLYMARKET_DEFAULT_FEE_RATE`, `POLYMARKET_DEFAULT_FEE_EXPONENT`), as `odds backtest run` passes them."""
+    settings = get_settings()
+    return BacktestConfig(
+        strategy=strategy,
+        start=start,
+        end=end,
+        polymarket_default_fee_rate=settings.polymarket_default_fee_rate,
+        polymarket_default_fee_exponent=settings.polymarket_default_fee_exponent,
+    )
 
 
 async def _none() -> None:
@@ -56,7 +70,7 @@ async def run_backtest(
     logger = get_run_logger()
     if config is None:  # the weekly schedule: the Prefect Variable `backtest-window`, else the season to date
         strategy, start, end = scheduled_window(now().date(), await read_variable_task(BACKTEST_WINDOW))
-        config = BacktestConfig(strategy=strategy, start=start, end=end)
+        config = scheduled_config(strategy, start, end)
         logger.info("scheduled window: %s %s..%s", strategy, start, end)
     staleness = timedelta(minutes=config.max_staleness_minutes)
     stages = progress.begin(f"backtest {config.strategy}", total=4, unit="stages")

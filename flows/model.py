@@ -167,9 +167,12 @@ async def evaluate_model(
     logger = get_run_logger()
     start = _as_datetime(date_from)
     end = _as_datetime(date_to)
-    if isinstance(date_to, date) and not isinstance(date_to, datetime):
-        end = end + timedelta(days=1) if end else end  # --to is inclusive
-    last_day = date_to  # as asked (a date is inclusive; the window ends the day after it)
+    if isinstance(date_to, datetime):  # an instant: the window ends there (exclusive)
+        last_day = (date_to - timedelta(microseconds=1)).date()
+    else:  # a date is inclusive (`--to`, as next-season's `test_to`): the window ends the day after it
+        last_day = date_to
+        end = end + timedelta(days=1) if end else end
+    first_day = date_from.date() if isinstance(date_from, datetime) else date_from
     stages = progress.begin(f"evaluate {market}", total=3, unit="stages")
     # 1. the latest model whose training data ends before the window (out of sample)
     found = await get_latest_model_task(market, kind, start)
@@ -191,8 +194,9 @@ async def evaluate_model(
         "model": info["name"],
         "kind": model.kind,
         "version": info["version"],
-        "date_from": start,
-        "date_to": end,
+        "date_from": first_day,  # the first tip-off date, inclusive
+        "date_to": last_day,  # the last tip-off date, inclusive (as the chart titles and next-season's test_to)
+        "date_end_exclusive": end,  # the instant the window ends, exclusive (the day after date_to)
     }
     # 4. calibration chart and coefficients/importance of the scored model (PNG + artifact)
     result["report"] = await publish_model_report_task(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from odds_analytics.backtest.report import polymarket_pricing_line
 from odds_analytics.backtest.samples import headline_rows
 from odds_analytics.ledger import SAMPLE_BET_NOTE
 from odds_analytics.ledger import report_markdown as ledger_markdown
@@ -17,6 +18,8 @@ from odds_analytics.model_gate import NO_VALIDATED_MODEL, gate
 from odds_models.teams import resolve_team
 
 __all__ = [
+    "backtest_lines",
+    "bet_fee",
     "digest",
     "fair_home_probabilities",
     "ledger_lines",
@@ -104,6 +107,11 @@ def report_markdown(
         "- no findings"
     ]
     lines += ["", "## Polymarket links", "", f"{_inline(figures['links']) or 'no Polymarket events'}.", ""]
+    if figures.get("pm_fees"):
+        lines += [
+            f"Fee terms of the Polymarket markets (as Gamma states them): {_inline(figures['pm_fees'])}.",
+            "",
+        ]
     lines += [
         "## Flows",
         "",
@@ -124,10 +132,7 @@ def report_markdown(
         lines.append("")
     lines += timing_lines(steps)
     lines += ["## Analysis", ""]
-    for run in figures["backtests"]:
-        # every figure with its n; below the minimum counts "n too small" (odds_analytics.backtest.samples)
-        rows = headline_rows(run["metrics"]) if isinstance(run.get("metrics"), dict) else []
-        lines.append(f"- backtest `{run['strategy']}`: " + "; ".join(f"{k} {v}" for k, v in rows))
+    lines += backtest_lines(figures["backtests"])
     for model in figures["models"]:
         metrics = model["metrics"] if isinstance(model.get("metrics"), dict) else {}
         wf = metrics.get("walk_forward") or {}
@@ -181,14 +186,23 @@ def ledger_lines(ledger: dict[str, Any] | None, chart: str | None) -> list[str]:
         f"In this run: {n_paper} paper bets (model picks), {n_sample} sample bets.",
         "",
     ]
+    pm = [b for b in bets if b.get("venue") == "polymarket"]
+    if pm:
+        fees = [bet_fee(b) for b in pm]
+        lines += [
+            f"Polymarket bets: {len(pm)}, filled on the stored book at the stake with each market's fee terms "
+            f"from Gamma; fees paid {sum(f for f in fees if f is not None):.2f} "
+            f"({sum(1 for f in fees if f)} of {len(pm)} bets paid a fee; the others were in fee-free markets).",
+            "",
+        ]
     if not bets:
         return [*lines, "No bets: no pick was published and no sample bet recorded.", ""]
     lines += ledger_markdown(ledger["report"], title="Figures", heading="###")
     lines += [
         "### Every bet (in tip-off order)",
         "",
-        "| # | source | tip-off (UTC) | game | bet | venue | price | paid (implied) | fair close | CLV (pp) | result | profit | status |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| # | source | tip-off (UTC) | game | bet | venue | price | paid (implied) | fee | fair close | CLV (pp) | result | profit | status |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for bet in sorted(bets, key=lambda b: (b["commence_time"], b["placed_at"], b["id"])):
         line = bet.get("line")
@@ -196,11 +210,13 @@ def ledger_lines(ledger: dict[str, Any] | None, chart: str | None) -> list[str]:
             "" if line is None else f" {line:+g}" if bet["market"] == "spreads" else f" {line:g}"
         )
         close, clv, profit = bet.get("close_prob"), bet.get("clv_prob"), bet.get("profit")
+        fee = bet_fee(bet)
         status = bet["status"] + (f" ({bet['open_reason']})" if bet.get("open_reason") else "")
         lines.append(
             f"| {bet['id']} | {'sample' if bet.get('note') == SAMPLE_BET_NOTE else bet.get('source', '-')} | "
             f"{bet['commence_time']:%m-%d %H:%M} | {bet['away_team']} @ {bet['home_team']} | "
             f"{bet['market']} {side} | {bet['venue']} | {bet['price_decimal']:.3f} | {1 / bet['price_decimal']:.3f} | "
+            f"{'-' if fee is None else f'{fee:.4f}'} | "
             f"{'-' if close is None else f'{close:.3f}'} | {'-' if clv is None else f'{clv * 100:+.2f}'} | "
             f"{bet.get('result') or '-'} | {'-' if profit is None else f'{profit:+.2f}'} | {status} |"
         )
@@ -208,6 +224,29 @@ def ledger_lines(ledger: dict[str, Any] | None, chart: str | None) -> list[str]:
     if chart:
         lines += [f"![cumulative CLV]({chart})", ""]
     return lines
+
+
+def backtest_lines(backtests: list[dict[str, Any]]) -> list[str]:
+    """One line per stored backtest run, every figure with its n (below the minimum counts "n too small",
+    `odds_analytics.backtest.samples`); under it, when it bet Polymarket, how those bets were priced and the
+    fees they paid."""
+    lines = []
+    for run in backtests:
+        metrics = run["metrics"] if isinstance(run.get("metrics"), dict) else {}
+        rows = headline_rows(metrics) if metrics else []
+        lines.append(f"- backtest `{run['strategy']}`: " + "; ".join(f"{k} {v}" for k, v in rows))
+        counts = metrics.get("counts")
+        if isinstance(counts, dict) and counts.get("polymarket_bets"):
+            lines.append(f"  - {polymarket_pricing_line(counts)}")
+    return lines
+
+
+def bet_fee(bet: dict[str, Any]) -> float | None:
+    """A Polymarket bet's taker fee in dollars: shares × fill price × fee rate (None for other venues)."""
+    shares, fill, rate = bet.get("shares"), bet.get("fill_price"), bet.get("fee_rate")
+    if bet.get("venue") != "polymarket" or shares is None or fill is None:
+        return None
+    return float(shares) * float(fill) * float(rate or 0.0)
 
 
 def timing_rows(steps: dict[str, Any]) -> list[tuple[str, str, float]]:

@@ -86,7 +86,9 @@ def run(  # noqa: PLR0917 - typer options are parameters
         config = BacktestConfig(
             strategy=strategy, strategy_params=params, start=first, end=last, decision_hours=hours,
             markets=_csv(markets) or [], venues=_csv(venues), include_polymarket=not no_polymarket,
-            polymarket_fee_rate=settings.polymarket_fee_rate, fair_basis=fair_basis, sharp_books=settings.sharp_books,
+            polymarket_default_fee_rate=settings.polymarket_default_fee_rate,
+            polymarket_default_fee_exponent=settings.polymarket_default_fee_exponent, fair_basis=fair_basis,
+            sharp_books=settings.sharp_books,
             devig_method=devig_method or settings.devig_method, staking=staking, stake=stake, bankroll=bankroll,
             kelly_fraction=kelly_fraction, max_staleness_minutes=settings.max_staleness_minutes,
             max_quote_age_minutes=settings.max_quote_age_minutes if max_quote_age is None else max_quote_age,
@@ -128,6 +130,10 @@ def _print_summary(out: dict[str, Any]) -> None:
             f"{counts['quotes_read']} quotes too old at their decision (not used); "
             f"{counts['decisions_without_current_price']}/{counts['decisions']} decisions without a current price"
         )
+    if counts.get("polymarket_bets"):
+        from odds_analytics.backtest.report import polymarket_pricing_line
+
+        console.print(polymarket_pricing_line(counts))
     console.print(f"Sharpe basis: {m['sharpe_basis']}")
     console.print(
         "CLV = fair probability at the close - implied probability paid (pp); n/N = bets with a close / bets"

@@ -14,7 +14,11 @@ The model, calibrated to the facts in `../shared/data/README.md`:
 - Polymarket: one event per game (slug `nba-{away}-{home}-{US date}`), created 48 h before tip, with a
   moneyline, a spread and a total market and two player props. Token prices follow the devigged
   consensus with a lag, their own noise and a 1-3 tick spread; books are returned in the CLOB's order
-  (bids ascending, asks descending). Markets resolve about 90 min after the final whistle.
+  (bids ascending, asks descending). Markets resolve about 90 min after the final whistle. Fee terms
+  per game, as the recorded Gamma markets state them (`pm_fee_fields`): most games `feesEnabled: true`,
+  `feeType: "sports_fees_v3"` with a `feeSchedule` (rate 0.03, exponent 1, taker only), some
+  `feesEnabled: false` (as the 2021 NBA fixtures), some with the fee type but no schedule (the pipeline then
+  assumes and flags its default terms).
 
 Every value is a function of (seed, game, book, time): asking twice gives the same answer, and the whole
 slate can be evaluated at any simulated time without state.
@@ -56,6 +60,36 @@ from replay.sim_slate import (
 from replay.source import Book, HistoricalSnapshot, Quote
 
 __all__ = ["SimulatedSource"]
+
+
+# Fee terms of the simulated markets, per game (every market of a game alike), seeded. The shapes are those of
+# the recorded Gamma markets (../shared/fixtures): `feesEnabled: false` with `feeType: null` (the 2021 NBA
+# events, the 2026 multi-market event) and `feesEnabled: true` with `feeType` and `feeSchedule: {exponent,
+# rate, takerOnly, rebateRate}` (the recorded crypto market). Sports markets name `sports_fees_v3`
+# (API_NOTES §2.4); their schedule is not in the recordings, so the documented sports rate is used: 0.03 with
+# exponent 1 (docs/POLYMARKET.md "Execution price"), taker only, the recorded rebateRate 0.2.
+PM_FEE_SHARES = (("free", 0.2), ("unstated", 0.1), ("sports", 0.7))
+SPORTS_FEE_SCHEDULE = {"exponent": 1, "rate": 0.03, "takerOnly": True, "rebateRate": 0.2}
+
+
+def pm_fee_kind(seed: int, game_id: str) -> str:
+    """`free`, `unstated` (fees on, no schedule) or `sports` (the sports_fees_v3 schedule) for a game."""
+    u = stable_unit("pm-fees", seed, game_id)
+    for kind, share in PM_FEE_SHARES:
+        if u < share:
+            return kind
+        u -= share
+    return PM_FEE_SHARES[-1][0]
+
+
+def pm_fee_fields(seed: int, game_id: str) -> dict[str, Any]:
+    """The Gamma fee fields of a simulated game's markets."""
+    kind = pm_fee_kind(seed, game_id)
+    if kind == "free":
+        return {"feesEnabled": False, "feeType": None}
+    if kind == "unstated":
+        return {"feesEnabled": True, "feeType": "sports_fees_v3"}
+    return {"feesEnabled": True, "feeType": "sports_fees_v3", "feeSchedule": dict(SPORTS_FEE_SCHEDULE)}
 
 
 class SimulatedSource:
@@ -402,7 +436,7 @@ class SimulatedSource:
             "line": market.line,
             "groupItemTitle": market.group_item_title or market.question,
             "gameId": "0x" + stable_hex(40, "gameid", game.index, self.seed),
-            "feesEnabled": False,
+            **pm_fee_fields(self.seed, game.id),
         }
         if q0 is not None and not closed:
             body.update(

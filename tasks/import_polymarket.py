@@ -41,9 +41,12 @@ class ImportCounts:
     books: int = 0
     skipped: int = 0
     kinds: dict[str, int] = field(default_factory=dict)
+    books_existing: int = 0  # books in the file already stored (same token and time)
+    price_points_existing: int = 0  # points in the file already stored
 
     def add(self, other: ImportCounts) -> None:
-        for name in ("files", "events", "markets", "price_points", "books", "skipped"):
+        for name in ("files", "events", "markets", "price_points", "books", "skipped", "books_existing",
+                     "price_points_existing"):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for kind, n in other.kinds.items():
             self.kinds[kind] = self.kinds.get(kind, 0) + n
@@ -92,6 +95,9 @@ async def import_payload(
                 counts.books += await prices.insert_orderbooks(
                     session=session, books=group, snapshot_time=snapshot_time
                 )
+            counts.books_existing = (
+                sum(len({b.token_id for _, b in g}) for g in by_time.values()) - counts.books
+            )
         else:  # history
             token = _history_token(payload, name=name, token_id=token_id)
             points, findings = parse_price_history(payload, token_id=token)
@@ -106,6 +112,7 @@ async def import_payload(
                 session=session, market_id=market_id, token_id=token, outcome=outcome, points=points,
                 source="import",
             )  # fmt: skip
+            counts.price_points_existing = len({p.t for p in points}) - counts.price_points
             counts.skipped = len(findings)
             await prices.insert_findings(session=session, findings=findings, source=f"import:{name}")
         await session.commit()
@@ -116,7 +123,7 @@ async def import_polymarket_file(path: Path, token_id: str | None = None) -> Imp
     """Import one saved Gamma or CLOB response; `PayloadError` naming the file when it is refused."""
     payload = read_payload_file(path)
     try:
-        return await import_payload(payload, name=path.name, token_id=token_id, at=clock.now())
+        counts = await import_payload(payload, name=path.name, token_id=token_id, at=clock.now())
     except PayloadError as exc:
         if str(path) in str(exc):
             raise
@@ -125,6 +132,25 @@ async def import_polymarket_file(path: Path, token_id: str | None = None) -> Imp
         # a time at the edge of the calendar (a year-1 date with an offset) overflows while parsing; the
         # file is refused whole (its transaction never commits), like any other malformed payload
         raise PayloadError(f"{path}: {type(exc).__name__}: {exc}"[:300]) from None
+    _log_stored(path.name, counts)
+    return counts
+
+
+def _log_stored(name: str, counts: ImportCounts) -> None:
+    """One line per imported file in the run's logs (the module's logger outside a run): the rows it added
+    and the rows it offered that were already stored. Events and markets are upserts: `upserted`."""
+    from tasks.http import run_logger
+
+    parts = [f"{kind} file" for kind in counts.kinds]
+    if counts.events or counts.markets:
+        parts.append(f"events {counts.events} upserted, markets {counts.markets} upserted")
+    if "book" in counts.kinds or "books" in counts.kinds:
+        parts.append(f"books {counts.books} added, {counts.books_existing} existing")
+    if "history" in counts.kinds:
+        parts.append(f"price points {counts.price_points} added, {counts.price_points_existing} existing")
+    if counts.skipped:
+        parts.append(f"{counts.skipped} skipped")
+    run_logger().info("stored %s: %s", name, "; ".join(parts) or "nothing")
 
 
 async def import_polymarket_paths(paths: Sequence[Path], *, token_id: str | None = None) -> ImportCounts:

@@ -44,9 +44,9 @@ from odds_analytics.polymarket.poll import PollPlan, plan_poll
 from odds_analytics.tiers import TierSpec
 from odds_models import clock
 from odds_models.db import async_session_maker
-from odds_models.errors import OddsPipelineError, TransientUpstreamError
+from odds_models.errors import OddsPipelineError, TransientUpstreamError, redact
 from odds_models.settings import get_settings
-from tasks.http import ApiClient, CallRecord
+from tasks.http import ApiClient, CallRecord, run_logger
 from tasks.import_polymarket import import_polymarket_file
 from tasks.polymarket_clob import ClobClient, make_clob_client
 from tasks.polymarket_gamma import make_gamma_client
@@ -133,16 +133,29 @@ async def store_gamma_events(raw_events: Sequence[Any], *, at: datetime) -> dict
     in one transaction."""
     events, findings = parse_events_leniently(raw_events)
     async with async_session_maker() as session:
+        known_events, known_markets = await markets.count_stored(
+            session=session,
+            event_ids=[e.id for e in events],
+            market_ids=[m.id for e in events for m in e.markets],
+        )
         n_events = await markets.upsert_events(session=session, events=events, at=at)
         n_findings = await prices.insert_findings(session=session, findings=findings, source="gamma")
         await session.commit()
-    return {"events": n_events, "markets": sum(len(e.markets) for e in events), "findings": n_findings}
+    n_markets = sum(len(e.markets) for e in events)
+    return {"events": n_events, "markets": n_markets, "findings": n_findings,
+            "events_existing": known_events, "markets_existing": known_markets}  # fmt: skip
 
 
 @task(task_run_name="store-gamma-events", **DB_WRITE_RETRY)
 async def store_gamma_events_task(raw_events: list[dict[str, Any]]) -> dict[str, int]:
     """Parse and upsert Gamma events with their markets."""
-    return await store_gamma_events(raw_events, at=clock.now())
+    counts = await store_gamma_events(raw_events, at=clock.now())
+    run_logger().info(
+        "stored gamma events: events %d added, %d existing (refreshed); markets %d added, %d existing "
+        "(refreshed); findings %d", counts["events"] - counts["events_existing"], counts["events_existing"],
+        counts["markets"] - counts["markets_existing"], counts["markets_existing"], counts["findings"],
+    )  # fmt: skip
+    return counts
 
 
 # -- linking -----------------------------------------------------------------------------------------------
@@ -219,7 +232,10 @@ async def fetch_books_task(token_ids: list[str]) -> dict[str, OrderBook]:
 async def store_poll(
     plan: PollPlan, quotes: dict[str, TokenQuote], books: dict[str, OrderBook], *, snapshot_time: datetime
 ) -> dict[str, int]:
-    """Store one poll's prices and books (idempotent per token and snapshot time)."""
+    """Store one poll's prices and books (idempotent per token and snapshot time). Returns the rows added
+    (`prices`, `books`) and the rows offered that were already stored (`prices_existing`, `books_existing`)."""
+    offered_quotes = len({t for t in quotes if t in plan.tokens})
+    offered_books = len({t for t in books if t in plan.tokens})
     async with async_session_maker() as session:
         n_quotes = await prices.insert_quotes(
             session=session,
@@ -232,7 +248,8 @@ async def store_poll(
             snapshot_time=snapshot_time,
         )
         await session.commit()
-    return {"prices": n_quotes, "books": n_books}
+    return {"prices": n_quotes, "books": n_books, "prices_existing": offered_quotes - n_quotes,
+            "books_existing": offered_books - n_books}  # fmt: skip
 
 
 @task(task_run_name="store-poll", **DB_WRITE_RETRY)
@@ -240,7 +257,13 @@ async def store_poll_task(
     plan: PollPlan, quotes: dict[str, TokenQuote], books: dict[str, OrderBook], snapshot_time: datetime
 ) -> dict[str, int]:
     """Store one poll's prices and books (idempotent per token and snapshot time)."""
-    return await store_poll(plan, quotes, books, snapshot_time=snapshot_time)
+    counts = await store_poll(plan, quotes, books, snapshot_time=snapshot_time)
+    run_logger().info(
+        "stored poll at %s: prices %d added, %d existing; books %d added, %d existing",
+        f"{snapshot_time:%Y-%m-%dT%H:%M:%SZ}", counts["prices"], counts["prices_existing"], counts["books"],
+        counts["books_existing"],
+    )  # fmt: skip
+    return counts
 
 
 # -- history backfill --------------------------------------------------------------------------------------
@@ -329,6 +352,7 @@ async def backfill_token(
             await session.commit()
         outcome.windows += 1
         outcome.points += inserted
+        outcome.fetched += len(points)
         if window_end >= end:
             break
         window_start = next_history_start(window_start, window_end, covered)
@@ -355,7 +379,13 @@ async def backfill_token_history_task(  # noqa: PLR0917 - task parameters are po
     `market_end`: when the market closed (its settled history is final, so an empty answer covers it).
     """
     target = BackfillTarget(market_id, token_id, outcome, "", None, market_end)
-    return await backfill_token_history(target, start, end)
+    result = await backfill_token_history(target, start, end)
+    run_logger().info(
+        "stored price history of token %s…: points %d added, %d existing, in %d window(s)%s",
+        token_id[:12], result.points, result.fetched - result.points, result.windows,
+        f"; stopped: {redact(result.error)}" if result.error else "",
+    )  # fmt: skip
+    return result
 
 
 async def read_last_backfill_success() -> datetime | None:

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from odds_analytics.devig import DEVIG_METHODS
+from odds_analytics.execution import FeeTerms
 
 __all__ = ["MARKETS", "BacktestConfig", "scheduled_window"]
 
@@ -37,9 +38,20 @@ class BacktestConfig(BaseModel):
         default=None, description="Sportsbooks the bettor can bet at (None = every book in the data)."
     )
     include_polymarket: bool = Field(
-        default=True, description="Also bet linked Polymarket moneylines at the ask."
+        default=True,
+        description="Also bet linked Polymarket moneylines: filled on the stored book at the stake when one "
+        "is current at the decision, else at the best ask; each market's own fee terms.",
     )
-    polymarket_fee_rate: float = Field(default=0.0, ge=0, le=0.2, description="Taker fee on Polymarket buys.")
+    polymarket_default_fee_rate: float = Field(
+        default=0.03,
+        ge=0,
+        le=1,
+        description="Taker fee rate assumed (and flagged) for a Polymarket market whose fee terms Gamma does "
+        "not state (POLYMARKET_DEFAULT_FEE_RATE).",
+    )
+    polymarket_default_fee_exponent: float = Field(
+        default=1.0, ge=0, description="Exponent of the assumed fee (POLYMARKET_DEFAULT_FEE_EXPONENT)."
+    )
     fair_basis: Literal["sharp", "consensus"] = Field(
         default="consensus",
         description="Fair price from the sharp-book priority list or the median of books.",
@@ -115,6 +127,15 @@ class BacktestConfig(BaseModel):
         if self.end < self.start:
             raise ValueError(f"end {self.end} is before start {self.start}")
         return self
+
+    def polymarket_default_terms(self) -> FeeTerms:
+        """The fee terms used, flagged `assumed`, for a market whose terms Gamma did not state."""
+        return FeeTerms(
+            enabled=True,
+            rate=self.polymarket_default_fee_rate,
+            exponent=self.polymarket_default_fee_exponent,
+            assumed=True,
+        )
 
     def key(self, data_fingerprint: str = "") -> str:
         """Stable hash of the parameters and a fingerprint of the data: the `backtest_runs.run_key`."""

@@ -31,8 +31,12 @@ __all__ = ["BET_COLUMNS", "BacktestResult", "run_backtest_frames"]
 BET_COLUMNS = [
     "event_id", "home_team", "away_team", "commence_time", "decision_time", "hours_before", "market",
     "outcome", "side", "point", "venue", "price_decimal", "price_american", "snapshot_time", "prob", "edge",
-    "stake", "result", "profit", "close_prob", "close_point", "clv_prob", "beat_close", "month",
+    "stake", "result", "profit", "close_prob", "close_point", "clv_prob", "beat_close", "month", "price_basis",
+    "fee", "fee_terms", "fee_assumed",
 ]  # fmt: skip
+# price_basis: `quoted` (a sportsbook's price), `book` (Polymarket, filled on the stored book at the stake) or
+# `best ask` (Polymarket, no stored book at the decision: priced at the best ask, no depth known); fee: units
+# of Polymarket taker fee in the stake; fee_terms / fee_assumed: the market's terms (assumed: Gamma stated none)
 
 
 _TEXT_COLUMNS = ("event_id", "home_team", "away_team", "market", "outcome", "side", "venue")
@@ -109,6 +113,36 @@ def _alt_profit(bets: pd.DataFrame) -> np.ndarray:
     return np.where(np.isfinite(price) & np.isfinite(margin), profit, np.nan)
 
 
+def _execution_columns(bets: pd.DataFrame) -> pd.DataFrame:
+    """`price_basis`, `fee`, `fee_terms`, `fee_assumed` from each bet's execution (dropped: not JSON)."""
+    executions = list(bets["execution"]) if "execution" in bets.columns else [None] * len(bets)
+    stakes = bets["stake"].to_numpy(dtype=float) if len(bets) else np.array([])
+    basis, fee, terms, assumed = [], [], [], []
+    for ex, stake in zip(executions, stakes, strict=True):
+        if ex is None:
+            basis.append("quoted"), fee.append(0.0), terms.append(None), assumed.append(None)
+        else:
+            basis.append(ex.basis), fee.append(ex.fee(float(stake)))
+            terms.append(ex.terms.label), assumed.append(bool(ex.terms.assumed))
+    bets = bets.drop(columns=["execution"], errors="ignore")
+    return bets.assign(price_basis=basis, fee=fee, fee_terms=terms, fee_assumed=assumed)
+
+
+def _polymarket_counts(bets: pd.DataFrame) -> dict[str, Any]:
+    """How the Polymarket bets were priced: on a stored book at the stake, or at the best ask only (no depth
+    known), with assumed fee terms, and the fees paid (units)."""
+    pm = bets[bets["venue"] == "polymarket"] if len(bets) else bets
+    if pm.empty:
+        return {}
+    return {
+        "polymarket_bets": len(pm),
+        "polymarket_bets_on_book": int((pm["price_basis"] == "book").sum()),
+        "polymarket_bets_best_ask_only": int((pm["price_basis"] == "best ask").sum()),
+        "polymarket_bets_fee_assumed": int(pm["fee_assumed"].astype(bool).sum()),
+        "polymarket_fees": float(pm["fee"].sum()),
+    }
+
+
 def run_backtest_frames(
     config: BacktestConfig,
     *,
@@ -137,7 +171,7 @@ def run_backtest_frames(
     quotes = build_quotes(
         pairs, events, odds, polymarket=polymarket, markets=config.markets, venues=config.venues,
         fair_basis=config.fair_basis, sharp_books=config.sharp_books, devig_method=config.devig_method,
-        polymarket_fee_rate=config.polymarket_fee_rate,
+        polymarket_default_terms=config.polymarket_default_terms(), max_book_age=max_age,
     )  # fmt: skip
     ctx = context or StrategyContext()
     if predictions is not None:
@@ -180,6 +214,7 @@ def run_backtest_frames(
         seed=config.seed,
     )  # fmt: skip
     bets = bets.sort_values(["decision_time", "event_id", "market"], kind="stable").reset_index(drop=True)
+    bets = _execution_columns(bets)
     for col in bets.columns:  # categorical inputs (the as-of reads, the quotes) give plain text bets
         if isinstance(bets[col].dtype, pd.CategoricalDtype) or col in _TEXT_COLUMNS:
             bets[col] = bets[col].astype("str")
@@ -195,6 +230,7 @@ def run_backtest_frames(
         "quotes": len(quotes),
         "candidates": len(chosen),
         "bets": len(bets),
+        **_polymarket_counts(bets),
     }
     return BacktestResult(
         config, strategy.params(), metrics, bets, equity_curve(bets, config.bankroll), counts

@@ -8,20 +8,27 @@ faulty reader cannot leak a future price into a decision.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from odds_analytics.execution import DEFAULT_FEE_TERMS, FeeTerms, fee_per_share, sorted_asks
 from odds_analytics.fair import fair_prices
+from odds_analytics.prices import optional_number
+from odds_analytics.venues import PolymarketBook, fee_terms_of
 from odds_models.teams import resolve_team
 
-__all__ = ["QUOTE_COLUMNS", "build_quotes", "decision_pairs", "polymarket_quotes"]
+__all__ = ["QUOTE_COLUMNS", "PolymarketExecution", "build_quotes", "decision_pairs", "polymarket_quotes"]
 
 QUOTE_COLUMNS = [
     "request_index", "event_id", "decision_time", "hours_before", "home_team", "away_team", "commence_time",
     "market", "outcome", "side", "point", "venue", "price_decimal", "snapshot_time", "fair_prob", "fair_point",
+    "execution",
 ]  # fmt: skip
+# `execution`: a `PolymarketExecution` on Polymarket quotes (fee terms, and the book when one is stored), None
+# on sportsbook quotes
 
 
 def decision_pairs(events: pd.DataFrame, decision_hours: Sequence[float]) -> pd.DataFrame:
@@ -44,30 +51,88 @@ def decision_pairs(events: pd.DataFrame, decision_hours: Sequence[float]) -> pd.
     return pairs[["request_index", "event_id", "decision_time", "hours_before"]]
 
 
-def polymarket_quotes(asks: pd.DataFrame, events: pd.DataFrame, fee_rate: float) -> pd.DataFrame:
-    """Polymarket moneyline tokens as h2h quotes: decimal price 1 / (ask × (1 + fee)), outcome = full name."""
+@dataclass(frozen=True)
+class PolymarketExecution:
+    """How a Polymarket quote is bought: the market's fee terms and, when a stored book at or before the
+    decision is current, that book (the stake is filled on it after sizing); else only the best ask is known
+    and the quote is priced there, `book` None."""
+
+    terms: FeeTerms
+    best_ask: float
+    book: PolymarketBook | None = None
+
+    @property
+    def basis(self) -> str:
+        """`book` (filled on the stored book at the stake) or `best ask` (no book: no depth known)."""
+        return "book" if self.book is not None else "best ask"
+
+    def fee(self, stake: float) -> float:
+        """Dollars (units) of fee a buy of `stake` pays: the fill's fee on the book; at the best ask,
+        stake × fee per share / cost per share."""
+        if self.book is not None:
+            return self.book.fill(stake).fee
+        per_share = fee_per_share(self.best_ask, self.terms)
+        return stake * per_share / (self.best_ask + per_share)
+
+
+def polymarket_quotes(
+    asks: pd.DataFrame,
+    events: pd.DataFrame,
+    default_terms: FeeTerms = DEFAULT_FEE_TERMS,
+    max_book_age: pd.Timedelta | None = None,
+) -> pd.DataFrame:
+    """Polymarket moneyline tokens as h2h quotes at their top price (outcome = the team's full name).
+
+    Fee terms are each market's own (`fees_enabled`, `fee_rate`, `fee_exponent`, ... as stored from Gamma;
+    `default_terms`, flagged `assumed`, when Gamma stated none: the live path's rule, `fee_terms_of`). When
+    the row carries a stored book (`asks`, `book_time`) at or before the decision and no older than
+    `max_book_age`, the top price is that book's best ask with its fee and the `execution` column keeps the
+    book, so the engine fills the sized stake on it; otherwise the price is `1 / (best_ask + fee per share)`
+    and the execution says `best ask` (no depth known). A book with no valid ask makes no quote."""
+    columns = ["request_index", "market", "outcome", "point", "venue", "price_decimal", "snapshot_time",
+               "execution"]  # fmt: skip
     if asks.empty:
-        return pd.DataFrame(columns=["request_index", "market", "outcome", "point", "venue", "price_decimal",
-                                     "snapshot_time"])  # fmt: skip
+        return pd.DataFrame(columns=columns)
     df = asks.merge(events[["event_id", "home_team", "away_team"]], on="event_id", how="inner")
     names = {
         label: (team.name if (team := resolve_team(str(label))) else None) for label in df["outcome"].unique()
     }
     df["team"] = df["outcome"].map(names)
     df = df[(df["team"] == df["home_team"]) | (df["team"] == df["away_team"])]
-    cost = df["best_ask"] * (1.0 + fee_rate)
-    df = df[(cost > 0) & (cost < 1)]
-    return pd.DataFrame(
-        {
-            "request_index": df["request_index"].to_numpy(),
-            "market": "h2h",
-            "outcome": df["team"].to_numpy(),
-            "point": np.nan,
-            "venue": "polymarket",
-            "price_decimal": (1.0 / cost.loc[df.index]).to_numpy(),
-            "snapshot_time": pd.to_datetime(df["snapshot_time"], utc=True).to_numpy(),
-        }
-    )
+    rows = []
+    for row in df.to_dict(orient="records"):
+        terms = fee_terms_of({**row, "default_terms": default_terms})
+        decided = pd.Timestamp(row["decision_time"])
+        book_time = row.get("book_time")
+        has_book = (
+            book_time is not None
+            and not pd.isna(book_time)
+            and pd.Timestamp(book_time) <= decided
+            and (max_book_age is None or decided - pd.Timestamp(book_time) <= max_book_age)
+        )
+        if has_book:
+            levels = tuple(sorted_asks(row.get("asks") or []))
+            if not levels:
+                continue
+            book = PolymarketBook(str(row["token_id"]), str(row["market_id"]), levels, terms, book_time)
+            top, snapshot = book.fill(0.0).top_decimal, book_time
+            execution = PolymarketExecution(terms, levels[0][0], book)
+        else:
+            ask = optional_number(row.get("best_ask"))
+            if ask is None or not 0.0 < ask < 1.0:
+                continue
+            cost = ask + fee_per_share(ask, terms)
+            if not 0.0 < cost < 1.0:
+                continue
+            top, snapshot = 1.0 / cost, row["snapshot_time"]
+            execution = PolymarketExecution(terms, ask)
+        if top is None or top <= 1.0:
+            continue
+        rows.append((row["request_index"], "h2h", row["team"], np.nan, "polymarket", float(top),
+                     pd.Timestamp(snapshot), execution))  # fmt: skip
+    out = pd.DataFrame(rows, columns=columns)
+    out["snapshot_time"] = pd.to_datetime(out["snapshot_time"], utc=True)
+    return out
 
 
 def _codes_of(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -125,7 +190,8 @@ def build_quotes(
     fair_basis: str = "consensus",
     sharp_books: Sequence[str] = ("pinnacle", "circasports", "lowvig", "betonlineag"),
     devig_method: str = "multiplicative",
-    polymarket_fee_rate: float = 0.0,
+    polymarket_default_terms: FeeTerms = DEFAULT_FEE_TERMS,
+    max_book_age: pd.Timedelta | None = None,
 ) -> pd.DataFrame:
     """Every bettable quote at every decision, with the fair probability of its outcome (`QUOTE_COLUMNS`).
 
@@ -150,7 +216,7 @@ def build_quotes(
     frames = [books]
     if polymarket is not None and not polymarket.empty and "h2h" in markets:
         pm = polymarket[polymarket["snapshot_time"] <= polymarket["decision_time"]]
-        frames.append(polymarket_quotes(pm, events, polymarket_fee_rate))
+        frames.append(polymarket_quotes(pm, events, polymarket_default_terms, max_book_age))
     quotes = (
         pd.concat([f for f in frames if len(f)], ignore_index=True) if any(len(f) for f in frames) else books
     )
@@ -191,4 +257,8 @@ def build_quotes(
         _side(quotes["outcome"], home[pair_pos], away[pair_pos]), SIDES
     )
     quotes["price_decimal"] = quotes["price_decimal"].astype(float)
+    if "execution" not in quotes.columns:
+        quotes["execution"] = None
+    else:
+        quotes["execution"] = quotes["execution"].astype(object).where(quotes["execution"].notna(), None)
     return quotes[QUOTE_COLUMNS]

@@ -50,9 +50,22 @@ def summary_markdown(result: BacktestResult, run_key: str, report_path: str | No
             f"{counts['quotes_read']} quotes read were older at their decision and not used; "
             f"{counts['decisions_without_current_price']} of {counts['decisions']} decisions had no current price.",
         ]
+    if counts.get("polymarket_bets"):
+        lines += ["", polymarket_pricing_line(counts)]
     if report_path:
         lines += ["", f"Report: `{report_path}`"]
     return "\n".join(lines)
+
+
+def polymarket_pricing_line(counts: dict[str, Any]) -> str:
+    """How the Polymarket bets were priced, one sentence (the CLI and the report print it)."""
+    return (
+        f"Polymarket: {counts['polymarket_bets']} bets, {counts['polymarket_bets_on_book']} filled on the stored "
+        f"book at the stake, {counts['polymarket_bets_best_ask_only']} at the best ask only (no book at the "
+        f"decision: depth unknown, the stake assumed to fill at the best ask); "
+        f"{counts['polymarket_bets_fee_assumed']} with assumed fee terms (Gamma stated none); fees "
+        f"{counts['polymarket_fees']:.4g} units."
+    )
 
 
 def summary_table(result: BacktestResult) -> list[dict[str, Any]]:

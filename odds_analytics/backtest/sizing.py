@@ -5,11 +5,20 @@ Order of checks (the known weakness we must not repeat is a minimum stake applie
 2. the stake is computed (flat, or bankroll × kelly_fraction × f*, f* = (p(b+1) − 1) / b, b = price − 1);
 3. caps lower it (max_bet_fraction × bankroll, max_stake);
 4. a stake below `min_stake` is skipped, never raised to it.
+
+A Polymarket bet whose quote carries a stored book (`execution.book`, `odds_analytics.backtest.quotes`) is
+then filled on that book, as the live recommendations do (`odds_analytics.venues`): its price becomes the
+fill's decimal odds at the stake (fee included) and the stake is at most what the book can fill. Flat: the
+flat stake, cut to the book's depth, dropped when the edge at the fill price is not positive. Kelly: the
+largest s ≤ min(stake at the top price, depth) with s ≤ the Kelly stake at the fill price of s (bisection;
+the fill's price worsens as s grows). One unit is one dollar of the book.
 """
 
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -53,24 +62,82 @@ def size_bets(
     bets["edge"] = e
     if requires_edge:
         bets = bets[np.isfinite(e) & (e > 0)].reset_index(drop=True)
+    books = _books(bets)
+    price = bets["price_decimal"].to_numpy(dtype=float).copy()
     if staking == "flat" or not requires_edge:
         stakes = np.full(len(bets), float(stake))
         if max_stake is not None:
             stakes = np.minimum(stakes, max_stake)
+        prob = bets["prob"].to_numpy(dtype=float)
+        for i, book in books:
+            stakes[i] = min(stakes[i], book.fill(0.0).depth_dollars)
+            price[i] = _fill_decimal(book, stakes[i], price[i])
+            if requires_edge and not prob[i] * price[i] - 1.0 > 0:
+                stakes[i] = 0.0
     else:
-        stakes = _kelly_stakes(bets, bankroll, kelly_frac, max_bet_fraction, max_stake)
+        stakes = _kelly_stakes(bets, bankroll, kelly_frac=kelly_frac, max_bet_fraction=max_bet_fraction,
+                               max_stake=max_stake, books=dict(books), price=price)  # fmt: skip
+    if books:
+        bets["price_top"] = bets["price_decimal"]
+        bets["price_decimal"] = price
+        bets["edge"] = edge(bets["prob"].to_numpy(), price)
     bets["stake"] = stakes
     keep = (bets["stake"] > 0) & (bets["stake"] >= min_stake)
     return bets[keep].reset_index(drop=True)
 
 
+def _books(bets: pd.DataFrame) -> list[tuple[int, Any]]:
+    """(row, book) of the bets filled on a stored Polymarket book."""
+    if "execution" not in bets.columns:
+        return []
+    return [(i, ex.book) for i, ex in enumerate(bets["execution"]) if ex is not None and ex.book is not None]
+
+
+def _fill_decimal(book: Any, stake: float, top: float) -> float:
+    """The decimal odds a stake gets on the book (the top price for a zero stake)."""
+    decimal = book.fill(stake).decimal if stake > 0 else None
+    return float(decimal) if decimal is not None else top
+
+
+def _stake_on_book(book: Any, target: Callable[[float], float], limit: float) -> float:
+    """The largest s <= limit with s <= target(d(s)), d(s) the fill's decimal odds at s (bisection)."""
+
+    def gap(s: float) -> float:
+        d = book.fill(s).decimal
+        return (target(d) if d is not None else 0.0) - s
+
+    if limit <= 0 or gap(0.0) <= 0:
+        return 0.0
+    if gap(limit) >= 0:
+        return limit
+    lo, hi = 0.0, limit
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if gap(mid) >= 0:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
 def _kelly_stakes(
-    bets: pd.DataFrame, bankroll: float, kelly_frac: float, max_bet_fraction: float, max_stake: float | None
+    bets: pd.DataFrame,
+    bankroll: float,
+    *,
+    kelly_frac: float,
+    max_bet_fraction: float,
+    max_stake: float | None,
+    books: dict[int, Any] | None = None,
+    price: np.ndarray | None = None,
 ) -> np.ndarray:
+    """Compounding fractional-Kelly stakes. `books`: row -> stored book to fill on; `price` (updated in place)
+    gets the fill's decimal odds of those rows, and their profit per unit follows it."""
+    books = books or {}
     f = kelly_fraction(bets["prob"].to_numpy(), bets["price_decimal"].to_numpy())
+    prob = bets["prob"].to_numpy(dtype=float)
     decisions = bets["decision_time"].to_numpy()
     ends = (pd.to_datetime(bets["commence_time"], utc=True) + pd.Timedelta(hours=3)).to_numpy()
-    ppu = bets["settle_profit_per_unit"].to_numpy()
+    ppu = bets["settle_profit_per_unit"].to_numpy(dtype=float).copy()
     stakes = np.zeros(len(bets))
     pending: list[tuple[np.datetime64, int]] = []
     current = bankroll
@@ -84,6 +151,22 @@ def _kelly_stakes(
         s = min(s, current * max_bet_fraction)
         if max_stake is not None:
             s = min(s, max_stake)
+        if i in books and price is not None:
+            book, p, cash = books[i], prob[i], current
+
+            def target(d: float, p: float = p, cash: float = cash) -> float:
+                k = float(kelly_fraction(p, d))
+                if not np.isfinite(k) or k <= 0:
+                    return 0.0
+                t = min(cash * kelly_frac * k, cash * max_bet_fraction)
+                return min(t, max_stake) if max_stake is not None else t
+
+            s = _stake_on_book(book, target, min(s, book.fill(0.0).depth_dollars))
+            price[i] = _fill_decimal(book, s, price[i])
+            if ppu[i] > 0:  # a win pays at the fill's price
+                ppu[i] = price[i] - 1.0
+            if s <= 0:
+                continue
         stakes[i] = s
         heapq.heappush(pending, (ends[i], i))
     return stakes

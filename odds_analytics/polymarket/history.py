@@ -236,9 +236,10 @@ class BackfillOutcome:
 
     token_id: str
     windows: int = 0
-    points: int = 0
+    points: int = 0  # points stored (new rows)
     error: str | None = None
     transient: bool = False  # the error was retryable (429/5xx/transport after the client's retries)
+    fetched: int = 0  # points answered; fetched - points were already stored (or repeated at a boundary)
 
 
 def backfill_verdict(outcomes: Sequence[BackfillOutcome], staleness: tuple[str, str]) -> str | None:

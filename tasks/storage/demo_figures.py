@@ -105,6 +105,12 @@ async def read_demo_figures(*, session: AsyncSession) -> dict[str, Any]:
         )
     ]
     figures["links"] = dict(await rows("SELECT link_status, count(*) FROM polymarket_events GROUP BY 1"))
+    # the fee terms the markets stated (Gamma, migration 0006): free, a schedule, or none (priced as assumed)
+    figures["pm_fees"] = dict(await rows(
+        "SELECT CASE WHEN fees_enabled IS FALSE THEN 'free' WHEN fee_rate IS NOT NULL AND fee_exponent IS NOT NULL "
+        "THEN coalesce(fee_type, 'fees') || ' ' || fee_rate || '·(p(1−p))^' || fee_exponent "
+        "ELSE 'no terms stated (assumed default)' END, count(*) FROM polymarket_markets GROUP BY 1 ORDER BY 2 DESC"
+    ))  # fmt: skip
     figures["backtests"] = [
         {"strategy": r[0], "metrics": r[1]} for r in await rows("SELECT strategy, metrics FROM backtest_runs")
     ]

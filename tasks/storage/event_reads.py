@@ -47,6 +47,16 @@ POLYMARKET_COLUMNS = [
     "best_ask",
     "best_bid",
     "price",
+    # the market's fee terms as stored from Gamma (migration 0006)
+    "fees_enabled",
+    "fee_rate",
+    "fee_exponent",
+    "fee_taker_only",
+    "fee_rebate_rate",
+    "fee_type",
+    # the token's newest stored order book at or before t (within the staleness window), else None
+    "book_time",
+    "asks",
 ]
 EVENT_COLUMNS = [
     "event_id",
@@ -58,14 +68,16 @@ EVENT_COLUMNS = [
     "away_score",
 ]
 
-# Polymarket: per linked event, each game-moneyline token's newest snapshot with a best ask, at or before t.
+# Polymarket: per linked event, each game-moneyline token's newest snapshot with a best ask, at or before t,
+# with its market's fee terms and the token's newest stored order book at or before t (never after).
 _PM_SQL = """
 WITH req AS (
     SELECT (r.ord - 1)::int AS request_index, r.event_id, r.t
     FROM unnest(:event_ids, :times) WITH ORDINALITY AS r(event_id, t, ord)
 ),
 tokens AS (
-    SELECT req.request_index, req.event_id, req.t, m.id AS market_id, tok.token_id, tok.outcome
+    SELECT req.request_index, req.event_id, req.t, m.id AS market_id, tok.token_id, tok.outcome,
+           m.fees_enabled, m.fee_rate, m.fee_exponent, m.fee_taker_only, m.fee_rebate_rate, m.fee_type
     FROM req
     JOIN polymarket_events AS pe ON pe.event_id = req.event_id
     JOIN polymarket_markets AS m ON m.polymarket_event_id = pe.id
@@ -73,7 +85,9 @@ tokens AS (
     WHERE m.market_type = 'moneyline' AND m.period = 'game'
 )
 SELECT tokens.request_index, tokens.event_id, tokens.t, tokens.market_id, tokens.token_id,
-       tokens.outcome, s.snapshot_time, s.best_ask, s.best_bid, s.price
+       tokens.outcome, s.snapshot_time, s.best_ask, s.best_bid, s.price, tokens.fees_enabled, tokens.fee_rate,
+       tokens.fee_exponent, tokens.fee_taker_only, tokens.fee_rebate_rate, tokens.fee_type, b.snapshot_time,
+       b.asks
 FROM tokens
 CROSS JOIN LATERAL (
     SELECT p.snapshot_time, p.best_ask, p.best_bid, p.price
@@ -86,6 +100,16 @@ CROSS JOIN LATERAL (
     ORDER BY p.snapshot_time DESC
     LIMIT 1
 ) AS s
+LEFT JOIN LATERAL (
+    SELECT o.snapshot_time, o.asks
+    FROM polymarket_orderbook_snapshots AS o
+    WHERE o.token_id = tokens.token_id
+      AND o.market_id = tokens.market_id
+      AND o.snapshot_time <= tokens.t
+      AND o.snapshot_time >= tokens.t - CAST(:staleness AS interval)
+    ORDER BY o.snapshot_time DESC
+    LIMIT 1
+) AS b ON TRUE
 ORDER BY tokens.request_index, tokens.market_id, tokens.token_id
 """
 
@@ -111,7 +135,9 @@ async def read_polymarket_asks_at_times(
         "staleness": staleness_or_setting(max_staleness),
     }
     result = await session.execute(stmt, params)
-    return as_frame(result.all(), POLYMARKET_COLUMNS)
+    frame = as_frame(result.all(), POLYMARKET_COLUMNS)
+    frame["book_time"] = pd.to_datetime(frame["book_time"], utc=True)
+    return frame
 
 
 _EVENTS_SQL = """

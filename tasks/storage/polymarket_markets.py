@@ -98,6 +98,20 @@ async def upsert_events(*, session: AsyncSession, events: Sequence[ParsedEvent],
     return len(rows)
 
 
+async def count_stored(
+    *, session: AsyncSession, event_ids: Sequence[str] = (), market_ids: Sequence[str] = ()
+) -> tuple[int, int]:
+    """How many of these Gamma event ids and market ids are already stored (for the store logs)."""
+    counts = []
+    for model, ids in ((PolymarketEvent, event_ids), (PolymarketMarket, market_ids)):
+        if not ids:
+            counts.append(0)
+            continue
+        result = await session.execute(select(func.count()).where(model.id.in_(sorted(set(ids)))))
+        counts.append(int(result.scalar_one()))
+    return counts[0], counts[1]
+
+
 async def _owners(model: Any, column: str, values: Sequence[str], *, session: AsyncSession) -> dict[str, str]:
     """Stored id of each given value of a unique column (values not stored are absent)."""
     if not values:

@@ -137,6 +137,10 @@ def test_demo_flows_faults_rerun_and_sentinel_key(
     assert clean.replay["credits_used"] > 0
     assert _credits_logged(clean) == clean.replay["credits_used"]  # fetch_logs agrees with the API's ledger
     assert (tmp_path / "clean" / "report.md").read_text().startswith("# odds-pipeline demo report")
+    # the replay serves fee terms as Gamma does; discovery stored them and the report lists them
+    pm_fees = clean.figures["pm_fees"]
+    assert any(k.startswith("sports_fees_v3 0.03·(p(1−p))^1") for k in pm_fees), pm_fees
+    assert "Fee terms of the Polymarket markets" in (tmp_path / "clean" / "report.md").read_text()
     assert (tmp_path / "clean" / "line_movement.png").stat().st_size > 10_000
     fingerprints = clean.figures["fingerprints"]
     # the demo ran on its own Prefect server: PREFECT_API_URL (the harness here, a user's server in real life)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -42,7 +42,13 @@ async def test_train_evaluate_predict(db: str, seed_market) -> None:
     assert len(first) == 2
     assert first[0].predicted_close == pytest.approx(-first[1].predicted_close)  # home and away points
 
-    result = await evaluate_model("spreads", split.date(), events["commence_time"].iloc[-1].date())
+    last_day = events["commence_time"].iloc[-1].date()
+    result = await evaluate_model("spreads", split.date(), last_day)
+    # the window: first and last tip-off day inclusive (as the chart titles), and the exclusive end
+    assert (result["date_from"], result["date_to"]) == (split.date(), last_day)
+    assert result["date_end_exclusive"] == datetime(
+        last_day.year, last_day.month, last_day.day, tzinfo=UTC
+    ) + timedelta(days=1)
     for key in ("n", "r2", "rmse", "mae", "directional_accuracy"):
         assert key in result
         assert key in result["baseline"]

@@ -66,10 +66,12 @@ async def test_discover_poll_and_backfill_flows(db: str, fakes: FakeClob) -> Non
     # the link results are published as an artifact
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.sorting import ArtifactSort
 
-    async with get_client() as client:
+    async with get_client() as client:  # the newest: earlier tests on this server published their own
         artifacts = await client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["polymarket-links"]))
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["polymarket-links"])),
+            sort=ArtifactSort.CREATED_DESC,
         )
     assert artifacts
     assert "linked: 1" in str(artifacts[0].data)

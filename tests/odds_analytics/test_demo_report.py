@@ -108,3 +108,44 @@ def test_the_ledger_section_marks_sample_bets() -> None:
     assert "In this run: 0 paper bets (model picks), 2 sample bets." in text
     assert "**no validated model**" in text
     assert text.count("| sample |") == 2
+
+
+def test_the_ledger_section_shows_the_fees_paid_on_polymarket_picks() -> None:
+    now = TIP + timedelta(hours=6)
+    frame = pd.DataFrame({
+        "id": [1, 2, 3], "source": ["paper"] * 3, "note": [None] * 3, "model": ["model 4 ridge"] * 3,
+        "market": ["h2h"] * 3, "venue": ["polymarket", "polymarket", "betmgm"], "placed_at": [MOMENT] * 3,
+        "commence_time": [TIP] * 3, "stake": [20.0, 10.0, 5.0], "price_decimal": [2.3, 2.5, 1.9],
+        "fill_price": [0.43, 0.40, None], "shares": [46.0, 25.0, None], "fee_rate": [0.0171, 0.0, None],
+        "clv_prob": [0.01, -0.02, 0.0], "result": ["win", "loss", "win"], "profit": [26.0, -10.0, 4.5],
+        "expected_return": [0.02] * 3, "side": ["away", "home", "home"], "line": [None] * 3,
+        "outcome": ["Miami Heat", "Utah Jazz", "Boston Celtics"], "home_team": ["Boston Celtics", "Utah Jazz", "Boston Celtics"],
+        "away_team": ["Miami Heat", "Denver Nuggets", "Miami Heat"], "close_prob": [0.45, 0.38, 0.55],
+    })  # fmt: skip
+    ledger = {
+        "report": ledger_report(frame, now=now),
+        "bets": bet_status(frame, now=now).to_dict(orient="records"),
+    }
+    text = "\n".join(ledger_lines(ledger, None))
+    fee = 46.0 * 0.43 * 0.0171
+    assert (
+        f"Polymarket bets: 2, filled on the stored book at the stake with each market's fee terms from Gamma; fees paid {fee:.2f} (1 of 2 bets paid a fee"
+        in text
+    )
+    rows = [line for line in text.splitlines() if line.startswith(("| 1 |", "| 3 |"))]
+    assert f"| {fee:.4f} |" in rows[0]
+    assert "| 1.900 | 0.526 | - |" in rows[1]  # a sportsbook bet pays no fee
+
+
+def test_the_backtest_line_says_how_polymarket_was_priced_and_the_fees() -> None:
+    from odds_analytics.demo_report import backtest_lines
+
+    counts = {"polymarket_bets": 3, "polymarket_bets_on_book": 2, "polymarket_bets_best_ask_only": 1,
+              "polymarket_bets_fee_assumed": 1, "polymarket_fees": 0.0421}  # fmt: skip
+    lines = backtest_lines([{"strategy": "basic_ev", "metrics": {"bets": 3, "counts": counts}}])
+    assert lines[0].startswith("- backtest `basic_ev`: bets")
+    assert lines[1].startswith(
+        "  - Polymarket: 3 bets, 2 filled on the stored book at the stake, 1 at the best ask"
+    )
+    assert "fees 0.0421 units" in lines[1]
+    assert backtest_lines([{"strategy": "flat", "metrics": {"bets": 2, "counts": {"bets": 2}}}])[1:] == []

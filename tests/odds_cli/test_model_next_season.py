@@ -97,6 +97,10 @@ def test_next_season_reproduces_train_and_evaluate(db: str, odds, seed_market, t
         assert code == 0, err
         evaluated = json.loads(evaluated)
         assert evaluated["model_id"] == report["model_ids"][kind]
+        # the window in the same terms as next-season's: first and last day inclusive, plus the exclusive end
+        assert (evaluated["date_from"], evaluated["date_to"]) == (result["test_from"], result["test_to"])
+        assert (evaluated["date_from"], evaluated["date_to"]) == ("2023-07-01", "2024-06-30")
+        assert evaluated["date_end_exclusive"] == "2024-07-01T00:00:00+00:00"
         row = report["kinds"][kind]
         for key in ("n", "rmse", "mae", "r2", "directional_accuracy", "n_moves", "skill_vs_no_change",
                     "skill_ci95", "clv_captured", "n_acted"):  # fmt: skip

@@ -169,3 +169,39 @@ def test_history_respects_the_clock(season: SimulatedSource) -> None:
     assert len(points) == 31
     assert all(isinstance(p["t"], int) and isinstance(p["p"], float) for p in points)
     assert points[-1]["t"] <= int(now.timestamp())
+
+
+def test_markets_state_fee_terms_as_the_recorded_gamma_markets_do(season: SimulatedSource) -> None:
+    """Per game (all its markets alike), seeded: most `sports_fees_v3` with a schedule, some free, some with
+    no schedule (priced with the flagged default); the pipeline's parser reads each as intended."""
+    from odds_analytics.execution import fee_terms, parse_gamma_fees
+
+    kinds: dict[str, str] = {}
+    for day in range(0, 30, 3):
+        moment = season.default_start() + timedelta(days=day, hours=3)
+        for event in season.gamma_events(moment):
+            terms = {fee_terms(parse_gamma_fees(m)) for m in event["markets"]}
+            assert len(terms) == 1  # one game, one set of terms
+            (t,) = terms
+            for m in event["markets"]:
+                assert m["feeType"] in (None, "sports_fees_v3")
+                assert isinstance(m["feesEnabled"], bool)
+            if not t.enabled:
+                kinds[event["id"]] = "free"
+                assert event["markets"][0]["feeType"] is None
+            elif t.assumed:
+                kinds[event["id"]] = "unstated"
+                assert "feeSchedule" not in event["markets"][0]
+            else:
+                kinds[event["id"]] = "sports"
+                assert (t.rate, t.exponent, t.taker_only, t.fee_type) == (0.03, 1.0, True, "sports_fees_v3")
+    counts = {k: list(kinds.values()).count(k) for k in ("free", "unstated", "sports")}
+    assert sum(counts.values()) >= 100
+    assert counts["sports"] > counts["free"] > 0
+    assert counts["unstated"] > 0
+    # deterministic: another source with the same seed serves the same terms
+    again = SimulatedSource(seed=11, start=date(2026, 1, 5), days=30)
+    moment = season.default_start() + timedelta(hours=3)
+    assert [m.get("feeSchedule") for e in again.gamma_events(moment) for m in e["markets"]] == [
+        m.get("feeSchedule") for e in season.gamma_events(moment) for m in e["markets"]
+    ]

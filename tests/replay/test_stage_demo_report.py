@@ -63,7 +63,7 @@ def test_report_writes_markdown_and_charts(tmp_path: Path) -> None:
         "quality": [], "links": {"linked": 1}, "backtests": [
             {"strategy": "basic_ev", "metrics": {"roi": 0.0123, "bets": 40}},
             {"strategy": "flat", "metrics": {"roi": 0.30, "bets": 8}}],
-        "models": [], "chart": chart,
+        "models": [], "chart": chart, "pm_fees": {"sports_fees_v3 0.03·(p(1−p))^1": 6, "free": 3},
     }  # fmt: skip
     steps = {"ticks": 8, "runs": {"fetch_odds": 8}, "missing": ["run_backtest"], "skipped": {},
              "failures": [{"at": T0.isoformat(), "flow": "fetch_scores", "error": "ServerError: oddsapi /scores: HTTP 503"}]}  # fmt: skip
@@ -81,6 +81,10 @@ def test_report_writes_markdown_and_charts(tmp_path: Path) -> None:
     assert "fetch_scores: ServerError" in text
     assert "Not available yet (skipped): run_backtest" in text
     assert "429 2" in text
+    assert (
+        "Fee terms of the Polymarket markets (as Gamma states them): sports_fees_v3 0.03·(p(1−p))^1 6, free 3."
+        in text
+    )
     for name in ("line_movement.png", "spread_movement.png"):
         assert f"]({name})" in text
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
