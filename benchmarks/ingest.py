@@ -26,7 +26,6 @@ import asyncio
 import gzip
 import json
 import os
-import re
 import resource
 import tempfile
 import time
@@ -90,14 +89,14 @@ def _previous_method() -> Iterator[None]:
     from odds_models import text
     from tasks import files
 
-    saved = (oddsapi.strip_nul, files._LONG_DIGITS, storage._json_text)
+    saved = (oddsapi.strip_nul, files._has_long_digits, storage._json_text)
     oddsapi.strip_nul = text._strip_nul
-    files._LONG_DIGITS = re.compile(b"")  # matches every blob: always the stdlib reader
+    files._has_long_digits = lambda blob: True  # always the stdlib reader
     storage._json_text = lambda value: json.dumps(value, separators=(",", ":"))
     try:
         yield
     finally:
-        oddsapi.strip_nul, files._LONG_DIGITS, storage._json_text = saved
+        oddsapi.strip_nul, files._has_long_digits, storage._json_text = saved
 
 
 async def _import_before(paths: list[Path]) -> int:

@@ -38,6 +38,7 @@ __all__ = [
     "decimal_to_american",
     "detect_payload_kind",
     "markets_key",
+    "markets_text",
     "odds_row_key",
     "parse_event",
     "parse_events_payload",
@@ -179,6 +180,11 @@ def markets_key(bookmakers: Sequence[Any]) -> str:
             key = market.get("key") if isinstance(market, dict) else None
             if isinstance(key, str):
                 keys.add(key)
+    return markets_text(keys)
+
+
+def markets_text(keys: set[str]) -> str:
+    """`markets_key` from the set of market keys already collected."""
     text = ",".join(sorted(keys))
     if len(text) > MARKETS_KEY_MAX:
         digest = hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
