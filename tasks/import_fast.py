@@ -114,6 +114,13 @@ _CACHE_MAX = 200_000
 
 def _fast_event(obj: Any, stamps: _Stamps, *, endpoint: str, index: int) -> _FastEvent | None:
     """The event's clean odds as COPY row parts, or None to hand the event to the general parser."""
+    try:
+        return _fast_event_or_none(obj, stamps, endpoint=endpoint, index=index)
+    except UnicodeEncodeError:  # a lone surrogate: the general parser keeps it (the database refuses it)
+        return None
+
+
+def _fast_event_or_none(obj: Any, stamps: _Stamps, *, endpoint: str, index: int) -> _FastEvent | None:
     if type(obj) is not dict:
         return None
     event = parse_event(obj, endpoint=endpoint, index=index)  # raises exactly as the general parser does
