@@ -318,9 +318,9 @@ def _parse_odds_file(data: Any, *, where: str, spec: TierSpec) -> list[SnapshotI
             if not (parsed.copy_rows and late is not None and late > at + FUTURE_TOLERANCE):
                 items.append(SnapshotItem(
                     event=parsed.event, source=source, snapshot_time=at, fetch_tier=tier,
-                    hours_to_commence=round(hours, 4), raw=parsed.bookmakers, rows=[],
+                    hours_to_commence=round(hours, 4), raw=[], rows=[],
                     markets=markets_text(parsed.markets), copy_rows=parsed.copy_rows, featured=parsed.featured,
-                    raw_json=_json_text(parsed.bookmakers),
+                    raw_json=_json_text(parsed.bookmakers), raw_count=len(parsed.bookmakers),
                 ))  # fmt: skip
                 continue
             ev = _parse_event_odds(objs[i], endpoint=where, index=i, odds_format=None)  # future_timestamp

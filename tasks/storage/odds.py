@@ -75,10 +75,12 @@ class SnapshotItem:
     markets: str = ""  # the market part of the snapshot key (`markets_key(raw)`)
     # from the import's fast parser (`tasks.import_fast`), for an event with no finding: the odds rows as
     # binary COPY parts (`tasks.storage.odds_copy`) instead of `rows`, whether one is of a market
-    # `odds_states` keeps, and `raw` already as JSON text
+    # `odds_states` keeps, and `raw` already as JSON text with its length (`raw` itself is then left empty,
+    # so that the parsed JSON is freed as soon as the file is parsed)
     copy_rows: list[bytes] | None = None
     featured: bool = False
     raw_json: str | None = None
+    raw_count: int = 0
 
     @property
     def row_count(self) -> int:
@@ -261,7 +263,7 @@ async def write_snapshots(
             "mk": [it.markets for it in ordered],
             "tier": [it.fetch_tier for it in ordered],
             "hrs": [it.hours_to_commence for it in ordered],
-            "cnt": [len(it.raw) for it in ordered],
+            "cnt": [len(it.raw) if it.raw_json is None else it.raw_count for it in ordered],
             "raw": [_json_text(it.raw) if it.raw_json is None else it.raw_json for it in ordered],
         },
     )

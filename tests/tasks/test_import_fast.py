@@ -39,7 +39,8 @@ def _canon(item: SnapshotItem) -> tuple[Any, ...]:
         assert not item.findings
         head = snapshot_head(1, item.event.id, item.snapshot_time)
         rows = [head + r for r in item.copy_rows]
-        raw = item.raw_json
+        assert item.raw == []
+        raw, count = item.raw_json, item.raw_count
         featured = item.featured
     else:
         rows = [
@@ -63,10 +64,10 @@ def _canon(item: SnapshotItem) -> tuple[Any, ...]:
             )
             for r in item.rows
         ]
-        raw = _json_text(item.raw)
+        raw, count = _json_text(item.raw), len(item.raw)
         featured = any(r.market in ("h2h", "spreads", "totals") for r in item.rows)
     return (item.event, item.source, item.snapshot_time, item.fetch_tier, item.hours_to_commence, raw,
-            len(item.raw), item.markets, item.findings, featured, rows)  # fmt: skip
+            count, item.markets, item.findings, featured, rows)  # fmt: skip
 
 
 def _outcome(path: Path, parse: Callable[[Path, TierSpec], Any]) -> Any:
