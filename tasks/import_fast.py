@@ -109,7 +109,7 @@ class _Caches:
 
 
 _CACHE = _Caches()
-_CACHE_MAX = 200_000
+_CACHE_MAX = 50_000  # entries per cache (the three seasons fill 26,057 outcome parts); emptied when full
 
 
 def _fast_event(obj: Any, stamps: _Stamps, *, endpoint: str, index: int) -> _FastEvent | None:
@@ -227,8 +227,9 @@ def _fast_event_or_none(obj: Any, stamps: _Stamps, *, endpoint: str, index: int)
                 conv = convert_cache.get(key)
                 if conv is None:
                     conv = _convert(price, american=american)
-                    if len(convert_cache) < _CACHE_MAX:
-                        convert_cache[key] = conv
+                    if len(convert_cache) >= _CACHE_MAX:
+                        convert_cache.clear()
+                    convert_cache[key] = conv
                 dec, am, ok = conv
                 if not ok or not 1.0 < dec <= MAX_DECIMAL:
                     return None  # price_out_of_range
@@ -238,8 +239,9 @@ def _fast_event_or_none(obj: Any, stamps: _Stamps, *, endpoint: str, index: int)
             base = base_cache.get(market_key)
             if base is None:
                 base = _base_market(market_key)
-                if len(base_cache) < _CACHE_MAX:
-                    base_cache[market_key] = base
+                if len(base_cache) >= _CACHE_MAX:
+                    base_cache.clear()
+                base_cache[market_key] = base
             if base in _TWO_WAY:
                 if len(converted) != 2:
                     return None  # missing_outcome
@@ -269,7 +271,9 @@ def _fast_event_or_none(obj: Any, stamps: _Stamps, *, endpoint: str, index: int)
                     if am is not None and not -(2**31) <= am < 2**31:
                         return None
                     part = outcome_part(*values)
-                    if values[2] != 0.0 and len(outcome_cache) < _CACHE_MAX:
+                    if values[2] != 0.0:
+                        if len(outcome_cache) >= _CACHE_MAX:
+                            outcome_cache.clear()
                         outcome_cache[values] = part
                 append(head + part)
     updates.discard(None)

@@ -61,8 +61,9 @@ def text_field(value: str) -> bytes:
         pass
     data = value.encode()
     field = _INT.pack(len(data)) + data
-    if len(_texts) < 100_000:
-        _texts[value] = field
+    if len(_texts) >= 50_000:
+        _texts.clear()
+    _texts[value] = field
     return field
 
 

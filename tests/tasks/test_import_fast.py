@@ -400,3 +400,18 @@ async def test_import_of_hostile_files_stores_what_the_reference_writer_stores(
     again = await import_oddsapi_paths(files, reject_invalid=reject, writers=2, batch_rows=5_000)
     assert (again.events_new, again.snapshots, again.odds_rows, again.quality_issues) == (0, 0, 0, 0)
     assert await _dump() == expected
+
+
+@pytest.mark.shared
+def test_caches_emptied_when_full_parse_the_same(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The value caches (prices, outcome parts, market families) empty themselves when full: still the same."""
+    import tasks.import_fast as fast
+
+    monkeypatch.setattr(fast, "_CACHE_MAX", 3)
+    monkeypatch.setattr(fast, "_CACHE", fast._Caches())
+    files = iter_payload_files([data_dir / "oddsapi_historical" / "odds"])[::25]
+    for path in [*files, *_write_variants(data_dir, tmp_path)]:
+        _assert_same(path)
+    assert 0 < len(fast._CACHE.outcome) <= 3
