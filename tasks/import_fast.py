@@ -24,16 +24,16 @@ from typing import Any
 from odds_analytics.oddsapi import (
     EventOdds,
     EventPayload,
-    _convert,
-    _optional_timestamp,
-    _parse_event_odds,
-    _require_list,
+    convert_price,
     detect_payload_kind,
     markets_key,
     markets_text,
+    optional_timestamp,
     parse_event,
+    parse_event_odds,
     parse_events_payload,
     parse_timestamp,
+    require_list,
 )
 from odds_analytics.tiers import TierSpec, hours_to_commence
 from odds_analytics.validation import (
@@ -41,7 +41,7 @@ from odds_analytics.validation import (
     MAX_DECIMAL,
     MAX_OVERROUND,
     MIN_OVERROUND,
-    _base_market,
+    base_market,
     validate_event_odds,
 )
 from odds_models.errors import PayloadError
@@ -49,7 +49,7 @@ from odds_models.odds_states import STATE_MARKETS
 from odds_models.text import strip_nul
 from tasks.files import read_payload_file
 from tasks.storage.events import EventRecord
-from tasks.storage.odds import SnapshotItem, _json_text
+from tasks.storage.odds import SnapshotItem, json_text
 from tasks.storage.odds_copy import outcome_part, text_field, timestamptz_field
 
 __all__ = ["parse_payload_file_fast"]
@@ -226,7 +226,7 @@ def _fast_event_or_none(obj: Any, stamps: _Stamps, *, endpoint: str, index: int)
                 key = (price, american)
                 conv = convert_cache.get(key)
                 if conv is None:
-                    conv = _convert(price, american=american)
+                    conv = convert_price(price, american=american)
                     if len(convert_cache) >= _CACHE_MAX:
                         convert_cache.clear()
                     convert_cache[key] = conv
@@ -238,7 +238,7 @@ def _fast_event_or_none(obj: Any, stamps: _Stamps, *, endpoint: str, index: int)
                 return None  # duplicate_outcome
             base = base_cache.get(market_key)
             if base is None:
-                base = _base_market(market_key)
+                base = base_market(market_key)
                 if len(base_cache) >= _CACHE_MAX:
                     base_cache.clear()
                 base_cache[market_key] = base
@@ -290,20 +290,20 @@ def _parse_odds_file(data: Any, *, where: str, spec: TierSpec) -> list[SnapshotI
     timestamp = None
     if kind.startswith("historical"):
         timestamp = parse_timestamp(data.get("timestamp"), endpoint=where, what="historical timestamp")
-        _optional_timestamp(data.get("previous_timestamp"), endpoint=where, what="previous_timestamp")
-        _optional_timestamp(data.get("next_timestamp"), endpoint=where, what="next_timestamp")
+        optional_timestamp(data.get("previous_timestamp"), endpoint=where, what="previous_timestamp")
+        optional_timestamp(data.get("next_timestamp"), endpoint=where, what="next_timestamp")
         inner = data["data"]
-        objs = [inner] if isinstance(inner, dict) else _require_list(inner, endpoint=where, where="data")
+        objs = [inner] if isinstance(inner, dict) else require_list(inner, endpoint=where, where="data")
     elif kind == "event_odds":
         objs = [data]
     else:
-        objs = _require_list(data, endpoint=where, where="response")
+        objs = require_list(data, endpoint=where, where="response")
     stamps = _Stamps(where)
     events: list[_FastEvent | EventOdds] = []
     for i, obj in enumerate(objs):
         fast = _fast_event(obj, stamps, endpoint=where, index=i)
         events.append(
-            fast if fast is not None else _parse_event_odds(obj, endpoint=where, index=i, odds_format=None)
+            fast if fast is not None else parse_event_odds(obj, endpoint=where, index=i, odds_format=None)
         )
     source = _SOURCES[kind]
     times = [e.latest_update for e in events if e.latest_update is not None]
@@ -324,10 +324,10 @@ def _parse_odds_file(data: Any, *, where: str, spec: TierSpec) -> list[SnapshotI
                     event=parsed.event, source=source, snapshot_time=at, fetch_tier=tier,
                     hours_to_commence=round(hours, 4), raw=[], rows=[],
                     markets=markets_text(parsed.markets), copy_rows=parsed.copy_rows, featured=parsed.featured,
-                    raw_json=_json_text(parsed.bookmakers), raw_count=len(parsed.bookmakers),
+                    raw_json=json_text(parsed.bookmakers), raw_count=len(parsed.bookmakers),
                 ))  # fmt: skip
                 continue
-            ev = _parse_event_odds(objs[i], endpoint=where, index=i, odds_format=None)  # future_timestamp
+            ev = parse_event_odds(objs[i], endpoint=where, index=i, odds_format=None)  # future_timestamp
         items.append(SnapshotItem(
             event=ev.event, source=source, snapshot_time=at, fetch_tier=tier, hours_to_commence=round(hours, 4),
             raw=ev.bookmakers, rows=ev.rows, findings=validate_event_odds(ev, snapshot_time=at),

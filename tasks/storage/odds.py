@@ -50,6 +50,7 @@ __all__ = [
     "StoreCounts",
     "build_snapshot_items",
     "copy_odds_bulk",
+    "json_text",
     "store_parsed_payload",
     "write_snapshots",
 ]
@@ -137,7 +138,7 @@ def build_snapshot_items(
     return items
 
 
-def _json_text(value: Any) -> str:
+def json_text(value: Any) -> str:
     """Compact JSON for a JSONB parameter: orjson (C), or the standard library for what orjson refuses."""
     try:
         return orjson.dumps(value).decode()
@@ -217,11 +218,15 @@ async def write_snapshots(
     """Write events, snapshots, odds rows and findings for `items` inside the caller's transaction.
 
     `bulk=True` (the file import) stores the odds rows with `copy_odds_bulk`: the same rows and the same
-    `odds_states`, without the per-row foreign-key checks (see there).
+    `odds_states`, without the per-row foreign-key checks (see there), as one binary COPY
+    (`tasks.storage.odds_copy`) that takes the fast parser's rows as they are. Items from the fast parser
+    (`copy_rows` set) need `bulk=True`.
     """
     counts = StoreCounts()
     if not items:
         return counts
+    if not bulk and any(it.copy_rows is not None for it in items):
+        raise ValueError("write_snapshots: items with binary COPY rows (tasks.import_fast) need bulk=True")
     events = {
         it.event.id: EventRecord(
             id=it.event.id,
@@ -264,7 +269,7 @@ async def write_snapshots(
             "tier": [it.fetch_tier for it in ordered],
             "hrs": [it.hours_to_commence for it in ordered],
             "cnt": [len(it.raw) if it.raw_json is None else it.raw_count for it in ordered],
-            "raw": [_json_text(it.raw) if it.raw_json is None else it.raw_json for it in ordered],
+            "raw": [json_text(it.raw) if it.raw_json is None else it.raw_json for it in ordered],
         },
     )
     new_ids = {(r.event_id, r.source, r.snapshot_time, r.markets): r.id for r in result}

@@ -25,7 +25,7 @@ from odds_analytics.tiers import TierSpec
 from odds_models.errors import PayloadError
 from tasks.import_fast import parse_payload_file_fast
 from tasks.import_oddsapi import import_oddsapi_paths, iter_payload_files, parse_payload_file
-from tasks.storage.odds import SnapshotItem, _json_text
+from tasks.storage.odds import SnapshotItem, json_text
 from tasks.storage.odds_copy import encode_row, snapshot_head
 
 _BASE_FILE = "2022-2023/odds_2023-01-16_full_game_first_half.json.gz"
@@ -64,7 +64,7 @@ def _canon(item: SnapshotItem) -> tuple[Any, ...]:
             )
             for r in item.rows
         ]
-        raw, count = _json_text(item.raw), len(item.raw)
+        raw, count = json_text(item.raw), len(item.raw)
         featured = any(r.market in ("h2h", "spreads", "totals") for r in item.rows)
     return (item.event, item.source, item.snapshot_time, item.fetch_tier, item.hours_to_commence, raw,
             count, item.markets, item.findings, featured, rows)  # fmt: skip
