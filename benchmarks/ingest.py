@@ -6,10 +6,12 @@ Database: `BENCH_DATABASE_URL` (its name must end in `_bench` or `_test`; the sc
 recreated, the `odds_states` triggers included) or an embedded PostgreSQL in a temporary folder. Every pass
 starts from empty tables (TRUNCATE). It times, `--repeat` times each, alternating:
 - **import (today)**: `tasks.import_oddsapi.import_oddsapi_paths`, files → rows end to end (read, parse,
-  validate, write, the `odds_states` refresh: `tasks.storage.odds.copy_odds_bulk`), parsing overlapped with
-  writing;
+  validate: `tasks.import_fast`; write as one binary COPY per batch, the `odds_states` refresh:
+  `tasks.storage.odds.copy_odds_bulk`), parsing overlapped with writing;
 - **import (before)**: the method before issue 17 measured the same way: stdlib `json`, the recursive NUL
-  strip, `json.dumps` of the raw snapshots, and parse-then-write one batch after the other;
+  strip, the general parser (`parse_payload_file`: an `OddsRow` per price, then validation), `json.dumps`
+  of the raw snapshots, asyncpg's record COPY with the per-row foreign-key checks and triggers
+  (`write_snapshots(bulk=False)`), parse-then-write one batch after the other, the garbage collector on;
 - **plain COPY**: the very rows the import stored, COPYed into a table `LIKE odds INCLUDING ALL` (same
   columns, unique key and indexes; no foreign keys, no triggers, no conflict handling), in the same batches.
 Then the import of the data at 2x (the same files plus a copy whose event ids are suffixed, written to a
@@ -26,7 +28,6 @@ import asyncio
 import gzip
 import json
 import os
-import re
 import resource
 import tempfile
 import time
@@ -90,14 +91,14 @@ def _previous_method() -> Iterator[None]:
     from odds_models import text
     from tasks import files
 
-    saved = (oddsapi.strip_nul, files._LONG_DIGITS, storage._json_text)
+    saved = (oddsapi.strip_nul, files._has_long_digits, storage.json_text)
     oddsapi.strip_nul = text._strip_nul
-    files._LONG_DIGITS = re.compile(b"")  # matches every blob: always the stdlib reader
-    storage._json_text = lambda value: json.dumps(value, separators=(",", ":"))
+    files._has_long_digits = lambda blob: True  # always the stdlib reader
+    storage.json_text = lambda value: json.dumps(value, separators=(",", ":"))
     try:
         yield
     finally:
-        oddsapi.strip_nul, files._LONG_DIGITS, storage._json_text = saved
+        oddsapi.strip_nul, files._has_long_digits, storage.json_text = saved
 
 
 async def _import_before(paths: list[Path]) -> int:

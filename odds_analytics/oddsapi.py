@@ -35,16 +35,21 @@ __all__ = [
     "RejectedEvent",
     "ScoreUpdate",
     "american_to_decimal",
+    "convert_price",
     "decimal_to_american",
     "detect_payload_kind",
     "markets_key",
+    "markets_text",
     "odds_row_key",
+    "optional_timestamp",
     "parse_event",
+    "parse_event_odds",
     "parse_events_payload",
     "parse_odds_payload",
     "parse_scores_payload",
     "parse_timestamp",
     "plan_status_changes",
+    "require_list",
 ]
 
 MAX_PRICE = 100_000.0  # beyond any real quote in either format; keeps American prices inside int32
@@ -89,7 +94,7 @@ def parse_timestamp(value: Any, *, endpoint: str = "", what: str = "timestamp") 
     return sane_time(parsed, what=f"{endpoint}: {what} {value!r}"[:200], endpoint=endpoint)
 
 
-def _optional_timestamp(value: Any, *, endpoint: str, what: str) -> datetime | None:
+def optional_timestamp(value: Any, *, endpoint: str, what: str) -> datetime | None:
     if value is None:
         return None
     return parse_timestamp(value, endpoint=endpoint, what=what)
@@ -112,7 +117,7 @@ def _require_dict(value: Any, *, endpoint: str, where: str) -> dict[str, Any]:
     return value
 
 
-def _require_list(value: Any, *, endpoint: str, where: str) -> list[Any]:
+def require_list(value: Any, *, endpoint: str, where: str) -> list[Any]:
     if not isinstance(value, list):
         raise PayloadError(
             f"{endpoint}: {where} is not a list (got {type(value).__name__})", endpoint=endpoint
@@ -179,6 +184,11 @@ def markets_key(bookmakers: Sequence[Any]) -> str:
             key = market.get("key") if isinstance(market, dict) else None
             if isinstance(key, str):
                 keys.add(key)
+    return markets_text(keys)
+
+
+def markets_text(keys: set[str]) -> str:
+    """`markets_key` from the set of market keys already collected."""
     text = ",".join(sorted(keys))
     if len(text) > MARKETS_KEY_MAX:
         digest = hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
@@ -286,7 +296,7 @@ def _market_is_american(prices: list[float], raw: list[Any], odds_format: OddsFo
     return bool(prices) and all(isinstance(r, int) and abs(r) >= 100 for r in raw)
 
 
-def _convert(price: float, *, american: bool) -> tuple[float, int | None, bool]:
+def convert_price(price: float, *, american: bool) -> tuple[float, int | None, bool]:
     """(decimal, american, valid). Invalid prices keep a decimal placeholder of `price` and valid=False."""
     if abs(price) > MAX_PRICE:
         return price, None, False
@@ -312,7 +322,7 @@ def _key_of(obj: Any, *, endpoint: str, where: str) -> str:
     return value
 
 
-def _parse_event_odds(
+def parse_event_odds(
     obj: Any, *, endpoint: str, index: int | None, odds_format: OddsFormat | None
 ) -> EventOdds:
     # The hot path of every import: messages are only built when something is wrong.
@@ -321,7 +331,7 @@ def _parse_event_odds(
     books = obj.get("bookmakers", [])
     if books is None:
         books = []
-    books = _require_list(books, endpoint=endpoint, where=f"{where} bookmakers")
+    books = require_list(books, endpoint=endpoint, where=f"{where} bookmakers")
     result = EventOdds(event=event, bookmakers=books)
     seen: set[tuple[str, str, str, str, float | None]] = set()
     latest: datetime | None = None
@@ -391,7 +401,7 @@ def _parse_event_odds(
                 parsed.append((name, desc if type(desc) is str else "", point, price, raw_price))
             american = _market_is_american([p[3] for p in parsed], [p[4] for p in parsed], odds_format)
             for name, description, point, price, _raw in parsed:
-                dec, am, ok = _convert(price, american=american)
+                dec, am, ok = convert_price(price, american=american)
                 row = OddsRow(
                     event.id, book_key, market_key, name, description, point, dec, am, book_update, market_update,
                     price, ok,
@@ -453,18 +463,18 @@ def parse_odds_payload(
     timestamp = previous = nxt = None
     if kind.startswith("historical"):
         timestamp = parse_timestamp(data.get("timestamp"), endpoint=endpoint, what="historical timestamp")
-        previous = _optional_timestamp(data.get("previous_timestamp"), endpoint=endpoint,
+        previous = optional_timestamp(data.get("previous_timestamp"), endpoint=endpoint,
                                        what="previous_timestamp")  # fmt: skip
-        nxt = _optional_timestamp(data.get("next_timestamp"), endpoint=endpoint, what="next_timestamp")
+        nxt = optional_timestamp(data.get("next_timestamp"), endpoint=endpoint, what="next_timestamp")
         inner = data["data"]
-        items = [inner] if isinstance(inner, dict) else _require_list(inner, endpoint=endpoint, where="data")
+        items = [inner] if isinstance(inner, dict) else require_list(inner, endpoint=endpoint, where="data")
     elif kind == "event_odds":
         items = [data]
     else:
-        items = _require_list(data, endpoint=endpoint, where="response")
+        items = require_list(data, endpoint=endpoint, where="response")
     if not lenient:
         events = [
-            _parse_event_odds(item, endpoint=endpoint, index=i, odds_format=odds_format)
+            parse_event_odds(item, endpoint=endpoint, index=i, odds_format=odds_format)
             for i, item in enumerate(items)
         ]
         return ParsedOddsPayload(kind=kind, events=events, timestamp=timestamp, previous_timestamp=previous,
@@ -472,7 +482,7 @@ def parse_odds_payload(
     events, rejected = [], []
     for i, item in enumerate(items):
         try:
-            events.append(_parse_event_odds(item, endpoint=endpoint, index=i, odds_format=odds_format))
+            events.append(parse_event_odds(item, endpoint=endpoint, index=i, odds_format=odds_format))
         except PayloadError as exc:
             raw_id = item.get("id") if isinstance(item, dict) else None
             rejected.append(RejectedEvent(i, raw_id[:64] if isinstance(raw_id, str) else None, str(exc)))
@@ -489,7 +499,7 @@ def parse_events_payload(data: Any, *, endpoint: str = "/events") -> list[EventP
     data = strip_nul(data)
     if isinstance(data, dict) and "data" in data:
         data = data["data"]
-    items = _require_list(data, endpoint=endpoint, where="response")
+    items = require_list(data, endpoint=endpoint, where="response")
     return [parse_event(item, endpoint=endpoint, index=i) for i, item in enumerate(items)]
 
 
@@ -515,7 +525,7 @@ def _score_value(value: Any, *, endpoint: str, where: str) -> int | None:
 
 def parse_scores_payload(data: Any, *, endpoint: str = "/scores") -> list[ScoreUpdate]:
     """Parse `/scores`: scores are strings (or null before tip); teams are matched by name."""
-    items = _require_list(strip_nul(data), endpoint=endpoint, where="response")
+    items = require_list(strip_nul(data), endpoint=endpoint, where="response")
     updates: list[ScoreUpdate] = []
     for i, item in enumerate(items):
         event = parse_event(item, endpoint=endpoint, index=i)
@@ -527,7 +537,7 @@ def parse_scores_payload(data: Any, *, endpoint: str = "/scores") -> list[ScoreU
         home = away = None
         if scores is not None:
             for s_index, entry_obj in enumerate(
-                _require_list(scores, endpoint=endpoint, where=f"{where} scores")
+                require_list(scores, endpoint=endpoint, where=f"{where} scores")
             ):
                 entry = _require_dict(entry_obj, endpoint=endpoint, where=f"{where} score #{s_index}")
                 name = _require_str(entry, "name", endpoint=endpoint, where=f"{where} score #{s_index}")
@@ -541,7 +551,7 @@ def parse_scores_payload(data: Any, *, endpoint: str = "/scores") -> list[ScoreU
                         f"{endpoint}: {where} has a score for {name!r}, which is neither team",
                         endpoint=endpoint,
                     )
-        last_update = _optional_timestamp(
+        last_update = optional_timestamp(
             item.get("last_update"), endpoint=endpoint, what=f"{where} last_update"
         )
         updates.append(ScoreUpdate(event=event, completed=completed, home_score=home, away_score=away,

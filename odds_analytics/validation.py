@@ -30,7 +30,16 @@ from datetime import datetime, timedelta
 
 from odds_analytics.oddsapi import EventOdds, OddsRow, RejectedEvent, odds_row_key
 
-__all__ = ["MAX_DECIMAL", "MAX_OVERROUND", "OddsFinding", "rejected_event_findings", "validate_event_odds"]
+__all__ = [
+    "FUTURE_TOLERANCE",
+    "MAX_DECIMAL",
+    "MAX_OVERROUND",
+    "MIN_OVERROUND",
+    "OddsFinding",
+    "base_market",
+    "rejected_event_findings",
+    "validate_event_odds",
+]
 
 MAX_DECIMAL = 1001.0
 MAX_OVERROUND = 0.25  # 25 % above fair: no NBA book prices a two-way market like that
@@ -61,7 +70,7 @@ class OddsFinding:
         return hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
-def _base_market(key: str) -> str:
+def base_market(key: str) -> str:
     """`spreads_h1` → `spreads`, `h2h_q3` → `h2h`, `h2h_lay` → `h2h_lay`."""
     if key.endswith("_lay"):
         return key
@@ -74,7 +83,7 @@ def _base_market(key: str) -> str:
 def _check_market(event: EventOdds, book: str, market: str, rows: list[OddsRow]) -> list[OddsFinding]:
     ev = event.event
     findings: list[OddsFinding] = []
-    base = _base_market(market)
+    base = base_market(market)
 
     def finding(severity: str, check: str, detail: str, affected: list[OddsRow]) -> None:
         findings.append(OddsFinding(severity, check, ev.id, book, market, detail,

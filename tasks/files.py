@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import re
 import zlib
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,15 @@ __all__ = ["MAX_PAYLOAD_BYTES", "read_payload_file"]
 
 # The largest real responses are a few MB (a full slate with every market); 64 MiB is room to spare.
 MAX_PAYLOAD_BYTES = 64 * 2**20
-_LONG_DIGITS = re.compile(rb"[0-9]{20}")
+_LONG_DIGITS = b"0" * 20
+# every digit byte to `0`, every other byte to `x`: `_LONG_DIGITS in blob.translate(_DIGITS_TO_ZERO)` is the
+# regular expression `[0-9]{20}`, at C speed (the expression took 0.3-0.8 s over the three seasons, this 0.05 s)
+_DIGITS_TO_ZERO = bytes(0x30 if 0x30 <= i <= 0x39 else 0x78 for i in range(256))
+
+
+def _has_long_digits(blob: bytes) -> bool:
+    """True when `blob` holds 20 digits in a row (an integer the orjson reader would read differently)."""
+    return _LONG_DIGITS in blob.translate(_DIGITS_TO_ZERO)
 
 
 def read_payload_file(path: Path, *, max_bytes: int | None = None) -> Any:
@@ -51,7 +58,7 @@ def read_payload_file(path: Path, *, max_bytes: int | None = None) -> Any:
     # orjson (C, 2-4x faster) when it reads the blob exactly as the standard library does: it reads an
     # integer of 20+ digits as a float, and refuses NaN and lone surrogates, which keep their old meaning; a
     # real syntax error gets the standard library's message
-    if _LONG_DIGITS.search(blob) is None:
+    if not _has_long_digits(blob):
         try:
             return orjson.loads(blob)
         except orjson.JSONDecodeError:

@@ -42,6 +42,7 @@ from odds_models.errors import PayloadError
 from odds_models.odds_states import STATE_MARKETS
 from tasks.storage.events import EventRecord, mark_odds_requested, upsert_events
 from tasks.storage.fetch_logs import insert_fetch_logs
+from tasks.storage.odds_copy import COPY_COLUMNS, COPY_HEADER, COPY_TRAILER, encode_row, snapshot_head
 from tasks.storage.quality import insert_quality_rows, quality_rows
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "StoreCounts",
     "build_snapshot_items",
     "copy_odds_bulk",
+    "json_text",
     "store_parsed_payload",
     "write_snapshots",
 ]
@@ -72,6 +74,18 @@ class SnapshotItem:
     rows: list[OddsRow]
     findings: list[OddsFinding] = field(default_factory=list)
     markets: str = ""  # the market part of the snapshot key (`markets_key(raw)`)
+    # from the import's fast parser (`tasks.import_fast`), for an event with no finding: the odds rows as
+    # binary COPY parts (`tasks.storage.odds_copy`) instead of `rows`, whether one is of a market
+    # `odds_states` keeps, and `raw` already as JSON text with its length (`raw` itself is then left empty,
+    # so that the parsed JSON is freed as soon as the file is parsed)
+    copy_rows: list[bytes] | None = None
+    featured: bool = False
+    raw_json: str | None = None
+    raw_count: int = 0
+
+    @property
+    def row_count(self) -> int:
+        return len(self.copy_rows) if self.copy_rows is not None else len(self.rows)
 
 
 @dataclass
@@ -124,7 +138,7 @@ def build_snapshot_items(
     return items
 
 
-def _json_text(value: Any) -> str:
+def json_text(value: Any) -> str:
     """Compact JSON for a JSONB parameter: orjson (C), or the standard library for what orjson refuses."""
     try:
         return orjson.dumps(value).decode()
@@ -143,8 +157,13 @@ async def _raw_connection(*, session: AsyncSession) -> Any:
 _STATE_MARKETS = frozenset(STATE_MARKETS)
 
 
-async def copy_odds_bulk(apg: Any, records: Sequence[tuple[Any, ...]]) -> int:
+async def copy_odds_bulk(
+    apg: Any, records: Sequence[tuple[Any, ...]] | bytes, first: dict[str, datetime] | None = None
+) -> int:
     """COPY `records` (rows of `_ODDS_COLUMNS`) into `odds` for snapshots created in this transaction.
+
+    `records` may also be a whole binary COPY payload of `odds_copy.COPY_COLUMNS` (`tasks.storage.odds_copy`),
+    with `first` the earliest snapshot time per event of its rows of the markets `odds_states` keeps.
 
     What the plain COPY's triggers do, done once per call: with `session_replication_role = replica` for the
     COPY alone (superuser, or PostgreSQL 15+ `GRANT SET ON PARAMETER`), PostgreSQL skips the per-row
@@ -168,13 +187,19 @@ async def copy_odds_bulk(apg: Any, records: Sequence[tuple[Any, ...]]) -> int:
         else:
             skipped = True
         await apg.execute("RELEASE SAVEPOINT odds_bulk")
-    status = await apg.copy_records_to_table("odds", records=records, columns=columns)
+    if isinstance(records, bytes):
+        # a memoryview: asyncpg would take `bytes` for a file name
+        status = await apg.copy_to_table("odds", source=memoryview(records), columns=list(COPY_COLUMNS),
+                                         format="binary")  # fmt: skip
+    else:
+        status = await apg.copy_records_to_table("odds", records=records, columns=columns)
     if skipped:
         await apg.execute("SET LOCAL session_replication_role = origin")
-        first: dict[str, datetime] = {}
-        for r in records:  # the trigger's refresh start: each event's earliest featured snapshot time
-            if r[4] in _STATE_MARKETS and (r[1] not in first or r[2] < first[r[1]]):
-                first[r[1]] = r[2]
+        if first is None:
+            first = {}
+            for r in records:  # the trigger's refresh start: each event's earliest featured snapshot time
+                if r[4] in _STATE_MARKETS and (r[1] not in first or r[2] < first[r[1]]):
+                    first[r[1]] = r[2]
         if first:
             ids = sorted(first)
             await apg.fetchval("SELECT odds_states_refresh($1::text[], $2::timestamptz[])", ids,
@@ -193,11 +218,15 @@ async def write_snapshots(
     """Write events, snapshots, odds rows and findings for `items` inside the caller's transaction.
 
     `bulk=True` (the file import) stores the odds rows with `copy_odds_bulk`: the same rows and the same
-    `odds_states`, without the per-row foreign-key checks (see there).
+    `odds_states`, without the per-row foreign-key checks (see there), as one binary COPY
+    (`tasks.storage.odds_copy`) that takes the fast parser's rows as they are. Items from the fast parser
+    (`copy_rows` set) need `bulk=True`.
     """
     counts = StoreCounts()
     if not items:
         return counts
+    if not bulk and any(it.copy_rows is not None for it in items):
+        raise ValueError("write_snapshots: items with binary COPY rows (tasks.import_fast) need bulk=True")
     events = {
         it.event.id: EventRecord(
             id=it.event.id,
@@ -239,8 +268,8 @@ async def write_snapshots(
             "mk": [it.markets for it in ordered],
             "tier": [it.fetch_tier for it in ordered],
             "hrs": [it.hours_to_commence for it in ordered],
-            "cnt": [len(it.raw) for it in ordered],
-            "raw": [_json_text(it.raw) for it in ordered],
+            "cnt": [len(it.raw) if it.raw_json is None else it.raw_count for it in ordered],
+            "raw": [json_text(it.raw) if it.raw_json is None else it.raw_json for it in ordered],
         },
     )
     new_ids = {(r.event_id, r.source, r.snapshot_time, r.markets): r.id for r in result}
@@ -249,10 +278,24 @@ async def write_snapshots(
 
     records: list[tuple[Any, ...]] = []
     findings_rows = []
+    first: dict[str, datetime] = {}  # bulk: each event's earliest snapshot time with featured rows
+    binary: list[bytes] = []  # bulk: the rows as one binary COPY payload (`tasks.storage.odds_copy`)
+    binary_rows = 0
     for key, it in by_key.items():
         snapshot_id = new_ids.get(key)
         if snapshot_id is None:
             continue  # already stored (same response twice, or a concurrent writer won): nothing to add
+        if it.copy_rows is not None:  # no findings: every row valid, nothing rejected
+            if it.copy_rows:
+                head = snapshot_head(snapshot_id, it.event.id, it.snapshot_time)
+                binary.append(head)
+                binary.append(head.join(it.copy_rows))
+                binary_rows += len(it.copy_rows)
+                if it.featured:
+                    first_at = first.get(it.event.id)
+                    if first_at is None or it.snapshot_time < first_at:
+                        first[it.event.id] = it.snapshot_time
+            continue
         invalid: dict[tuple[str, str, str, str, float | None], list[str]] = {}
         for f in it.findings:
             for row_key in f.rows:
@@ -279,17 +322,27 @@ async def write_snapshots(
             ))  # fmt: skip
         findings_rows.extend(quality_rows(it.findings, source=it.source, snapshot_time=it.snapshot_time,
                                           reject_invalid=reject_invalid))  # fmt: skip
-    if records:
-        # These rows belong only to snapshots this transaction has just created (fresh ids; a concurrent
-        # writer of the same snapshot waits on its unique key and then adds nothing), and the parser has
-        # removed duplicates within a snapshot: they cannot conflict, so they go straight in with COPY.
-        # The unique key on `odds` stays as the safety net (a violation aborts the whole transaction).
+        if bulk:  # the general rows encoded one by one, in their place (the ids follow the COPY's order)
+            for r in records:
+                binary.append(encode_row(r))
+                if r[4] in _STATE_MARKETS and (r[1] not in first or r[2] < first[r[1]]):
+                    first[r[1]] = r[2]
+            binary_rows += len(records)
+            records.clear()
+    # These rows belong only to snapshots this transaction has just created (fresh ids; a concurrent
+    # writer of the same snapshot waits on its unique key and then adds nothing), and the parser has
+    # removed duplicates within a snapshot: they cannot conflict, so they go straight in with COPY.
+    # The unique key on `odds` stays as the safety net (a violation aborts the whole transaction).
+    if binary:  # bulk: one binary COPY of every row
+        payload = b"".join((COPY_HEADER, *binary, COPY_TRAILER))
         apg = await _raw_connection(session=session)
-        if bulk:
-            counts.odds_rows = await copy_odds_bulk(apg, records)
-        else:
-            status = await apg.copy_records_to_table("odds", records=records, columns=list(_ODDS_COLUMNS))
-            counts.odds_rows = int(status.split()[-1])
+        counts.odds_rows = await copy_odds_bulk(apg, payload, first)
+        if counts.odds_rows != binary_rows:
+            raise RuntimeError(f"odds COPY stored {counts.odds_rows} rows of {binary_rows}")
+    elif records:
+        apg = await _raw_connection(session=session)
+        status = await apg.copy_records_to_table("odds", records=records, columns=list(_ODDS_COLUMNS))
+        counts.odds_rows = int(status.split()[-1])
     counts.quality_issues = await insert_quality_rows(session=session, rows=findings_rows)
     return counts
 

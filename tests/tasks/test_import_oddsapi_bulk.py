@@ -58,12 +58,14 @@ async def _reset() -> None:
         await session.commit()
 
 
-async def _write(batches: list[list[SnapshotItem]], *, bulk: bool, role: str | None = None) -> None:
+async def _write(
+    batches: list[list[SnapshotItem]], *, bulk: bool, role: str | None = None, reject_invalid: bool = False
+) -> None:
     for batch in batches:
         async with async_session_maker() as session:
             if role is not None:
                 await session.execute(text(f'SET LOCAL ROLE "{role}"'))
-            await write_snapshots(session=session, items=batch, reject_invalid=False, bulk=bulk)
+            await write_snapshots(session=session, items=batch, reject_invalid=reject_invalid, bulk=bulk)
             await session.commit()
 
 
