@@ -306,9 +306,14 @@ def convert_price(price: float, *, american: bool) -> tuple[float, int | None, b
         except ValueError:
             return price, None, False
     try:
-        return price, decimal_to_american(price), True
+        american_price = decimal_to_american(price)
     except ValueError:
         return price, None, False
+    if (
+        abs(american_price) > MAX_PRICE
+    ):  # a decimal price a hair above 1 (1.00000001 -> -10^10): nonsense, and
+        return price, None, False  # beyond int4, where it would fail the whole write
+    return price, american_price, True
 
 
 def _fail(endpoint: str, message: str) -> PayloadError:

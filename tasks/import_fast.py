@@ -116,7 +116,7 @@ def _fast_event(obj: Any, stamps: _Stamps, *, endpoint: str, index: int) -> _Fas
     """The event's clean odds as COPY row parts, or None to hand the event to the general parser."""
     try:
         return _fast_event_or_none(obj, stamps, endpoint=endpoint, index=index)
-    except UnicodeEncodeError:  # a lone surrogate: the general parser keeps it (the database refuses it)
+    except UnicodeEncodeError:  # a lone surrogate (strip_nul has replaced them; a guard): the general parser
         return None
 
 

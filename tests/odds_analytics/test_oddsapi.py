@@ -8,7 +8,9 @@ import pytest
 
 from odds_analytics.backfill import plan_backfill
 from odds_analytics.oddsapi import (
+    MAX_PRICE,
     american_to_decimal,
+    convert_price,
     decimal_to_american,
     parse_odds_payload,
     parse_scores_payload,
@@ -51,6 +53,21 @@ def _book(*markets: dict, last_update: str = "2030-01-10T11:00:00Z") -> dict:
 def test_price_conversion_round_trips(american: int, decimal: float) -> None:
     assert american_to_decimal(american) == pytest.approx(decimal)
     assert decimal_to_american(decimal) == (100 if american == -100 else american)
+
+
+@pytest.mark.parametrize("decimal", [1.00000001, 1.0000001, 1.0009])
+def test_a_decimal_price_a_hair_above_one_is_invalid_not_an_int4_overflow(decimal: float) -> None:
+    """-100 / (d - 1) beyond MAX_PRICE (1.00000001 -> -10^10, past int4): an invalid row with no American price,
+    flagged by validation, instead of a value that makes the database refuse the whole write."""
+    assert convert_price(decimal, american=False) == (decimal, None, False)
+    assert convert_price(1.001, american=False) == (1.001, -round(MAX_PRICE), True)  # the edge still converts
+    book = _book({"key": "h2h", "outcomes": [{"name": "Boston Celtics", "price": decimal},
+                                            {"name": "Miami Heat", "price": 500.0}]})  # fmt: skip
+    parsed = parse_odds_payload([_event([book])], endpoint="/odds")
+    rows = parsed.events[0].rows
+    assert [(r.price_american, r.price_valid) for r in rows] == [(None, False), (49900, True)]
+    findings = validate_event_odds(parsed.events[0], snapshot_time=T0)
+    assert "price_out_of_range" in {f.check_type for f in findings}
 
 
 @pytest.mark.parametrize("bad", [50, -99, 0])

@@ -176,3 +176,16 @@ def test_strip_nul_removes_nul_everywhere_and_keeps_clean_data_as_is() -> None:
     clean = {"bookmakers": [{"key": "fanduel", "markets": [{"outcomes": [{"price": -110}]}]}]}
     assert strip_nul(clean) is clean
     assert strip_nul("x\x00") == "x"
+
+
+def test_strip_nul_replaces_lone_surrogates_and_joins_split_pairs() -> None:
+    """A lone surrogate (`"\\ud800"` in JSON) cannot be encoded as UTF-8: left in, PostgreSQL refuses the
+    whole write and the paid response's good events with it. It becomes U+FFFD; a pair written as two escapes
+    is one character."""
+    from odds_models.text import strip_nul
+
+    data = json.loads('{"name": "Boston \\ud800Celtics", "k\\udc00": ["\\ud83d\\ude00", "ok"]}')
+    cleaned = strip_nul(data)
+    assert cleaned == {"name": "Boston \ufffdCeltics", "k\ufffd": ["\U0001f600", "ok"]}
+    json.dumps(cleaned).encode()  # encodable now
+    assert "".join(cleaned["k\ufffd"]).encode("utf-8")

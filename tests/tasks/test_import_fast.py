@@ -298,13 +298,9 @@ def test_hostile_variants_parse_the_same(data_dir: Path, tmp_path: Path) -> None
         path.stem.removesuffix(".json"): _assert_same(path) for path in _write_variants(data_dir, tmp_path)
     }
     errors = {name for name, r in results.items() if r[0] in ("error", "unicode", "overflow")}
-    assert {
-        "outcome_not_object",
-        "bad_update",
-        "timestamp_bad",
-        "lone_surrogate",
-        "american_overflow",
-    } <= errors
+    assert {"outcome_not_object", "bad_update", "timestamp_bad"} <= errors
+    # stored, not refused: the surrogate becomes U+FFFD, the price just above 1 an invalid row
+    assert not {"lone_surrogate", "american_overflow"} & errors
     assert "as_is" not in errors
     assert "props" not in errors
     assert USED["fast"] > 50
