@@ -52,6 +52,7 @@ __all__ = [
     "choose_venue",
     "polymarket_offers",
     "polymarket_sides",
+    "stake_on_book",
 ]
 
 # The stored books as `tasks.storage.books.read_polymarket_books_at_times` returns them.
@@ -197,12 +198,15 @@ def polymarket_offers(
     return offers
 
 
-def _stake_on_book(book: PolymarketBook, p: float, policy: StakePolicy, limit: float) -> float:
-    """The largest s <= limit with s <= policy.stake(p, d(s)), d(s) the fill's decimal odds at s."""
+def stake_on_book(book: Any, target: Callable[[float], float], limit: float) -> float:
+    """The largest s <= limit with s <= target(d(s)), d(s) the decimal odds of `book.fill(s)` (bisection).
+
+    `target` is the stake the policy wants at decimal odds d (live: `policy.stake(p, d)`; the backtest's
+    Kelly sizing: its own target), so a stake that walks the book down to worse prices asks for less."""
 
     def gap(s: float) -> float:
         d = book.fill(s).decimal
-        return (policy.stake(p, d) if d is not None else 0.0) - s
+        return (target(d) if d is not None else 0.0) - s
 
     if limit <= 0 or gap(0.0) <= 0:
         return 0.0
@@ -248,7 +252,9 @@ def choose_venue(
         stake = _cents(min(policy.stake(offer.p_close, price), intended))
     elif policy is not None and offer.book is not None:
         depth = offer.book.fill(0.0).depth_dollars
-        stake = _cents(_stake_on_book(offer.book, offer.p_close, policy, min(intended, depth)))
+        stake = _cents(
+            stake_on_book(offer.book, lambda d: policy.stake(offer.p_close, d), min(intended, depth))
+        )
     if offer.book is not None:
         compared = fill
         fill = offer.book.fill(stake)

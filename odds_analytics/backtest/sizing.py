@@ -17,11 +17,12 @@ the fill's price worsens as s grows). One unit is one dollar of the book.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from odds_analytics.venues import stake_on_book
 
 __all__ = ["edge", "kelly_fraction", "size_bets"]
 
@@ -99,27 +100,6 @@ def _fill_decimal(book: Any, stake: float, top: float) -> float:
     return float(decimal) if decimal is not None else top
 
 
-def _stake_on_book(book: Any, target: Callable[[float], float], limit: float) -> float:
-    """The largest s <= limit with s <= target(d(s)), d(s) the fill's decimal odds at s (bisection)."""
-
-    def gap(s: float) -> float:
-        d = book.fill(s).decimal
-        return (target(d) if d is not None else 0.0) - s
-
-    if limit <= 0 or gap(0.0) <= 0:
-        return 0.0
-    if gap(limit) >= 0:
-        return limit
-    lo, hi = 0.0, limit
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        if gap(mid) >= 0:
-            lo = mid
-        else:
-            hi = mid
-    return lo
-
-
 def _kelly_stakes(
     bets: pd.DataFrame,
     bankroll: float,
@@ -161,7 +141,7 @@ def _kelly_stakes(
                 t = min(cash * kelly_frac * k, cash * max_bet_fraction)
                 return min(t, max_stake) if max_stake is not None else t
 
-            s = _stake_on_book(book, target, min(s, book.fill(0.0).depth_dollars))
+            s = stake_on_book(book, target, min(s, book.fill(0.0).depth_dollars))
             price[i] = _fill_decimal(book, s, price[i])
             if ppu[i] > 0:  # a win pays at the fill's price
                 ppu[i] = price[i] - 1.0
