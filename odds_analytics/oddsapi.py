@@ -28,6 +28,7 @@ from odds_models.errors import PayloadError
 from odds_models.text import strip_nul
 
 __all__ = [
+    "IMPORT_SOURCES",
     "EventOdds",
     "EventPayload",
     "OddsRow",
@@ -419,6 +420,12 @@ def parse_event_odds(
                 result.rows.append(row)
     result.latest_update = latest
     return result
+
+
+# The `odds_snapshots.source` of an imported file, by its payload kind: a historical file's snapshot is the
+# same moment a live backfill would store (`historical`, so it adds nothing twice).
+IMPORT_SOURCES: dict[str, str] = {"odds": "import:odds", "event_odds": "import:event_odds",
+                                  "historical_odds": "historical", "historical_event_odds": "historical"}  # fmt: skip
 
 
 def detect_payload_kind(data: Any, *, endpoint: str = "file") -> PayloadKind:

@@ -1,6 +1,7 @@
 """The import's parser for the common case: an odds file straight to binary COPY rows (issue 17).
 
-`parse_payload_file_fast(path, spec)` returns what `tasks.import_oddsapi.parse_payload_file` returns, the same
+`parse_odds_file_fast(data, where=..., spec=...)`, which `tasks.import_oddsapi.parse_payload_file(path, spec,
+fast=True)` calls for an odds file, returns what the general parser returns: the same
 snapshot items with the same rows, findings and errors, but an event whose odds are *clean* (every shape as
 the API sends it, every price valid, no data-quality finding) comes out as binary COPY rows
 (`SnapshotItem.copy_rows`, see `tasks.storage.odds_copy`) built in one pass over its JSON, with no `OddsRow`
@@ -18,10 +19,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from odds_analytics.oddsapi import (
+    IMPORT_SOURCES,
     EventOdds,
     EventPayload,
     convert_price,
@@ -31,7 +32,6 @@ from odds_analytics.oddsapi import (
     optional_timestamp,
     parse_event,
     parse_event_odds,
-    parse_events_payload,
     parse_timestamp,
     require_list,
 )
@@ -47,15 +47,11 @@ from odds_analytics.validation import (
 from odds_models.errors import PayloadError
 from odds_models.odds_states import STATE_MARKETS
 from odds_models.text import strip_nul
-from tasks.files import read_payload_file
-from tasks.storage.events import EventRecord
 from tasks.storage.odds import SnapshotItem, json_text
 from tasks.storage.odds_copy import outcome_part, text_field, timestamptz_field
 
-__all__ = ["parse_payload_file_fast"]
+__all__ = ["parse_odds_file_fast"]
 
-_SOURCES = {"odds": "import:odds", "event_odds": "import:event_odds", "historical_odds": "historical",
-            "historical_event_odds": "historical"}  # fmt: skip
 _STATE_MARKETS = frozenset(STATE_MARKETS)
 _TWO_WAY = ("h2h", "spreads", "totals")
 _TOTALS_NAMES = frozenset(("Over", "Under"))
@@ -283,8 +279,8 @@ def _fast_event_or_none(obj: Any, stamps: _Stamps, *, endpoint: str, index: int)
     return result
 
 
-def _parse_odds_file(data: Any, *, where: str, spec: TierSpec) -> list[SnapshotItem]:
-    """`parse_odds_payload` then `build_snapshot_items`, with the fast pass per event."""
+def parse_odds_file_fast(data: Any, *, where: str, spec: TierSpec) -> list[SnapshotItem]:
+    """`parse_odds_payload` then `build_snapshot_items` of an odds file's JSON, with the fast pass per event."""
     data = strip_nul(data)
     kind = detect_payload_kind(data, endpoint=where)
     timestamp = None
@@ -305,7 +301,7 @@ def _parse_odds_file(data: Any, *, where: str, spec: TierSpec) -> list[SnapshotI
         events.append(
             fast if fast is not None else parse_event_odds(obj, endpoint=where, index=i, odds_format=None)
         )
-    source = _SOURCES[kind]
+    source = IMPORT_SOURCES[kind]
     times = [e.latest_update for e in events if e.latest_update is not None]
     when = timestamp or (max(times) if times else None)
     if when is None and any(e.copy_rows if isinstance(e, _FastEvent) else e.rows for e in events):
@@ -334,19 +330,3 @@ def _parse_odds_file(data: Any, *, where: str, spec: TierSpec) -> list[SnapshotI
             markets=markets_key(ev.bookmakers),
         ))  # fmt: skip
     return items
-
-
-def parse_payload_file_fast(path: Path, spec: TierSpec) -> tuple[list[SnapshotItem], list[EventRecord]]:
-    """`tasks.import_oddsapi.parse_payload_file`, with clean events as binary COPY rows. PayloadError if bad."""
-    data = read_payload_file(path)
-    where = str(path)
-    try:
-        kind = detect_payload_kind(data, endpoint=where)
-        if kind in ("events", "historical_events"):
-            events = parse_events_payload(data, endpoint=where)
-            return [], [EventRecord(id=e.id, home_team=e.home_team, away_team=e.away_team,
-                                    commence_time=e.commence_time, sport_key=e.sport_key) for e in events]  # fmt: skip
-        items = _parse_odds_file(data, where=where, spec=spec)
-    except (OverflowError, ValueError) as exc:
-        raise PayloadError(f"{where}: {type(exc).__name__}: {exc}"[:300], endpoint=where) from None
-    return items, []

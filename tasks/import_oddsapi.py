@@ -16,12 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from odds_analytics.oddsapi import detect_payload_kind, parse_events_payload, parse_odds_payload
+from odds_analytics.oddsapi import (
+    IMPORT_SOURCES,
+    detect_payload_kind,
+    parse_events_payload,
+    parse_odds_payload,
+)
 from odds_analytics.tiers import TierSpec
 from odds_models import progress
 from odds_models.errors import PayloadError
 from tasks.files import read_payload_file
-from tasks.import_fast import parse_payload_file_fast
+from tasks.import_fast import parse_odds_file_fast
 from tasks.storage.events import EventRecord
 from tasks.storage.odds import SnapshotItem, StoreCounts, build_snapshot_items, write_snapshots
 
@@ -34,9 +39,6 @@ __all__ = [
 ]
 
 IMPORT_WRITERS = 2  # the database does most of a batch's work: two connections keep two cores busy
-
-_SOURCES = {"odds": "import:odds", "event_odds": "import:event_odds", "historical_odds": "historical",
-            "historical_event_odds": "historical"}  # fmt: skip
 
 
 def iter_payload_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -73,8 +75,13 @@ class ImportSummary:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
-def parse_payload_file(path: Path, spec: TierSpec) -> tuple[list[SnapshotItem], list[EventRecord]]:
-    """Parse one file into snapshot items (odds) or event records (events files). PayloadError if bad."""
+def parse_payload_file(
+    path: Path, spec: TierSpec, *, fast: bool = False
+) -> tuple[list[SnapshotItem], list[EventRecord]]:
+    """Parse one file into snapshot items (odds) or event records (events files). PayloadError if bad.
+
+    `fast=True` (the import) parses an odds file with `tasks.import_fast.parse_odds_file_fast`: the same
+    items, findings and errors, clean events as binary COPY rows."""
     data = read_payload_file(path)
     where = str(path)
     try:
@@ -83,8 +90,11 @@ def parse_payload_file(path: Path, spec: TierSpec) -> tuple[list[SnapshotItem], 
             events = parse_events_payload(data, endpoint=where)
             return [], [EventRecord(id=e.id, home_team=e.home_team, away_team=e.away_team,
                                     commence_time=e.commence_time, sport_key=e.sport_key) for e in events]  # fmt: skip
-        parsed = parse_odds_payload(data, endpoint=where)
-        items = build_snapshot_items(parsed, source=_SOURCES[kind], snapshot_time=None, spec=spec)
+        if fast:
+            items = parse_odds_file_fast(data, where=where, spec=spec)
+        else:
+            parsed = parse_odds_payload(data, endpoint=where)
+            items = build_snapshot_items(parsed, source=IMPORT_SOURCES[kind], snapshot_time=None, spec=spec)
     except (OverflowError, ValueError) as exc:
         # a time at the edge of the calendar (year 1, 9999) overflows the tier and validation arithmetic;
         # the file is refused here, whole, like any other malformed payload
@@ -136,7 +146,7 @@ class _BatchParser:
             if self._on_file is not None:
                 self._on_file(path.name)
             try:
-                items, events = parse_payload_file_fast(path, self._spec)
+                items, events = parse_payload_file(path, self._spec, fast=True)
             except PayloadError as exc:
                 batch.errors.append(str(exc))
                 continue

@@ -1,6 +1,6 @@
 """The import's fast parser (`tasks.import_fast`, issue 17) returns exactly what the general parser returns.
 
-`parse_payload_file_fast` must give, for every file, the same snapshot items (identity, tier, raw JSON,
+`parse_payload_file(..., fast=True)` must give, for every file, the same snapshot items (identity, tier, raw JSON,
 markets key, findings) and the same odds rows, byte for byte in the binary COPY format, as
 `parse_payload_file` followed by the writer's encoding, or raise the same `PayloadError`. Checked on every
 real file, on hand-made hostile variants of a real event (each finding, NUL bytes, huge integers, unix-second
@@ -14,6 +14,7 @@ import copy
 import gzip
 import json
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,6 @@ from hypothesis import strategies as st
 
 from odds_analytics.tiers import TierSpec
 from odds_models.errors import PayloadError
-from tasks.import_fast import parse_payload_file_fast
 from tasks.import_oddsapi import import_oddsapi_paths, iter_payload_files, parse_payload_file
 from tasks.storage.odds import SnapshotItem, json_text
 from tasks.storage.odds_copy import encode_row, snapshot_head
@@ -85,10 +85,10 @@ def _outcome(path: Path, parse: Callable[[Path, TierSpec], Any]) -> Any:
 
 def _assert_same(path: Path) -> Any:
     expected = _outcome(path, parse_payload_file)
-    got = _outcome(path, parse_payload_file_fast)
+    got = _outcome(path, partial(parse_payload_file, fast=True))
     assert got == expected, path
     try:
-        for item in parse_payload_file_fast(path, TierSpec())[0]:
+        for item in parse_payload_file(path, TierSpec(), fast=True)[0]:
             USED["fast" if item.copy_rows is not None else "general"] += 1
     except PayloadError:
         pass
