@@ -875,16 +875,27 @@ def main() -> None:
             a["metrics"][k] == b["metrics"][k] for k in a["metrics"].keys() & b["metrics"].keys()
         )
         same_counts = all(a["counts"][k] == b["counts"][k] for k in a["counts"].keys() & b["counts"].keys())
-        same = same_metrics and same_counts and a["bets"] == b["bets"]
+        # Bets: every field both record must be equal, bet for bet (columns added since, e.g. the Polymarket
+        # execution's `price_basis` and `fee`, are listed, not compared).
+        new_cols = set().union(*(r.keys() for r in a["bets"])) if a["bets"] else set()
+        old_cols = set().union(*(r.keys() for r in b["bets"])) if b["bets"] else set()
+        shared = new_cols & old_cols
+        same_bets = len(a["bets"]) == len(b["bets"]) and all(
+            {k: x.get(k) for k in shared} == {k: y.get(k) for k in shared}
+            for x, y in zip(a["bets"], b["bets"], strict=True)
+        )
+        same = same_metrics and same_counts and same_bets
         added = sorted(
             (a["metrics"].keys() - b["metrics"].keys()) | (a["counts"].keys() - b["counts"].keys())
         )
         gone = sorted((b["metrics"].keys() - a["metrics"].keys()) | (b["counts"].keys() - a["counts"].keys()))
         print(
             f"results identical to today's: {'yes' if same else 'NO'} ({len(a['bets'])} bets "
-            f"{'equal' if a['bets'] == b['bets'] else 'DIFFERENT'}, metrics both compute "
-            f"{'equal' if same_metrics else 'DIFFERENT'}, counts {'equal' if same_counts else 'DIFFERENT'}; "
-            f"only in the new: {', '.join(added) or 'none'}; only in today's: {', '.join(gone) or 'none'})"
+            f"{'equal' if same_bets else 'DIFFERENT'} in the {len(shared)} fields both record, metrics both "
+            f"compute {'equal' if same_metrics else 'DIFFERENT'}, counts {'equal' if same_counts else 'DIFFERENT'}; "
+            f"only in the new: {', '.join(added) or 'none'}; bet fields only in the new: "
+            f"{', '.join(sorted(new_cols - old_cols)) or 'none'}; only in today's: "
+            f"{', '.join(gone + sorted(old_cols - new_cols)) or 'none'})"
         )
 
     if len(scales) > 1 or scales[0] != 1:
