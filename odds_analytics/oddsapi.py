@@ -20,7 +20,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from odds_analytics.prices import american_to_decimal, decimal_to_american
 from odds_models.clock import parse_iso_utc, sane_time
@@ -31,6 +31,7 @@ __all__ = [
     "IMPORT_SOURCES",
     "EventOdds",
     "EventPayload",
+    "OddsEnvelope",
     "OddsRow",
     "ParsedOddsPayload",
     "RejectedEvent",
@@ -51,6 +52,7 @@ __all__ = [
     "parse_timestamp",
     "plan_status_changes",
     "require_list",
+    "unwrap_odds_payload",
 ]
 
 MAX_PRICE = 100_000.0  # beyond any real quote in either format; keeps American prices inside int32
@@ -428,6 +430,35 @@ IMPORT_SOURCES: dict[str, str] = {"odds": "import:odds", "event_odds": "import:e
                                   "historical_odds": "historical", "historical_event_odds": "historical"}  # fmt: skip
 
 
+class OddsEnvelope(NamedTuple):
+    """An odds response's wrapper read: its kind, the historical times (None otherwise) and the event objects."""
+
+    kind: PayloadKind
+    timestamp: datetime | None
+    previous_timestamp: datetime | None
+    next_timestamp: datetime | None
+    events: list[Any]
+
+
+def unwrap_odds_payload(data: Any, *, endpoint: str) -> OddsEnvelope:
+    """The envelope of `/odds`, `/events/{id}/odds` or a historical wrapper (`data` already NUL-stripped);
+    the event objects are not parsed. PayloadError if the wrapper or its times are malformed."""
+    kind = detect_payload_kind(data, endpoint=endpoint)
+    timestamp = previous = nxt = None
+    if kind.startswith("historical"):
+        timestamp = parse_timestamp(data.get("timestamp"), endpoint=endpoint, what="historical timestamp")
+        previous = optional_timestamp(data.get("previous_timestamp"), endpoint=endpoint,
+                                       what="previous_timestamp")  # fmt: skip
+        nxt = optional_timestamp(data.get("next_timestamp"), endpoint=endpoint, what="next_timestamp")
+        inner = data["data"]
+        items = [inner] if isinstance(inner, dict) else require_list(inner, endpoint=endpoint, where="data")
+    elif kind == "event_odds":
+        items = [data]
+    else:
+        items = require_list(data, endpoint=endpoint, where="response")
+    return OddsEnvelope(kind, timestamp, previous, nxt, items)
+
+
 def detect_payload_kind(data: Any, *, endpoint: str = "file") -> PayloadKind:
     """Which response this is: `/odds` list, event odds object, historical wrapper (of either), events."""
     if isinstance(data, list):
@@ -470,20 +501,7 @@ def parse_odds_payload(
     (index, id when readable, reason) so the good events of the same response are kept. The envelope
     (wrapper, list) must still parse, and a response in which no event parses raises PayloadError.
     """
-    data = strip_nul(data)
-    kind = detect_payload_kind(data, endpoint=endpoint)
-    timestamp = previous = nxt = None
-    if kind.startswith("historical"):
-        timestamp = parse_timestamp(data.get("timestamp"), endpoint=endpoint, what="historical timestamp")
-        previous = optional_timestamp(data.get("previous_timestamp"), endpoint=endpoint,
-                                       what="previous_timestamp")  # fmt: skip
-        nxt = optional_timestamp(data.get("next_timestamp"), endpoint=endpoint, what="next_timestamp")
-        inner = data["data"]
-        items = [inner] if isinstance(inner, dict) else require_list(inner, endpoint=endpoint, where="data")
-    elif kind == "event_odds":
-        items = [data]
-    else:
-        items = require_list(data, endpoint=endpoint, where="response")
+    kind, timestamp, previous, nxt, items = unwrap_odds_payload(strip_nul(data), endpoint=endpoint)
     if not lenient:
         events = [
             parse_event_odds(item, endpoint=endpoint, index=i, odds_format=odds_format)

@@ -26,14 +26,12 @@ from odds_analytics.oddsapi import (
     EventOdds,
     EventPayload,
     convert_price,
-    detect_payload_kind,
     markets_key,
     markets_text,
-    optional_timestamp,
     parse_event,
     parse_event_odds,
     parse_timestamp,
-    require_list,
+    unwrap_odds_payload,
 )
 from odds_analytics.tiers import TierSpec, hours_to_commence
 from odds_analytics.validation import (
@@ -281,19 +279,8 @@ def _fast_event_or_none(obj: Any, stamps: _Stamps, *, endpoint: str, index: int)
 
 def parse_odds_file_fast(data: Any, *, where: str, spec: TierSpec) -> list[SnapshotItem]:
     """`parse_odds_payload` then `build_snapshot_items` of an odds file's JSON, with the fast pass per event."""
-    data = strip_nul(data)
-    kind = detect_payload_kind(data, endpoint=where)
-    timestamp = None
-    if kind.startswith("historical"):
-        timestamp = parse_timestamp(data.get("timestamp"), endpoint=where, what="historical timestamp")
-        optional_timestamp(data.get("previous_timestamp"), endpoint=where, what="previous_timestamp")
-        optional_timestamp(data.get("next_timestamp"), endpoint=where, what="next_timestamp")
-        inner = data["data"]
-        objs = [inner] if isinstance(inner, dict) else require_list(inner, endpoint=where, where="data")
-    elif kind == "event_odds":
-        objs = [data]
-    else:
-        objs = require_list(data, endpoint=where, where="response")
+    envelope = unwrap_odds_payload(strip_nul(data), endpoint=where)
+    kind, timestamp, objs = envelope.kind, envelope.timestamp, envelope.events
     stamps = _Stamps(where)
     events: list[_FastEvent | EventOdds] = []
     for i, obj in enumerate(objs):
